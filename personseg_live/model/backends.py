@@ -1,0 +1,124 @@
+"""Inference backends: LiteRT with XNNPACK on the CPU, TensorFlow (tf.function) on a GPU.
+
+Both take a float32 NHWC batch of RGB in 0..1 and return float32 NHW person probability at the
+model's input resolution. TensorFlow is imported only by the TensorFlow backend, so the CPU path
+starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+class ModelError(RuntimeError):
+    """A model file that is missing, unreadable or not a person segmenter."""
+
+
+class Backend(Protocol):
+    """Documented for typing only; see LiteRTBackend and TensorFlowBackend."""
+
+    name: str
+    device: str
+
+    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+def cpu_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def gpu_available() -> bool:
+    """True when TensorFlow sees a GPU. Imports TensorFlow, so only asked when backend='auto' needs it."""
+    if not _cuda_possible():
+        return False
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def _cuda_possible() -> bool:
+    # Importing TensorFlow costs seconds; skip it where no NVIDIA driver exists at all.
+    return any(Path(p).exists() for p in ("/dev/nvidia0", "/proc/driver/nvidia/version")) or os.name == "nt"
+
+
+class LiteRTBackend:
+    """A .tflite model on the CPU through LiteRT's interpreter (XNNPACK delegate, all cores).
+
+    Fully convolutional models accept any input size: one interpreter is kept per input shape, so a
+    live stream (one shape) pays allocation once, and alternating shapes do not thrash.
+    """
+
+    name = "litert"
+    device = "CPU"
+
+    def __init__(self, path: Path, threads: int | None = None, max_shapes: int = 4):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._path = Path(path)
+        self._threads = threads or cpu_threads()
+        self._max_shapes = max_shapes
+        self._interpreters: dict[tuple[int, ...], object] = {}
+        self._Interpreter = Interpreter
+        try:
+            probe = Interpreter(model_path=str(self._path), num_threads=self._threads)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self._path}: not a valid TFLite model ({exc})") from exc
+        inputs, outputs = probe.get_input_details(), probe.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0]["shape"]) != 4 or inputs[0]["shape"][3] != 3:
+            raise ModelError(f"{self._path}: expected one [1,H,W,3] input and one output, got {inputs} -> {outputs}")
+        self.native_shape = tuple(int(v) for v in inputs[0]["shape"][1:3])
+        self.dynamic = bool((inputs[0]["shape_signature"][1:3] < 0).any())
+        self._interpreters[(1, *self.native_shape, 3)] = probe
+        probe.allocate_tensors()
+
+    def _interpreter(self, shape: tuple[int, ...]):
+        it = self._interpreters.get(shape)
+        if it is None:
+            if len(self._interpreters) >= self._max_shapes:
+                self._interpreters.pop(next(iter(self._interpreters)))
+            it = self._Interpreter(model_path=str(self._path), num_threads=self._threads)
+            it.resize_tensor_input(it.get_input_details()[0]["index"], list(shape), strict=False)
+            it.allocate_tensors()
+            self._interpreters[shape] = it
+        return it
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        out = []
+        for frame in batch:  # XNNPACK gains nothing from batching on 2 cores; one shape, one interpreter
+            it = self._interpreter((1, *frame.shape))
+            it.set_tensor(it.get_input_details()[0]["index"], frame[None])
+            it.invoke()
+            y = it.get_tensor(it.get_output_details()[0]["index"])
+            out.append(y.reshape(y.shape[1], y.shape[2]))
+        return np.stack(out)
+
+
+class TensorFlowBackend:
+    """A .keras model through TensorFlow, compiled once per input shape with tf.function (GPU when present)."""
+
+    name = "tensorflow"
+
+    def __init__(self, path: Path):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+        import tensorflow as tf
+
+        from . import architectures  # noqa: F401  registers the custom layers for loading
+
+        try:
+            self._model = keras.models.load_model(path, compile=False)
+        except Exception as exc:  # keras raises many types for a bad archive
+            raise ModelError(f"{path}: not a loadable Keras model ({type(exc).__name__}: {exc})") from exc
+        self.device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+        shape = self._model.input_shape
+        self.native_shape = tuple(shape[1:3])
+        self.dynamic = shape[1] is None
+        self._fn = tf.function(lambda x: self._model(x, training=False), reduce_retracing=True)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        y = self._fn(batch).numpy()
+        return y[..., 0].astype(np.float32, copy=False)

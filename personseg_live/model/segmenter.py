@@ -1,0 +1,171 @@
+"""Segmenter: a BGR frame in, a person probability at the frame's size out.
+
+    from personseg_live import Segmenter
+    seg = Segmenter()                       # the shipped default, LiteRT on CPU / TensorFlow on GPU
+    prob = seg(frame)                       # HxW float32 in 0..1
+    probs = seg.batch([f1, f2])             # list of HxW float32
+    low = seg.lowres(frame)                 # the model-resolution probability (for the matte's guided upsampling)
+
+Fully convolutional models run at an input that keeps the frame's aspect with ~192^2 pixels
+(a 1280x720 frame -> 256x144), so portraits, landscapes and squares all look like the training data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from .. import assets
+from .backends import Backend, LiteRTBackend, ModelError, TensorFlowBackend, gpu_available
+
+#: Pixels the fast family sees per frame, whatever the aspect (192^2 = 256x144 at 16:9).
+RUNTIME_AREA = 192 * 192
+BACKENDS = ("auto", "litert", "tensorflow")
+
+
+def input_size_for(h: int, w: int, area: int = RUNTIME_AREA, stride: int = 16, max_aspect: float = 3.0) -> tuple[int, int]:
+    """(H, W) for the model: the frame's aspect (clamped), about ``area`` pixels, sides multiples of ``stride``."""
+    aspect = min(max(w / h, 1 / max_aspect), max_aspect)
+    ih = max(stride, int(round(np.sqrt(area / aspect) / stride)) * stride)
+    iw = max(stride, int(round(np.sqrt(area * aspect) / stride)) * stride)
+    return ih, iw
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the exporter records next to the weights (``<name>.json``)."""
+
+    name: str
+    arch: str = "unknown"
+    input_area: int = RUNTIME_AREA
+    stride: int = 16  # 0: fixed input size only (``input_size``)
+    input_size: tuple[int, int] = (144, 256)
+    normalization: str = "rgb_0_1"
+
+    @classmethod
+    def read(cls, path: Path) -> "ModelInfo":
+        meta = path.with_suffix(".json")
+        if not meta.exists():
+            return cls(name=path.stem)
+        try:
+            d = json.loads(meta.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{meta}: unreadable model metadata ({exc})") from exc
+        if d.get("normalization", "rgb_0_1") != "rgb_0_1":
+            raise ModelError(f"{meta}: unsupported input normalisation {d['normalization']!r} (expected rgb_0_1)")
+        return cls(
+            name=path.stem,
+            arch=d.get("arch", "unknown"),
+            input_area=int(d.get("input_area", RUNTIME_AREA)),
+            stride=int(d.get("stride", 16)),
+            input_size=tuple(d.get("input_size", (144, 256))),
+        )
+
+
+def resolve_model(model: str | Path, backend: str) -> Path:
+    """A bundled model name or a file path -> the file the backend loads (.tflite for LiteRT, .keras for TF)."""
+    suffix = ".keras" if backend == "tensorflow" else ".tflite"
+    path = Path(model)
+    if path.suffix in (".tflite", ".keras"):
+        if not path.exists():
+            raise ModelError(f"model file not found: {path}")
+        if path.suffix != suffix:
+            sibling = path.with_suffix(suffix)
+            if sibling.exists():
+                return sibling
+            raise ModelError(f"{path}: the {backend} backend needs a {suffix} file and none lies beside it")
+        return path
+    candidate = assets.models_dir() / f"{model}{suffix}"
+    if not candidate.exists():
+        available = ", ".join(assets.model_names()) or "none"
+        raise ModelError(f"no bundled model {str(model)!r} for the {backend} backend (available: {available})")
+    return candidate
+
+
+def check_frame(frame: np.ndarray) -> None:
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"frame must be a numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame must be uint8 BGR, got dtype {frame.dtype}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame must be HxWx3 BGR, got shape {frame.shape}")
+    if frame.shape[0] < 2 or frame.shape[1] < 2:
+        raise ValueError(f"frame is too small: {frame.shape}")
+
+
+class Segmenter:
+    def __init__(self, model: str | Path = assets.DEFAULT_MODEL, backend: str = "auto", threads: int | None = None):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend == "auto":
+            backend = "tensorflow" if gpu_available() else "litert"
+        path = resolve_model(model, backend)
+        self.path = path
+        self.info = ModelInfo.read(path)
+        self._backend: Backend = LiteRTBackend(path, threads) if backend == "litert" else TensorFlowBackend(path)
+        if not self._backend.dynamic:
+            self.info = ModelInfo(self.info.name, self.info.arch, stride=0, input_size=self._backend.native_shape)
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    @property
+    def device(self) -> str:
+        return self._backend.device
+
+    def input_size(self, h: int, w: int) -> tuple[int, int]:
+        if self.info.stride == 0:
+            return tuple(self.info.input_size)
+        return input_size_for(h, w, self.info.input_area, self.info.stride)
+
+    def _prepare(self, frame: np.ndarray) -> np.ndarray:
+        check_frame(frame)
+        ih, iw = self.input_size(*frame.shape[:2])
+        small = downscale(frame, (ih, iw))
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        return rgb.astype(np.float32) * np.float32(1 / 255)
+
+    def lowres(self, frame: np.ndarray) -> np.ndarray:
+        """Person probability at the model's input resolution (float32, 0..1)."""
+        return self._backend.predict(self._prepare(frame)[None])[0]
+
+    def lowres_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if len(frames) == 0:
+            return []
+        prepared = [self._prepare(f) for f in frames]
+        if len({p.shape for p in prepared}) == 1:
+            return list(self._backend.predict(np.stack(prepared)))
+        return [self._backend.predict(p[None])[0] for p in prepared]
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return upsample(self.lowres(frame), frame.shape[:2])
+
+    def batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [upsample(p, f.shape[:2]) for p, f in zip(self.lowres_batch(frames), frames)]
+
+    def __repr__(self) -> str:
+        return f"Segmenter(model={self.info.name!r}, arch={self.info.arch!r}, backend={self.backend!r}, device={self.device!r})"
+
+
+def downscale(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to (H, W) like INTER_AREA (what training saw) at a tenth of its cost on 720p/1080p.
+
+    A cheap bilinear step to twice the target first, then INTER_AREA for the last 2x: 0.25 ms instead
+    of 1.2 ms for 1280x720 -> 256x144, without the aliasing of a single bilinear step.
+    """
+    h, w = size
+    if frame.shape[0] > 4 * h and frame.shape[1] > 4 * w:
+        frame = cv2.resize(frame, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def upsample(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Model-resolution probability -> frame resolution, bilinear, clipped to 0..1."""
+    out = cv2.resize(prob, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0, out=out)

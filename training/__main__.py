@@ -1,0 +1,119 @@
+"""``python -m training <command>``: prepare-coco, train, pseudo-label, export, evaluate, bench."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from personseg_live.model.architectures import ARCHITECTURES
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_BACKGROUNDS = REPO.parent / "shared" / "backgrounds"
+
+
+def _size(text: str) -> tuple[int, int]:
+    h, _, w = text.partition("x")
+    return int(h), int(w or h)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("prepare-coco", help="COCO instances_*.json + images -> person-mask folder dataset")
+    c.add_argument("--annotations", required=True, type=Path, help="COCO instances_*.json")
+    c.add_argument("--images", required=True, type=Path, help="folder of the COCO images")
+    c.add_argument("--out", required=True, type=Path, help="output folder (images/ + masks/)")
+    c.add_argument("--min-area", type=float, default=0.01, help="skip images where people cover less (fraction)")
+
+    t = sub.add_parser("train", help="train an architecture on folder datasets",
+                       epilog="Distributed: --strategy mirrored uses every GPU of this machine; "
+                              "--strategy multiworker reads TF_CONFIG ({'cluster': {'worker': [...]}, "
+                              "'task': {'type': 'worker', 'index': i}}) and is started once per worker.")
+    t.add_argument("--data", action="append", required=True,
+                   help="PATH[,weight=W][,split=id|sequence][,paste=P]; repeat for several sets")
+    t.add_argument("--arch", default="fast", choices=sorted(ARCHITECTURES))
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--out", required=True, help="run directory (checkpoints, logs)")
+    t.add_argument("--batch", type=int, default=16, help="per-replica batch size")
+    t.add_argument("--size", type=_size, default=(160, 160), help="training crop HxW, e.g. 160x160")
+    t.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (cosine schedule)")
+    t.add_argument("--steps-per-epoch", type=int, default=None)
+    t.add_argument("--val-fraction", type=float, default=0.1)
+    t.add_argument("--patience", type=int, default=8, help="early stopping patience (epochs)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--backgrounds", default=str(SHARED_BACKGROUNDS) if SHARED_BACKGROUNDS.is_dir() else None,
+                   help="scene photos to paste people onto (default ../shared/backgrounds)")
+    t.add_argument("--init", default=None, help="start from this .keras checkpoint (fine-tuning)")
+    t.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"])
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+
+    pl = sub.add_parser("pseudo-label", help="soft masks for unlabelled photos from a teacher model")
+    pl.add_argument("--teacher", required=True, help="bundled model name, .keras or any [1,H,W,3]->[1,H,W,1] .tflite")
+    pl.add_argument("--images", required=True, type=Path)
+    pl.add_argument("--out", required=True, type=Path)
+    pl.add_argument("--scales", default="1.0", help="comma-separated TTA scales, e.g. 0.75,1.0,1.25")
+    pl.add_argument("--no-flip", action="store_true", help="disable horizontal-flip TTA")
+    pl.add_argument("--limit", type=int, default=None, help="label at most N images")
+
+    e = sub.add_parser("export", help=".keras checkpoint -> .keras + float16 .tflite + metadata")
+    e.add_argument("checkpoint", type=Path)
+    e.add_argument("--name", required=True, help="model name, e.g. default or seed")
+    e.add_argument("--out", type=Path, default=REPO / "assets" / "models")
+    e.add_argument("--float32", action="store_true", help="keep float32 weights in the .tflite")
+
+    v = sub.add_parser("evaluate", help="IoU, boundary F and flicker of models on folder datasets")
+    v.add_argument("--model", action="append", default=None, help="bundled name or path (repeat); default: default")
+    v.add_argument("--data", action="append", required=True, help="PATH[,split=sequence]; repeat")
+    v.add_argument("--split", choices=["val", "all"], default="val", help="evaluate the validation split or all pairs")
+    v.add_argument("--val-fraction", type=float, default=0.1)
+    v.add_argument("--backend", default="litert", choices=["auto", "litert", "tensorflow"])
+    v.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
+
+    b = sub.add_parser("bench", help="ms per frame for architectures x backends x input sizes")
+    b.add_argument("--arch", action="append", default=None, help="architectures (default: all)")
+    b.add_argument("--size", action="append", type=_size, default=None, help="HxW (default 144x256, 224x224, 288x512)")
+    b.add_argument("--backend", action="append", choices=["litert", "tensorflow"], default=None)
+    b.add_argument("--runs", type=int, default=50)
+    b.add_argument("--json", type=Path, default=None)
+
+    args = p.parse_args(argv)
+    if args.command == "prepare-coco":
+        from .data import prepare_coco
+
+        n = prepare_coco(args.annotations, args.images, args.out, args.min_area)
+        print(f"wrote {n} person image/mask pairs to {args.out}")
+    elif args.command == "train":
+        from .train import TrainConfig, train
+
+        cfg = TrainConfig(data=args.data, out=args.out, arch=args.arch, epochs=args.epochs, batch=args.batch,
+                          size=args.size, lr=args.lr, steps_per_epoch=args.steps_per_epoch,
+                          val_fraction=args.val_fraction, patience=args.patience, seed=args.seed,
+                          backgrounds=args.backgrounds, init=args.init, strategy=args.strategy)
+        best = train(cfg, resume=args.resume)
+        print(f"best checkpoint: {best}")
+    elif args.command == "pseudo-label":
+        from .pseudo_label import pseudo_label
+
+        scales = tuple(float(s) for s in args.scales.split(","))
+        n = pseudo_label(args.teacher, args.images, args.out, scales, not args.no_flip, args.limit)
+        print(f"wrote {n} soft masks to {args.out / 'masks'}")
+    elif args.command == "export":
+        from .export import export
+
+        for path in export(args.checkpoint, args.name, args.out, float16=not args.float32):
+            print(f"wrote {path}")
+    elif args.command == "evaluate":
+        from .evaluate import evaluate_command
+
+        evaluate_command(args)
+    elif args.command == "bench":
+        from .bench import bench_command
+
+        bench_command(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

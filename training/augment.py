@@ -1,0 +1,147 @@
+"""Augmentation that bridges the training photos to webcam use.
+
+The shared sets are full-body street photos, tight celebrity portraits and everyday scenes; users sit in
+front of a webcam indoors. Each sample therefore gets: a scale matching how the runtime resizes frames
+(area ~ 192^2, aspect kept) with zoom in/out, head-and-shoulders crops cut from full-body photos, the
+person pasted onto new room/scene photos, lighting and colour changes, grayscale, noise and blur.
+All numpy/OpenCV on uint8/float32, a few ms per sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from personseg_live.model.segmenter import RUNTIME_AREA, input_size_for  # the runtime's resize rule
+
+from .data import Sample
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    size: tuple[int, int] = (160, 160)  # (H, W) of training crops
+    zoom: tuple[float, float] = (0.6, 2.5)  # area multiplier relative to the runtime scale (log-uniform)
+    webcam_crop: float = 0.3  # probability of a head-and-shoulders crop from a taller person
+    flip: float = 0.5
+    color: float = 0.8
+    grayscale: float = 0.08
+    blur: float = 0.2
+    noise: float = 0.3
+
+
+def _person_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    ys, xs = np.nonzero(mask > 0.5)
+    if len(ys) < 50:
+        return None
+    return int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
+
+
+def _crop_resize(img: np.ndarray, mask: np.ndarray, y0: float, x0: float, ch: float, cw: float,
+                 out_hw: tuple[int, int], rng: np.random.Generator):
+    """Crop the window (y0, x0, ch, cw) in source pixels, which may extend past the image, to out_hw.
+
+    Outside the image we paint a background (reflection or a flat colour), so zoom-outs do not teach
+    the model that people stop at black borders.
+    """
+    oh, ow = out_hw
+    sx, sy = ow / cw, oh / ch
+    m = np.array([[sx, 0, -x0 * sx], [0, sy, -y0 * sy]], np.float32)
+    border = cv2.BORDER_REFLECT_101 if rng.random() < 0.7 else cv2.BORDER_REPLICATE
+    interp = cv2.INTER_AREA if sx < 1 else cv2.INTER_LINEAR
+    out_img = cv2.warpAffine(img, m, (ow, oh), flags=interp, borderMode=border)
+    out_mask = cv2.warpAffine(mask, m, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=border)
+    return out_img, out_mask
+
+
+def _random_window(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator):
+    h, w = sample.mask.shape
+    oh, ow = cfg.size
+    bbox = _person_bbox(sample.mask)
+    if bbox is not None and rng.random() < cfg.webcam_crop and (bbox[1] - bbox[0]) > 1.3 * (bbox[3] - bbox[2]):
+        # Head-and-shoulders framing cut from a standing person: the top 30-60 % of the body.
+        top, bottom, left, right = bbox
+        ph = bottom - top
+        ch = ph * rng.uniform(0.3, 0.6)
+        cw = ch * (ow / oh) * rng.uniform(0.9, 1.8)
+        y0 = top - ch * rng.uniform(0.03, 0.25)
+        cx = (left + right) / 2 + (right - left) * rng.uniform(-0.2, 0.2)
+        return y0, cx - cw / 2, ch, cw
+    # Runtime scale: the whole image shown at ~RUNTIME_AREA pixels, then zoomed in or out.
+    zoom = np.exp(rng.uniform(np.log(cfg.zoom[0]), np.log(cfg.zoom[1])))
+    scale = np.sqrt(RUNTIME_AREA * zoom / (h * w))  # output px per source px
+    aspect = np.exp(rng.uniform(-0.15, 0.15))
+    ch, cw = oh / scale * aspect, ow / scale / aspect
+    # Keep some person in view: centre the window near the person most of the time.
+    if bbox is not None and rng.random() < 0.8:
+        cy = rng.uniform(bbox[0], bbox[1])
+        cx = rng.uniform(bbox[2], bbox[3])
+    else:
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+    y0 = np.clip(cy - ch / 2, min(0, h - ch), max(0, h - ch))
+    x0 = np.clip(cx - cw / 2, min(0, w - cw), max(0, w - cw))
+    return y0, x0, ch, cw
+
+
+def _paste(img: np.ndarray, mask: np.ndarray, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Composite the person over a random crop of a scene photo, with a slightly soft edge."""
+    oh, ow = mask.shape
+    bh, bw = background.shape[:2]
+    s = max(oh / bh, ow / bw) * rng.uniform(1.0, 2.0)
+    bg = cv2.resize(background, (max(ow, int(bw * s + 1)), max(oh, int(bh * s + 1))), interpolation=cv2.INTER_LINEAR)
+    y = rng.integers(0, bg.shape[0] - oh + 1)
+    x = rng.integers(0, bg.shape[1] - ow + 1)
+    bg = bg[y:y + oh, x:x + ow].astype(np.float32)
+    # Match brightness roughly so the paste is not an easy "different lighting" cue.
+    bg *= np.clip(img.mean() / max(bg.mean(), 1.0), 0.6, 1.6) ** rng.uniform(0, 1)
+    a = cv2.GaussianBlur(mask, (3, 3), 0)[..., None]
+    return np.clip(img.astype(np.float32) * a + bg * (1 - a), 0, 255).astype(np.uint8)
+
+
+def _photometric(img: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    x = img.astype(np.float32) / 255.0
+    if rng.random() < cfg.color:
+        gamma = np.exp(rng.uniform(-0.5, 0.5))  # dark rooms and overexposed windows
+        x = x ** gamma
+        x = x * rng.uniform(0.6, 1.3) + rng.uniform(-0.1, 0.1)
+        gray = x.mean(axis=2, keepdims=True)
+        x = gray + (x - gray) * rng.uniform(0.5, 1.4)  # saturation
+        x = x * rng.uniform(0.85, 1.15, size=3).astype(np.float32)  # white balance
+    if rng.random() < cfg.grayscale:
+        x = np.repeat(x.mean(axis=2, keepdims=True), 3, axis=2)
+    if rng.random() < cfg.blur:
+        if rng.random() < 0.5:
+            k = int(rng.integers(1, 3)) * 2 + 1
+            x = cv2.GaussianBlur(x, (k, k), 0)
+        else:  # motion blur along a random direction
+            k = int(rng.integers(3, 8))
+            kernel = np.zeros((k, k), np.float32)
+            kernel[k // 2, :] = 1.0 / k
+            rot = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), rng.uniform(0, 180), 1.0)
+            kernel = cv2.warpAffine(kernel, rot, (k, k))
+            x = cv2.filter2D(x, -1, kernel / max(kernel.sum(), 1e-6))
+    if rng.random() < cfg.noise:
+        x = x + rng.normal(0, rng.uniform(0.005, 0.04), x.shape).astype(np.float32)
+    return np.clip(x, 0, 1).astype(np.float32)
+
+
+def augment(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator, backgrounds: list[np.ndarray]):
+    """One training pair: (HxWx3 float32 RGB 0..1, HxWx1 float32 mask 0..1)."""
+    y0, x0, ch, cw = _random_window(sample, cfg, rng)
+    img, mask = _crop_resize(sample.image, sample.mask, y0, x0, ch, cw, cfg.size, rng)
+    if rng.random() < cfg.flip:
+        img, mask = img[:, ::-1], mask[:, ::-1]
+    if backgrounds and rng.random() < sample.paste:
+        img = _paste(img, mask, backgrounds[rng.integers(len(backgrounds))], rng)
+    img = _photometric(img, cfg, rng)
+    return img, np.ascontiguousarray(mask[..., None], dtype=np.float32)
+
+
+def center_view(sample: Sample, size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validation view: the whole image at the runtime's resolution rule (no augmentation)."""
+    h, w = sample.mask.shape
+    oh, ow = size or input_size_for(h, w)
+    img = cv2.resize(sample.image, (ow, oh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    mask = cv2.resize(sample.mask, (ow, oh), interpolation=cv2.INTER_LINEAR)
+    return img, mask[..., None]

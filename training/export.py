@@ -1,0 +1,75 @@
+"""Export a checkpoint for the app: ``<name>.keras``, ``<name>.tflite`` (float16 weights) and ``<name>.json``.
+
+The fast family is exported with a dynamic input ([1, H, W, 3], sides multiples of its stride) so the
+runtime can keep each frame's aspect; fixed-size architectures (seed) at their training size.
+The JSON records what the app needs to feed the model: architecture, input rule, normalisation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from personseg_live.model.segmenter import RUNTIME_AREA
+
+
+def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True) -> list[Path]:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    from personseg_live.model.architectures import ARCHITECTURES
+
+    if not checkpoint.exists():
+        raise SystemExit(f"checkpoint not found: {checkpoint}")
+    # Mixed-precision checkpoints (GPU training) are rebuilt in float32 for the CPU runtime.
+    keras.mixed_precision.set_global_policy("float32")
+    model = keras.models.load_model(checkpoint, compile=False)
+    arch = model.name if model.name in ARCHITECTURES else "unknown"
+    stride = ARCHITECTURES[arch].stride if arch in ARCHITECTURES else 0
+    h, w = model.input_shape[1:3]
+    dynamic = h is None or w is None
+    if not dynamic:
+        stride = 0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    keras_out = out_dir / f"{name}.keras"
+    tmp = keras_out.with_name(keras_out.name + ".tmp.keras")
+    model.save(tmp)
+    tmp.replace(keras_out)
+    written.append(keras_out)
+
+    with tempfile.TemporaryDirectory() as td:
+        sig = [tf.TensorSpec([1, None if dynamic else h, None if dynamic else w, 3], tf.float32)]
+        model.export(td, format="tf_saved_model", input_signature=sig, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(td)
+        if float16:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        tflite = converter.convert()
+    tfl_out = out_dir / f"{name}.tflite"
+    tmp = tfl_out.with_name(tfl_out.name + ".tmp")
+    tmp.write_bytes(tflite)
+    tmp.replace(tfl_out)
+    written.append(tfl_out)
+
+    meta = {
+        "name": name,
+        "arch": arch,
+        "params": int(model.count_params()),
+        "input_area": RUNTIME_AREA,
+        "stride": stride,
+        "input_size": [144, 256] if dynamic else [int(h), int(w)],
+        "normalization": "rgb_0_1",
+        "output": "sigmoid person probability, 1 channel, input resolution",
+        "weights": "float16" if float16 else "float32",
+        "checkpoint": checkpoint.name,
+    }
+    meta_out = out_dir / f"{name}.json"
+    meta_out.write_text(json.dumps(meta, indent=2) + "\n")
+    written.append(meta_out)
+    return written
+
