@@ -39,20 +39,37 @@ def _person_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 
 def _crop_resize(img: np.ndarray, mask: np.ndarray, y0: float, x0: float, ch: float, cw: float,
-                 out_hw: tuple[int, int], rng: np.random.Generator):
+                 out_hw: tuple[int, int], rng: np.random.Generator, backgrounds: list[np.ndarray]):
     """Crop the window (y0, x0, ch, cw) in source pixels, which may extend past the image, to out_hw.
 
-    Outside the image we paint a background (reflection or a flat colour), so zoom-outs do not teach
-    the model that people stop at black borders.
+    Outside the image the mask is background and the picture is a scene photo (or the edge colour
+    stretched when there are none): mirrored borders would invent mirrored people, black ones would
+    teach that people stop at black bars.
     """
     oh, ow = out_hw
     sx, sy = ow / cw, oh / ch
     m = np.array([[sx, 0, -x0 * sx], [0, sy, -y0 * sy]], np.float32)
-    border = cv2.BORDER_REFLECT_101 if rng.random() < 0.7 else cv2.BORDER_REPLICATE
     interp = cv2.INTER_AREA if sx < 1 else cv2.INTER_LINEAR
-    out_img = cv2.warpAffine(img, m, (ow, oh), flags=interp, borderMode=border)
-    out_mask = cv2.warpAffine(mask, m, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=border)
+    out_img = cv2.warpAffine(img, m, (ow, oh), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    out_mask = cv2.warpAffine(mask, m, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    inside = y0 >= 0 and x0 >= 0 and y0 + ch <= img.shape[0] and x0 + cw <= img.shape[1]
+    if not inside and backgrounds:
+        valid = cv2.warpAffine(np.ones(mask.shape, np.float32), m, (ow, oh), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+        fill = _background_crop(backgrounds[rng.integers(len(backgrounds))], (oh, ow), rng)
+        out_img = (out_img * valid + fill * (1 - valid)).astype(np.uint8)
     return out_img, out_mask
+
+
+def _background_crop(background: np.ndarray, out_hw: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A random window of a scene photo, scaled to cover out_hw (float32)."""
+    oh, ow = out_hw
+    bh, bw = background.shape[:2]
+    s = max(oh / bh, ow / bw) * rng.uniform(1.0, 2.0)
+    bg = cv2.resize(background, (max(ow, int(bw * s + 1)), max(oh, int(bh * s + 1))), interpolation=cv2.INTER_LINEAR)
+    y = rng.integers(0, bg.shape[0] - oh + 1)
+    x = rng.integers(0, bg.shape[1] - ow + 1)
+    return bg[y:y + oh, x:x + ow].astype(np.float32)
 
 
 def _random_window(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator):
@@ -86,13 +103,7 @@ def _random_window(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator)
 
 def _paste(img: np.ndarray, mask: np.ndarray, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Composite the person over a random crop of a scene photo, with a slightly soft edge."""
-    oh, ow = mask.shape
-    bh, bw = background.shape[:2]
-    s = max(oh / bh, ow / bw) * rng.uniform(1.0, 2.0)
-    bg = cv2.resize(background, (max(ow, int(bw * s + 1)), max(oh, int(bh * s + 1))), interpolation=cv2.INTER_LINEAR)
-    y = rng.integers(0, bg.shape[0] - oh + 1)
-    x = rng.integers(0, bg.shape[1] - ow + 1)
-    bg = bg[y:y + oh, x:x + ow].astype(np.float32)
+    bg = _background_crop(background, mask.shape, rng)
     # Match brightness roughly so the paste is not an easy "different lighting" cue.
     bg *= np.clip(img.mean() / max(bg.mean(), 1.0), 0.6, 1.6) ** rng.uniform(0, 1)
     a = cv2.GaussianBlur(mask, (3, 3), 0)[..., None]
@@ -129,7 +140,7 @@ def _photometric(img: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) 
 def augment(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator, backgrounds: list[np.ndarray]):
     """One training pair: (HxWx3 float32 RGB 0..1, HxWx1 float32 mask 0..1)."""
     y0, x0, ch, cw = _random_window(sample, cfg, rng)
-    img, mask = _crop_resize(sample.image, sample.mask, y0, x0, ch, cw, cfg.size, rng)
+    img, mask = _crop_resize(sample.image, sample.mask, y0, x0, ch, cw, cfg.size, rng, backgrounds)
     if rng.random() < cfg.flip:
         img, mask = img[:, ::-1], mask[:, ::-1]
     if backgrounds and rng.random() < sample.paste:

@@ -107,6 +107,12 @@ def _prepare_run_dir(run: Path, cfg: TrainConfig, resume: bool) -> None:
     (run / "command.txt").write_text(" ".join(["python -m training", *sys.argv[1:]]) + "\n")
 
 
+def _epochs_logged(log: Path) -> int:
+    if not log.exists():
+        return 0
+    return max(0, len(log.read_text().strip().splitlines()) - 1)
+
+
 def train(cfg: TrainConfig, resume: bool = False, verbose: int | None = None) -> Path:
     """Train and return the path of the best checkpoint."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -146,16 +152,25 @@ def train(cfg: TrainConfig, resume: bool = False, verbose: int | None = None) ->
         vx, vy = zip(*(center_view(s, (h, w)) for s in splits.val))
         val_ds = tf.data.Dataset.from_tensor_slices((np.stack(vx), np.stack(vy))).batch(global_batch)
 
+    # BackupAndRestore resumes an interrupted fit; after a finished fit its backup is gone, so
+    # --resume with more --epochs continues from last.keras at the next epoch instead.
+    initial_epoch = 0
+    continue_from_last = resume and not (run / "backup").exists() and (run / "last.keras").exists()
     with strategy.scope():
-        if cfg.init:
+        if continue_from_last:
+            model = keras.models.load_model(run / "last.keras")
+            initial_epoch = _epochs_logged(run / "log.csv")
+            print(f"continuing {run} from epoch {initial_epoch + 1}", flush=True)
+        elif cfg.init:
             model = keras.models.load_model(cfg.init, compile=False)
         else:
             model = architectures.build(cfg.arch, None if cfg.arch != "seed" else (h, w))
-        model.compile(
-            optimizer=keras.optimizers.Adam(cfg.lr),
-            loss=BCEDiceLoss(cfg.bce_weight, cfg.dice_weight),
-            metrics=[MeanIoU(), BoundaryF()],
-        )
+        if not continue_from_last:
+            model.compile(
+                optimizer=keras.optimizers.Adam(cfg.lr),
+                loss=BCEDiceLoss(cfg.bce_weight, cfg.dice_weight),
+                metrics=[MeanIoU(), BoundaryF()],
+            )
 
     monitor = "val_iou" if val_ds is not None else "iou"
     callbacks = [
@@ -169,8 +184,8 @@ def train(cfg: TrainConfig, resume: bool = False, verbose: int | None = None) ->
     ]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
-    model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
-              callbacks=callbacks, verbose=verbose)
+    model.fit(train_ds, epochs=cfg.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+              validation_data=val_ds, callbacks=callbacks, verbose=verbose)
     best = run / "best.keras"
     if not best.exists():
         shutil.copy(run / "last.keras", best)

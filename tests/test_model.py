@@ -1,0 +1,113 @@
+"""Architectures, the Segmenter API and the shipped default model, on real TensorFlow and LiteRT."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from personseg_live import Segmenter
+from personseg_live.model import architectures
+from personseg_live.model.backends import ModelError
+from personseg_live.model.segmenter import input_size_for
+from training.data import list_pairs, read_mask
+from training.metrics import iou
+
+
+def test_seed_is_the_published_network():
+    model = architectures.build("seed")
+    assert model.count_params() == 1_108_737
+    assert model.input_shape == (None, 224, 224, 3)
+    assert model.output_shape == (None, 224, 224, 1)
+
+
+@pytest.mark.parametrize("name", ["fast", "fast_wide", "tiny"])
+@pytest.mark.parametrize("size", [(144, 256), (240, 160), (64, 64)])
+def test_fast_family_is_fully_convolutional(name, size):
+    model = architectures.build(name)
+    x = np.random.default_rng(0).random((1, *size, 3), dtype=np.float32)
+    y = np.asarray(model(x, training=False))
+    assert y.shape == (1, *size, 1)
+    assert y.min() >= 0.0 and y.max() <= 1.0
+
+
+def test_unknown_architecture_names_the_choices():
+    with pytest.raises(ValueError, match="fast"):
+        architectures.build("resnet9000")
+
+
+@pytest.mark.parametrize("h,w,expected", [(720, 1280, (144, 256)), (1080, 1920, (144, 256)), (500, 500, (192, 192)),
+                                          (320, 213, (240, 160))])
+def test_input_size_keeps_aspect_and_stride(h, w, expected):
+    assert input_size_for(h, w) == expected
+
+
+@pytest.mark.parametrize("shape", [(720, 1280, 3), (101, 77, 3), (1080, 1920, 3), (48, 400, 3)])
+def test_segmenter_returns_probability_at_frame_size(segmenter, shape):
+    frame = np.random.default_rng(1).integers(0, 255, shape, dtype=np.uint8)
+    prob = segmenter(frame)
+    assert prob.shape == shape[:2]
+    assert prob.dtype == np.float32
+    assert 0.0 <= prob.min() and prob.max() <= 1.0
+
+
+def test_batch_equals_single_calls(segmenter, people_dir):
+    frames = [cv2.imread(str(img)) for _, img, _ in list_pairs(people_dir)[:3]]
+    for single, batched in zip([segmenter(f) for f in frames], segmenter.batch(frames)):
+        np.testing.assert_allclose(single, batched, atol=1e-5)
+    assert segmenter.batch([]) == []
+
+
+def test_shipped_model_finds_the_person(segmenter, people_dir):
+    scores = []
+    for _, img, mask in list_pairs(people_dir):
+        frame = cv2.imread(str(img))
+        scores.append(iou(segmenter(frame), read_mask(mask, frame.shape[:2])))
+    assert np.mean(scores) > 0.7, scores
+
+
+def test_empty_scene_stays_mostly_background(segmenter):
+    # A flat wall with a gradient: nothing person-like anywhere.
+    wall = np.tile(np.linspace(60, 200, 320, dtype=np.uint8)[None, :, None], (180, 1, 3))
+    assert (segmenter(wall) > 0.5).mean() < 0.2
+
+
+@pytest.mark.parametrize("bad,message", [
+    (np.zeros((10, 10, 3), np.float32), "uint8"),
+    (np.zeros((10, 10), np.uint8), "HxWx3"),
+    (np.zeros((10, 10, 4), np.uint8), "HxWx3"),
+    (np.zeros((1, 10, 3), np.uint8), "too small"),
+])
+def test_bad_frames_get_clear_errors(segmenter, bad, message):
+    with pytest.raises(ValueError, match=message):
+        segmenter(bad)
+
+
+def test_non_array_frame(segmenter):
+    with pytest.raises(TypeError, match="numpy array"):
+        segmenter([[1, 2, 3]])
+
+
+def test_missing_and_corrupt_models(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        Segmenter(tmp_path / "nope.tflite")
+    bad = tmp_path / "broken.tflite"
+    bad.write_bytes(b"this is not a flatbuffer" * 10)
+    with pytest.raises(ModelError, match="not a valid TFLite model"):
+        Segmenter(bad, backend="litert")
+    bad_keras = tmp_path / "broken.keras"
+    bad_keras.write_bytes(b"PK not a zip")
+    with pytest.raises(ModelError, match="not a loadable Keras model"):
+        Segmenter(bad_keras, backend="tensorflow")
+    with pytest.raises(ModelError, match="available: .*default"):
+        Segmenter("no-such-model")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        Segmenter(backend="cuda")
+
+
+def test_tensorflow_backend_agrees_with_litert(segmenter, people_dir):
+    tf_seg = Segmenter(backend="tensorflow")
+    assert tf_seg.backend == "tensorflow" and segmenter.backend == "litert"
+    frame = cv2.imread(str(list_pairs(people_dir)[0][1]))
+    # The .tflite stores float16 weights; the .keras float32: close, not bit-identical.
+    assert np.abs(tf_seg(frame) - segmenter(frame)).max() < 0.02

@@ -1,0 +1,223 @@
+"""The training module on real files: data, augmentation, losses/metrics, train/resume, export, COCO, pseudo-labels."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from personseg_live.model import architectures
+from personseg_live.model.backends import LiteRTBackend
+from training.augment import AugmentConfig, augment, center_view
+from training.data import DataSpec, group_key, is_validation, load_splits, prepare_coco
+from training.losses import BCEDiceLoss, DiceLoss
+from training.metrics import BoundaryF, MeanIoU, boundary_f, flicker, iou
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_training(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "training", *args], cwd=REPO, capture_output=True, text=True,
+                          check=check, timeout=600)
+
+
+def test_data_spec_parsing():
+    spec = DataSpec.parse("/d/davis,weight=0.4,split=sequence,paste=0")
+    assert (spec.path, spec.weight, spec.split, spec.paste) == (Path("/d/davis"), 0.4, "sequence", 0.0)
+    with pytest.raises(ValueError, match="bad --data option"):
+        DataSpec.parse("/d/x,colour=red")
+    with pytest.raises(ValueError, match="split must be"):
+        DataSpec.parse("/d/x,split=random")
+
+
+def test_split_is_deterministic_and_keeps_sequences_together():
+    ids = [f"seq{s}_{f:05d}" for s in range(40) for f in range(5)]
+    val = {i for i in ids if is_validation(group_key(i, "sequence"), 0.2)}
+    assert val == {i for i in ids if is_validation(group_key(i, "sequence"), 0.2)}
+    seqs_in_val = {group_key(i, "sequence") for i in val}
+    for seq in seqs_in_val:  # a sequence is wholly in validation or wholly out
+        assert all(f"{seq}_{f:05d}" in val for f in range(5))
+    assert 0 < len(seqs_in_val) < 40
+
+
+def test_load_splits_reads_real_pairs(people_dir):
+    splits = load_splits([DataSpec(people_dir)], val_fraction=0.0)
+    assert len(splits.train) == 8 and not splits.val
+    s = splits.train[0]
+    assert s.image.dtype == np.uint8 and s.image.shape[2] == 3
+    assert s.mask.shape == s.image.shape[:2] and set(np.unique(s.mask)) <= {0.0, 1.0}
+
+
+def test_missing_layout_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="images/ and masks/"):
+        load_splits([DataSpec(tmp_path)])
+
+
+def test_augment_shapes_and_ranges(people_dir):
+    sample = load_splits([DataSpec(people_dir)], val_fraction=0.0).train[0]
+    rng = np.random.default_rng(0)
+    bg = [np.full((200, 300, 3), 90, np.uint8)]
+    cfg = AugmentConfig(size=(96, 128))
+    for _ in range(20):
+        x, y = augment(sample, cfg, rng, bg)
+        assert x.shape == (96, 128, 3) and y.shape == (96, 128, 1)
+        assert x.dtype == y.dtype == np.float32
+        assert 0 <= x.min() and x.max() <= 1 and 0 <= y.min() and y.max() <= 1
+    img, mask = center_view(sample, (64, 64))
+    assert img.shape == (64, 64, 3) and mask.shape == (64, 64, 1)
+
+
+def test_webcam_crop_frames_head_and_shoulders(people_dir):
+    sample = load_splits([DataSpec(people_dir)], val_fraction=0.0).train[0]
+    cfg = AugmentConfig(size=(96, 96), webcam_crop=1.0, flip=0, color=0, grayscale=0, blur=0, noise=0)
+    for seed in range(10):
+        _, y = augment(sample, cfg, np.random.default_rng(seed), [])
+        # Webcam framing: the body runs out of the bottom edge, the head keeps a margin at the top.
+        assert y[-1].mean() > 0.15, seed
+        assert y[:2].mean() < 0.1, seed
+
+
+def test_losses_rank_predictions():
+    t = np.zeros((2, 16, 16, 1), np.float32)
+    t[:, 4:12, 4:12] = 1
+    good, bad = t * 0.9 + 0.05, 1 - t
+    for loss in (BCEDiceLoss(), DiceLoss()):
+        assert float(loss(t, good)) < float(loss(t, bad))
+    # Soft targets are accepted and a matching soft prediction beats a hard one.
+    soft = t * 0.7
+    assert float(BCEDiceLoss()(soft, soft + 0.01)) < float(BCEDiceLoss()(soft, t))
+
+
+def test_metrics_known_values():
+    t = np.zeros((32, 32), np.float32)
+    t[8:24, 8:24] = 1
+    p = np.zeros_like(t)
+    p[8:24, 8:16] = 1
+    assert iou(t, t) == 1.0 and iou(p, t) == pytest.approx(0.5)
+    assert boundary_f(t, t) == 1.0 and boundary_f(np.zeros_like(t), t) == 0.0
+    assert flicker([t, t, t]) == 0.0 and flicker([t, 1 - t]) == 100.0
+    m = MeanIoU()
+    m.update_state(t[None, ..., None], p[None, ..., None])
+    assert float(m.result()) == pytest.approx(0.5)
+    bf = BoundaryF()
+    bf.update_state(t[None, ..., None], t[None, ..., None])
+    assert float(bf.result()) == pytest.approx(1.0)
+
+
+def test_a_few_real_training_steps_lower_the_loss(people_dir):
+    keras.utils.set_random_seed(0)
+    splits = load_splits([DataSpec(people_dir)], val_fraction=0.0)
+    x, y = zip(*(center_view(s, (64, 64)) for s in splits.train))
+    x, y = np.stack(x), np.stack(y)
+    model = architectures.build("tiny")
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=BCEDiceLoss())
+    # Training-mode loss: BatchNorm's moving averages lag far behind after 20 steps.
+    losses = model.fit(x, y, batch_size=8, epochs=20, verbose=0).history["loss"]
+    assert losses[-1] < losses[0] * 0.8, losses
+
+
+def test_train_cli_writes_checkpoints_and_resumes(tmp_path, people_dir):
+    run = tmp_path / "run"
+    common = ["train", "--data", str(people_dir), "--arch", "tiny", "--out", str(run), "--size", "64x64",
+              "--batch", "4", "--steps-per-epoch", "2", "--val-fraction", "0.25"]
+    run_training(*common, "--epochs", "1")
+    assert (run / "best.keras").exists() and (run / "last.keras").exists()
+    assert json.loads((run / "config.json").read_text())["arch"] == "tiny"
+    assert len((run / "log.csv").read_text().strip().splitlines()) == 2  # header + one epoch
+    again = run_training(*common, "--epochs", "1", check=False)
+    assert again.returncode != 0 and "--resume" in again.stderr
+    run_training(*common, "--epochs", "2", "--resume")
+    lines = (run / "log.csv").read_text().strip().splitlines()
+    assert len(lines) == 3 and lines[-1].startswith("1,")  # continued at epoch index 1, not from scratch
+
+
+def test_export_round_trip_keras_and_litert_agree(tmp_path):
+    from training.export import export
+
+    keras.utils.set_random_seed(1)
+    model = architectures.build("fast")
+    ckpt = tmp_path / "m.keras"
+    model.save(ckpt)
+    paths = export(ckpt, "m", tmp_path, float16=False)
+    meta = json.loads((tmp_path / "m.json").read_text())
+    assert meta["arch"] == "fast" and meta["normalization"] == "rgb_0_1" and meta["stride"] == 16
+    assert {p.suffix for p in paths} == {".keras", ".tflite", ".json"}
+    x = np.random.default_rng(2).random((1, 144, 256, 3), dtype=np.float32)
+    want = np.asarray(model(x, training=False))[0, ..., 0]
+    got = LiteRTBackend(tmp_path / "m.tflite").predict(x)[0]
+    assert np.abs(got - want).max() < 1e-3
+    # float16 weights (the shipped format) stay close too.
+    export(ckpt, "m16", tmp_path)
+    got16 = LiteRTBackend(tmp_path / "m16.tflite").predict(x)[0]
+    assert np.abs(got16 - want).max() < 1e-2
+
+
+def test_prepare_coco_unions_people_and_skips_tiny(tmp_path):
+    images = tmp_path / "img"
+    images.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        cv2.imwrite(str(images / name), np.full((100, 120, 3), 128, np.uint8))
+    coco = {
+        "images": [{"id": 1, "file_name": "a.jpg", "height": 100, "width": 120},
+                   {"id": 2, "file_name": "b.jpg", "height": 100, "width": 120}],
+        "categories": [{"id": 1, "name": "person"}, {"id": 18, "name": "dog"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 400, "bbox": [10, 10, 20, 20],
+             "segmentation": [[10, 10, 30, 10, 30, 30, 10, 30]]},
+            {"id": 2, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 400, "bbox": [60, 50, 20, 20],
+             "segmentation": [[60, 50, 80, 50, 80, 70, 60, 70]]},
+            {"id": 3, "image_id": 1, "category_id": 18, "iscrowd": 0, "area": 400, "bbox": [90, 80, 20, 10],
+             "segmentation": [[90, 80, 110, 80, 110, 90, 90, 90]]},
+            {"id": 4, "image_id": 2, "category_id": 1, "iscrowd": 0, "area": 4, "bbox": [0, 0, 2, 2],
+             "segmentation": [[0, 0, 2, 0, 2, 2, 0, 2]]},
+        ],
+    }
+    ann = tmp_path / "instances_tiny.json"
+    ann.write_text(json.dumps(coco))
+    out = tmp_path / "out"
+    result = run_training("prepare-coco", "--annotations", str(ann), "--images", str(images), "--out", str(out))
+    assert "wrote 1 person" in result.stdout
+    mask = cv2.imread(str(out / "masks" / "coco_1.png"), cv2.IMREAD_GRAYSCALE)
+    assert mask.shape == (100, 120)
+    assert mask[20, 20] == 255 and mask[60, 70] == 255  # both people
+    assert mask[85, 100] == 0 and mask[0, 119] == 0  # the dog and the background
+    assert not (out / "masks" / "coco_2.png").exists()  # 4 px of person: skipped
+
+
+def test_pseudo_label_writes_soft_masks(tmp_path, people_dir):
+    out = tmp_path / "pl"
+    run_training("pseudo-label", "--teacher", "default", "--images", str(people_dir), "--out", str(out),
+                 "--limit", "2", "--scales", "0.8,1.0")
+    masks = sorted((out / "masks").glob("*.png"))
+    assert len(masks) == 2 and len(list((out / "images").glob("*.jpg"))) == 2
+    m = cv2.imread(str(masks[0]), cv2.IMREAD_GRAYSCALE)
+    assert m.shape == cv2.imread(str(people_dir / "images" / f"{masks[0].stem}.jpg")).shape[:2]
+    assert len(np.unique(m)) > 2  # soft, not a binary threshold
+    # The output is itself a folder dataset the trainer reads.
+    assert len(load_splits([DataSpec(out)], val_fraction=0.0).train) == 2
+
+
+def test_evaluate_reports_table_and_json(tmp_path, people_dir):
+    report = tmp_path / "r.json"
+    result = run_training("evaluate", "--data", str(people_dir), "--split", "all", "--json", str(report))
+    rows = json.loads(report.read_text())
+    assert rows[0]["model"] == "default" and rows[0]["n"] == 8 and 0.0 <= rows[0]["iou"] <= 1.0
+    assert "IoU" in result.stdout and "people" in result.stdout
+
+
+def test_bench_prints_ms(tmp_path):
+    out = tmp_path / "b.json"
+    run_training("bench", "--arch", "tiny", "--size", "64x64", "--backend", "litert", "--runs", "3", "--json", str(out))
+    rows = json.loads(out.read_text())
+    assert rows[0]["arch"] == "tiny" and rows[0]["ms"] > 0
+
+
+@pytest.mark.parametrize("command", ["prepare-coco", "train", "pseudo-label", "export", "evaluate", "bench"])
+def test_every_command_has_help(command):
+    assert "usage:" in run_training(command, "--help").stdout

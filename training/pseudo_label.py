@@ -1,0 +1,86 @@
+"""Soft person masks for unlabelled photos from a teacher, with flip and scale test-time augmentation.
+
+The teacher is any of our models (bundled name, ``.keras`` or ``.tflite``) or any TFLite segmenter taking
+[1,H,W,3] RGB 0..1 and giving [1,H,W,1] person probability (e.g. MediaPipe's Apache-2.0 selfie models,
+``npm pack @mediapipe/selfie_segmentation``). Both load through the app's own Segmenter, which
+resizes to a fixed-size teacher's input or keeps the aspect for our fully convolutional ones.
+
+Output: ``OUT/images/<id>.jpg`` (3-channel, so grayscale sets train like colour ones) and
+``OUT/masks/<id>.png`` with the averaged probability x 255 — a folder dataset ``train`` reads as soft targets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from personseg_live.model.segmenter import Segmenter
+
+from .data import IMAGE_EXTS
+
+
+def _at_scale(seg: Segmenter, bgr: np.ndarray, scale: float) -> np.ndarray:
+    """Teacher probability for ``bgr`` seen ``scale`` times its size: <1 shrinks it inside a reflected
+    canvas (the teacher sees more context, people smaller), >1 zooms in and tiles the four quadrants."""
+    h, w = bgr.shape[:2]
+    if scale == 1.0:
+        return seg(bgr)
+    if scale < 1.0:
+        sh, sw = max(2, int(h * scale)), max(2, int(w * scale))
+        small = cv2.resize(bgr, (sw, sh), interpolation=cv2.INTER_AREA)
+        top, left = (h - sh) // 2, (w - sw) // 2
+        canvas = cv2.copyMakeBorder(small, top, h - sh - top, left, w - sw - left, cv2.BORDER_REFLECT_101)
+        prob = seg(canvas)[top:top + sh, left:left + sw]
+        return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+    big = cv2.resize(bgr, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_LINEAR)
+    bh, bw = big.shape[:2]
+    out = np.zeros((bh, bw), np.float32)
+    count = np.zeros((bh, bw), np.float32)
+    th, tw = int(bh / scale * 1.0), int(bw / scale * 1.0)
+    for y in (0, bh - th):
+        for x in (0, bw - tw):
+            out[y:y + th, x:x + tw] += seg(np.ascontiguousarray(big[y:y + th, x:x + tw]))
+            count[y:y + th, x:x + tw] += 1
+    return cv2.resize(out / np.maximum(count, 1), (w, h), interpolation=cv2.INTER_AREA)
+
+
+def teacher_probability(seg: Segmenter, bgr: np.ndarray, scales=(1.0,), flip: bool = True) -> np.ndarray:
+    probs = []
+    for s in scales:
+        probs.append(_at_scale(seg, bgr, s))
+        if flip:
+            probs.append(_at_scale(seg, np.ascontiguousarray(bgr[:, ::-1]), s)[:, ::-1])
+    return np.mean(probs, axis=0).astype(np.float32)
+
+
+def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: bool = True,
+                 limit: int | None = None) -> int:
+    folder = images / "images" if (images / "images").is_dir() else images
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
+    if limit:
+        files = files[:limit]
+    if not files:
+        raise SystemExit(f"no images under {folder}")
+    seg = Segmenter(teacher, backend="litert" if not str(teacher).endswith(".keras") else "tensorflow")
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    written = 0
+    for path in tqdm(files, desc=f"pseudo-label ({Path(str(teacher)).name})", unit="img"):
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)  # grayscale files come back as 3 equal channels
+        if bgr is None:
+            tqdm.write(f"skipped unreadable image {path}")
+            continue
+        prob = teacher_probability(seg, bgr, scales, flip)
+        stem = path.stem
+        cv2.imwrite(str(out / "images" / f"{stem}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        cv2.imwrite(str(out / "masks" / f"{stem}.png"), np.round(prob * 255).astype(np.uint8))
+        written += 1
+    (out / "SOURCE.md").write_text(
+        f"# {out.name}: pseudo-labels\n\nSoft masks (probability x 255) for the photos in `{images}`, written by "
+        f"`python -m training pseudo-label --teacher {teacher} --scales {','.join(map(str, scales))}"
+        f"{'' if flip else ' --no-flip'}`. The photos keep their own licence; see the teacher's licence too.\n"
+    )
+    return written
