@@ -1,0 +1,138 @@
+"""``personseg-live`` with no subcommand: load the settings, apply the command line, run the window.
+
+    run_gui(args)                       # args: argparse.Namespace with source, background, model
+    run_gui(args, settings_path=tmp)    # tests and portable installs: another settings file
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+from PySide6.QtCore import QSocketNotifier
+from PySide6.QtWidgets import QApplication, QWidget
+
+from .. import assets
+
+BACKGROUND_MODES = ("blur", "image", "video", "color", "none", "transparent")
+
+
+def run_gui(args: argparse.Namespace | None = None, *, settings_path: str | Path | None = None, segmenter=None) -> int:
+    """Open the main window and run until it closes (or SIGINT/SIGTERM arrives); the exit code."""
+    from ..settings import load_settings
+    from .main_window import MainWindow
+
+    args = args if args is not None else argparse.Namespace()
+    settings_path = settings_path or getattr(args, "settings", None)
+    settings_path = Path(settings_path) if settings_path else None
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("personseg-live")
+    app.setDesktopFileName("personseg-live")
+
+    loaded, warnings = load_settings(settings_path)
+    settings, overrides, arg_warnings = apply_args(loaded, args)
+    window = MainWindow(
+        settings,
+        settings_path=settings_path,
+        warnings=[*warnings, *arg_warnings],
+        saved=loaded,
+        session_overrides=overrides,
+        segmenter=segmenter,
+    )
+    window.show()
+    with close_on_signals(window):
+        return app.exec()
+
+
+def apply_args(settings, args: argparse.Namespace):
+    """(settings with the command-line choices, the sections they touched, warnings for bad values)."""
+    overrides: list[str] = []
+    warnings: list[str] = []
+    source = getattr(args, "source", None)
+    if source is not None:
+        settings = replace(settings, source=replace(settings.source, spec=str(source)))
+        overrides.append("source")
+    background = getattr(args, "background", None)
+    if background is not None:
+        try:
+            settings = replace(settings, background=background_from_arg(settings.background, background))
+            overrides.append("background")
+        except ValueError as exc:
+            warnings.append(str(exc))
+    model = getattr(args, "model", None)
+    backend = getattr(args, "backend", None)
+    if model is not None or backend is not None:
+        settings = replace(settings, model=model or settings.model, backend=backend or settings.backend)
+        overrides.append("model")
+    return settings, overrides, warnings
+
+
+def background_from_arg(current, value: str):
+    """``--background``: a mode name, ``#RRGGBB`` for a colour, or an image/video file."""
+    if value in BACKGROUND_MODES:
+        return replace(current, mode=value)
+    if value.startswith("#") and len(value) in (4, 7):
+        return replace(current, mode="color", color=value.upper())
+    path = Path(value).expanduser()
+    if path.is_file():
+        mode = "video" if path.suffix.lower() in assets.VIDEO_EXTS else "image"
+        return replace(current, mode=mode, path=str(path.resolve()))
+    raise ValueError(
+        f"--background {value!r}: not a mode ({', '.join(BACKGROUND_MODES)}), a #RRGGBB colour or an existing file"
+    )
+
+
+@contextmanager
+def close_on_signals(window: QWidget, signals=(signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Close ``window`` (a clean shutdown) on SIGINT/SIGTERM while Qt's event loop runs.
+
+    Python runs signal handlers only when the interpreter gets control, which it never does while
+    Qt waits for events. ``signal.set_wakeup_fd`` makes the C-level handler write the signal number
+    to a socket; a QSocketNotifier on the other end wakes the event loop at once (no polling timer).
+    Outside the main thread (where signals cannot be handled) this does nothing.
+    """
+    try:
+        reader, writer = socket.socketpair()
+    except OSError:
+        yield
+        return
+    reader.setblocking(False)
+    writer.setblocking(False)
+    wanted = {int(s) for s in signals}
+    try:
+        previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # not the main thread
+        reader.close()
+        writer.close()
+        yield
+        return
+    # The Python-level handler only has to exist (so the signal no longer kills or raises); the
+    # notifier does the work.
+    previous = {s: signal.signal(s, lambda *_: None) for s in signals}
+
+    def on_wake() -> None:
+        try:
+            received = reader.recv(64)
+        except (BlockingIOError, InterruptedError):
+            return
+        if wanted.intersection(received):
+            window.close()
+
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
+    notifier.activated.connect(on_wake)
+    try:
+        yield
+    finally:
+        notifier.setEnabled(False)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        signal.set_wakeup_fd(previous_fd)
+        reader.close()
+        writer.close()

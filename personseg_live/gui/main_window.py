@@ -1,0 +1,467 @@
+"""The main window: the preview in the middle, the control panels in a dock, stats in the status bar.
+
+The window owns the settings the user edits and the pipeline that runs them. Every control change
+becomes one ``pipeline.set_*`` call (the pipeline does the slow part in its own thread) and a
+debounced save, so the settings file is written once a drag ends rather than once per pixel.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..settings import Settings, VcamSettings, save_settings
+from .worker import PipelineBridge, run_in_background
+from .widgets import BACKGROUND_CHOICES, BackgroundPanel, MattePanel, ModelPanel, PreviewWidget, SourcePanel
+
+NO_CAMERA = "No camera found — showing the demo clip"
+SAVE_DELAY_MS = 600  # a slider drag settles well within this; closing saves at once anyway
+STATS_INTERVAL_S = 0.25  # refresh the fps/latency text 4x a second: readable, and no relayout per frame
+
+
+class MainWindow(QMainWindow):
+    """``MainWindow(settings, settings_path=...)``; the pipeline starts at once and stops on close.
+
+    ``session_overrides`` names settings sections ("source", "background", "model") that came from
+    the command line: they apply now but are not written to the settings file unless the user
+    changes them in the window, so ``--source clip.mp4`` does not become the next run's default.
+    ``saved`` is the settings as loaded from the file (what to write back for those sections).
+    """
+
+    first_frame = Signal()
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        settings_path: Path | None = None,
+        warnings: Sequence[str] = (),
+        saved: Settings | None = None,
+        session_overrides: Sequence[str] = (),
+        segmenter=None,
+        enumerate_cameras: bool = True,
+    ):
+        super().__init__()
+        self.setWindowTitle("personseg-live")
+        self.settings = settings
+        self.settings_path = settings_path
+        self._saved = saved if saved is not None else settings
+        self._overrides = set(session_overrides)
+        self._cameras: list | None = None  # None until enumerated
+        self._source_message = ""
+        self._frozen = False
+        self._closed = False
+        self._last_stats = 0.0
+        self._message_boxes: list[QMessageBox] = []
+        self._background_jobs: list = []
+        self.first_frame_at: float | None = None
+        self.created_at = time.perf_counter()
+
+        self._build_panels()
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+        self.resize(1280, 760)
+
+        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.save_now)
+
+        self.bridge = PipelineBridge(self)
+        self.bridge.frame.connect(self._on_frame)
+        self.bridge.event.connect(self._on_event)
+        # Imported here so that the widgets can be built and tested without the runtime.
+        from ..pipeline import Pipeline
+
+        self.pipeline = Pipeline(settings, on_frame=self.bridge.on_frame, on_event=self.bridge.on_event, segmenter=segmenter)
+        self.pipeline.start()
+
+        if warnings:
+            self.show_warning("Settings: " + "; ".join(warnings))
+        if enumerate_cameras:
+            self._enumerate_cameras()
+        self.preview.setFocus()
+
+    # Building ----------------------------------------------------------------------------------------
+
+    def _build_panels(self) -> None:
+        s = self.settings
+        self.preview = PreviewWidget()
+        self.preview.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setCentralWidget(self.preview)
+
+        self.source_panel = SourcePanel(s.source)
+        self.background_panel = BackgroundPanel(s.background)
+        self.matte_panel = MattePanel(s.matte)
+        self.model_panel = ModelPanel(s.model, s.backend)
+        self.source_panel.changed.connect(self._on_source_changed)
+        self.background_panel.changed.connect(self._on_background_changed)
+        self.matte_panel.changed.connect(self._on_matte_changed)
+        self.model_panel.changed.connect(self._on_model_changed)
+
+        column = QWidget()
+        layout = QVBoxLayout(column)
+        for title, panel in (
+            ("Source", self.source_panel),
+            ("Background", self.background_panel),
+            ("Person edge", self.matte_panel),
+            ("Model", self.model_panel),
+        ):
+            box = QGroupBox(title)
+            QVBoxLayout(box).addWidget(panel)
+            layout.addWidget(box)
+        layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(column)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(column.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
+        self.dock = QDockWidget("Controls", self)
+        self.dock.setObjectName("controls")
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.dock.setWidget(scroll)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+
+    def _action(self, text: str, shortcut: str | QKeySequence, slot, *, checkable=False, checked=False, tip="") -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        # Window-wide, so the keys work whichever panel has focus (Qt still lets text fields type them).
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setCheckable(checkable)
+        if checkable:
+            action.setChecked(checked)
+            action.toggled.connect(slot)
+        else:
+            action.triggered.connect(slot)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})")
+        self.addAction(action)  # shortcuts keep working while the menu bar or toolbar is hidden (full screen)
+        return action
+
+    def _build_actions(self) -> None:
+        s = self.settings
+        self.before_after_action = self._action(
+            "Before/after", "B", self._on_before_after, checkable=True, checked=s.show_original,
+            tip="Show the original camera picture instead of the result",
+        )
+        self.freeze_action = self._action(
+            "Freeze preview", "Space", self._on_freeze, checkable=True, tip="Hold the preview picture (the virtual camera keeps running)"
+        )
+        self.mirror_action = self._action(
+            "Mirror", "M", self._on_mirror_action, checkable=True, checked=s.source.mirror, tip="Flip the picture left to right"
+        )
+        self.vcam_action = self._action(
+            "Virtual camera", "V", self._on_vcam_toggled, checkable=True, checked=s.vcam.enabled,
+            tip="Send the result to a virtual camera that Zoom, Meet or Teams can pick",
+        )
+        self.fullscreen_action = self._action(
+            "Full screen", "F11", self._on_fullscreen, checkable=True, tip="Show only the preview, filling the screen"
+        )
+        self.open_video_action = self._action(
+            "Open video file…", QKeySequence.StandardKey.Open, self.source_panel.open_file_dialog, tip="Play a video file instead of the camera"
+        )
+        self.open_background_action = self._action(
+            "Background image or video…", "Ctrl+B", self.background_panel.open_file_dialog, tip="Use any image or video as the background"
+        )
+        self.quit_action = self._action("Quit", "Ctrl+Q", self.close, tip="Quit personseg-live")
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.controls_action = self.dock.toggleViewAction()
+        self.controls_action.setShortcut(QKeySequence("Ctrl+D"))
+        self.addAction(self.controls_action)
+
+        self.background_mode_actions: dict[str, QAction] = {}
+        for i, (choice, label) in enumerate(BACKGROUND_CHOICES):
+            action = self._action(
+                f"Background: {label}", str(i + 1), lambda _c=False, c=choice: self.background_panel.set_choice(c),
+                tip=f"Background: {label.lower()}",
+            )
+            self.background_mode_actions[choice] = action
+        self.shortcuts_action = self._action("Keyboard shortcuts", "F1", self.show_shortcuts, tip="List the keyboard shortcuts")
+
+    def _build_menus_and_toolbar(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.open_video_action, self.open_background_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions([self.before_after_action, self.freeze_action, self.mirror_action])
+        view_menu.addSeparator()
+        view_menu.addActions([self.fullscreen_action, self.controls_action])
+        bg_menu = bar.addMenu("&Background")
+        bg_menu.addActions(list(self.background_mode_actions.values()))
+        bg_menu.addSeparator()
+        bg_menu.addAction(self.open_background_action)
+        output_menu = bar.addMenu("&Output")
+        output_menu.addAction(self.vcam_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction("About personseg-live", self._show_about)
+
+        self.toolbar = self.addToolBar("Main")
+        self.toolbar.setObjectName("main-toolbar")
+        self.toolbar.setMovable(False)
+        self.toolbar.addActions([self.before_after_action, self.mirror_action, self.freeze_action])
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.vcam_action)
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.fullscreen_action)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.source_label = QLabel("Opening the source…")
+        self.stats_label = QLabel("— fps")
+        self.stats_label.setMinimumWidth(self.stats_label.fontMetrics().horizontalAdvance("000.0 fps · 0000 ms latency"))
+        self.device_label = QLabel("")
+        bar.addWidget(self.source_label, 1)
+        bar.addPermanentWidget(self.stats_label)
+        bar.addPermanentWidget(self.device_label)
+
+    # Pipeline output (GUI thread, via the bridge) ---------------------------------------------------------
+
+    def _on_frame(self, result) -> None:
+        if self._closed:
+            return
+        if self.first_frame_at is None:
+            self.first_frame_at = time.perf_counter()
+            self.first_frame.emit()
+        if not self._frozen:
+            self.preview.show_frame(result.original if self.settings.show_original else result.composite)
+        now = time.perf_counter()
+        if now - self._last_stats >= STATS_INTERVAL_S:
+            self._last_stats = now
+            self.stats_label.setText(f"{result.fps:.1f} fps · {result.latency_ms:.0f} ms latency")
+            self.stats_label.setToolTip(
+                "\n".join(f"{stage}: {ms:.1f} ms" for stage, ms in result.timings_ms.items()) or "no stage timings"
+            )
+            self._show_device_info()
+
+    def _on_event(self, event) -> None:
+        if self._closed:
+            return
+        kind, message = event.kind, event.message
+        if kind == "vcam_error":
+            self._vcam_failed(message)
+        elif kind == "error":
+            self.source_label.setText(message)
+            self._message_box(QMessageBox.Icon.Critical, "personseg-live", message)
+        elif kind == "source_opened":
+            self._source_message = message
+            self._update_source_label()
+            self._show_device_info()
+        elif kind in ("source_lost", "source_retry", "source_ended"):
+            self._source_message = message
+            self.source_label.setText(message)
+            if kind == "source_ended":
+                self.preview.set_placeholder(message)
+        # "stopped" needs nothing: it only follows our own stop().
+
+    def _update_source_label(self) -> None:
+        fallback = self.settings.source.spec is None and self._cameras == []
+        text = NO_CAMERA if fallback else self._source_message
+        self.source_label.setText(text)
+        self.source_label.setToolTip(self._source_message)
+
+    def _show_device_info(self) -> None:
+        try:
+            info = self.pipeline.segmenter_info
+        except Exception as exc:  # a model still loading or failing to: say so, do not crash a paint
+            info = f"model: {exc}"
+        self.device_label.setText(info)
+        self.model_panel.set_device_info(info)
+
+    # Control changes ---------------------------------------------------------------------------------
+
+    def _changed(self, section: str | None = None) -> None:
+        if section is not None:
+            self._overrides.discard(section)  # the user chose it here: remember it
+        self._save_timer.start()
+
+    def _on_source_changed(self, source) -> None:
+        self.settings = replace(self.settings, source=source)
+        self.mirror_action.blockSignals(True)
+        self.mirror_action.setChecked(source.mirror)
+        self.mirror_action.blockSignals(False)
+        self._source_message = "Opening the source…"
+        self.source_label.setText(self._source_message)
+        self.pipeline.set_source(source)
+        self._changed("source")
+
+    def _on_background_changed(self, background) -> None:
+        self.settings = replace(self.settings, background=background)
+        self.pipeline.set_background(background)
+        self._changed("background")
+
+    def _on_matte_changed(self, matte) -> None:
+        self.settings = replace(self.settings, matte=matte)
+        self.pipeline.set_matte(matte)
+        self._changed()
+
+    def _on_model_changed(self, model: str, backend: str) -> None:
+        self.settings = replace(self.settings, model=model, backend=backend)
+        self.device_label.setText(f"loading {model}…")
+        self.pipeline.set_model(model, backend)
+        self._changed("model")
+
+    def _on_before_after(self, checked: bool) -> None:
+        self.settings = replace(self.settings, show_original=checked)
+        self._changed()
+
+    def _on_freeze(self, checked: bool) -> None:
+        self._frozen = checked
+        self.source_label.setText("Preview frozen (Space to resume)" if checked else self._source_message)
+
+    def _on_mirror_action(self, checked: bool) -> None:
+        self.source_panel.mirror_check.setChecked(checked)  # the panel emits changed -> _on_source_changed
+
+    def _on_vcam_toggled(self, checked: bool) -> None:
+        vcam = replace(self.settings.vcam, enabled=checked)
+        self.settings = replace(self.settings, vcam=vcam)
+        self.pipeline.set_vcam(vcam)
+        self.source_label.setText("Virtual camera on" if checked else "Virtual camera off")
+        self._changed()
+
+    def _vcam_failed(self, message: str) -> None:
+        self.vcam_action.blockSignals(True)
+        self.vcam_action.setChecked(False)
+        self.vcam_action.blockSignals(False)
+        self.settings = replace(self.settings, vcam=VcamSettings(enabled=False, device=self.settings.vcam.device))
+        self._changed()
+        self.source_label.setText("Virtual camera unavailable")
+        from ..video.sinks import VCAM_HELP
+
+        self.vcam_error_box = self._message_box(QMessageBox.Icon.Warning, "Virtual camera unavailable", message, VCAM_HELP)
+
+    def _on_fullscreen(self, checked: bool) -> None:
+        # Full screen is for watching: hide the chrome, keep the shortcuts (they are window actions).
+        for widget in (self.menuBar(), self.toolbar, self.statusBar()):
+            widget.setVisible(not checked)
+        if checked:
+            self._dock_was_visible = self.dock.isVisible()
+            self.dock.hide()
+            self.showFullScreen()
+        else:
+            self.dock.setVisible(getattr(self, "_dock_was_visible", True))
+            self.showNormal()
+
+    # Cameras -------------------------------------------------------------------------------------------
+
+    def _enumerate_cameras(self) -> None:
+        from ..video.sources import list_cameras
+
+        # Probing devices can take a second per camera on some systems: keep it off the GUI thread.
+        job = run_in_background(list_cameras, on_done=self._on_cameras, on_error=lambda exc: self._on_cameras([]))
+        self._background_jobs.append(job)
+
+    def _on_cameras(self, cameras) -> None:
+        if self._closed:
+            return
+        self._cameras = list(cameras)
+        self.source_panel.set_cameras(self._cameras)
+        self._update_source_label()
+
+    # Messages --------------------------------------------------------------------------------------------
+
+    def show_warning(self, text: str, timeout_ms: int = 20000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def _message_box(self, icon, title: str, text: str, details: str = "") -> QMessageBox:
+        # Non-modal: the pipeline keeps running and the preview keeps moving behind it.
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setInformativeText(details)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _r, b=box: self._message_boxes.remove(b) if b in self._message_boxes else None)
+        self._message_boxes.append(box)
+        box.show()
+        return box
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(key, what it does) for every action with a shortcut; the help dialog shows exactly these."""
+        rows = []
+        for action in self.actions():
+            key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            if key:
+                rows.append((key, action.text().replace("&", "")))
+        return rows
+
+    def show_shortcuts(self) -> QDialog:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        rows = self.shortcut_rows()
+        table = QTableWidget(len(rows), 2)
+        table.setHorizontalHeaderLabels(["Key", "Action"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+        for r, (key, text) in enumerate(rows):
+            table.setItem(r, 0, QTableWidgetItem(key))
+            table.setItem(r, 1, QTableWidgetItem(text))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.close)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        dialog.resize(420, 460)
+        dialog.show()
+        self.shortcuts_dialog = dialog
+        return dialog
+
+    def _show_about(self) -> None:
+        from .. import __version__
+
+        self._message_box(
+            QMessageBox.Icon.Information,
+            "About personseg-live",
+            f"personseg-live {__version__}\nCuts the person out of a live camera picture.\n\n{self.device_label.text()}",
+        )
+
+    # Settings and shutdown -----------------------------------------------------------------------------
+
+    def settings_to_save(self) -> Settings:
+        """The current settings, with command-line-only sections put back to what the file had."""
+        keep = {section: getattr(self._saved, section) for section in self._overrides}
+        if "model" in keep:
+            keep["backend"] = self._saved.backend
+        return replace(self.settings, **keep)
+
+    def save_now(self) -> None:
+        self._save_timer.stop()
+        try:
+            save_settings(self.settings_to_save(), self.settings_path)
+        except OSError as exc:  # a read-only or full disk must not take the session down
+            self.show_warning(f"Could not save the settings: {exc}")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
+        if not self._closed:
+            self._closed = True
+            self.save_now()
+            self.hide()  # feels instant; the threads finish stopping behind it
+            self.pipeline.stop(timeout=2.0)
+            for box in list(self._message_boxes):
+                box.close()
+        event.accept()
