@@ -25,20 +25,27 @@ BACKGROUND_MODES = ("blur", "image", "video", "color", "none", "transparent")
 
 def run_gui(args: argparse.Namespace | None = None, *, settings_path: str | Path | None = None, segmenter=None) -> int:
     """Open the main window and run until it closes (or SIGINT/SIGTERM arrives); the exit code."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("personseg-live")
+    app.setDesktopFileName("personseg-live")
+    window = create_window(args, settings_path=settings_path, segmenter=segmenter)
+    window.show()
+    with close_on_signals(window):
+        return app.exec()
+
+
+def create_window(args: argparse.Namespace | None = None, *, settings_path: str | Path | None = None, segmenter=None):
+    """The main window for ``args``, its pipeline started: settings loaded (a bad file gives defaults
+    and a warning in the status bar), then the command line applied on top."""
     from ..settings import load_settings
     from .main_window import MainWindow
 
     args = args if args is not None else argparse.Namespace()
     settings_path = settings_path or getattr(args, "settings", None)
     settings_path = Path(settings_path) if settings_path else None
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("personseg-live")
-    app.setDesktopFileName("personseg-live")
-
     loaded, warnings = load_settings(settings_path)
     settings, overrides, arg_warnings = apply_args(loaded, args)
-    window = MainWindow(
+    return MainWindow(
         settings,
         settings_path=settings_path,
         warnings=[*warnings, *arg_warnings],
@@ -46,9 +53,6 @@ def run_gui(args: argparse.Namespace | None = None, *, settings_path: str | Path
         session_overrides=overrides,
         segmenter=segmenter,
     )
-    window.show()
-    with close_on_signals(window):
-        return app.exec()
 
 
 def apply_args(settings, args: argparse.Namespace):

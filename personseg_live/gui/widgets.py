@@ -392,12 +392,18 @@ class BackgroundPanel(QWidget):
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListView.ViewMode.IconMode)
         self.gallery.setIconSize(THUMB)
-        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
+        # One horizontal film strip: the side panel stays short however many backgrounds there are.
+        self.gallery.setFlow(QListView.Flow.LeftToRight)
+        self.gallery.setWrapping(False)
         self.gallery.setMovement(QListView.Movement.Static)
         self.gallery.setUniformItemSizes(True)
-        self.gallery.setSpacing(4)
-        self.gallery.setMinimumHeight(2 * THUMB.height() + 40)
+        self.gallery.setSpacing(2)
         self.gallery.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.gallery.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.gallery.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.gallery.setFixedHeight(
+            THUMB.height() + 28 + self.gallery.horizontalScrollBar().sizeHint().height() + 2 * self.gallery.frameWidth()
+        )
         for path in assets.backgrounds():
             self._add_gallery_item(path)
         if settings.path and self._find_item(settings.path) is None:
@@ -412,7 +418,7 @@ class BackgroundPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(modes)
         blur_row = QHBoxLayout()
-        blur_row.addWidget(QLabel("Blur"))
+        blur_row.addWidget(QLabel("Strength"))
         blur_row.addWidget(self.blur_slider, 1)
         layout.addLayout(blur_row)
         layout.addWidget(self.gallery)
@@ -424,6 +430,7 @@ class BackgroundPanel(QWidget):
         layout.addLayout(buttons)
 
         self._show(settings)
+        self._update_gallery_visible()
         self.mode_group.idClicked.connect(self._on_mode_clicked)
         self.blur_slider.valueChanged.connect(self._on_blur)
         self.gallery.itemClicked.connect(self._on_gallery_item)
@@ -516,6 +523,11 @@ class BackgroundPanel(QWidget):
         item.setToolTip(str(path))
         item.setSizeHint(QSize(THUMB.width() + 8, THUMB.height() + 24))
         self.gallery.addItem(item)
+        self._update_gallery_visible()
+
+    def _update_gallery_visible(self) -> None:
+        # An empty strip is just a white box; the "Image or video…" button says what to do instead.
+        self.gallery.setVisible(self.gallery.count() > 0)
 
     def _find_item(self, path: str | None) -> QListWidgetItem | None:
         for i in range(self.gallery.count()):

@@ -1,0 +1,357 @@
+"""The desktop app: the real window driving a real pipeline on small real video files (offscreen Qt)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QColor  # noqa: E402
+
+from personseg_live.gui.app import apply_args, close_on_signals, create_window  # noqa: E402
+from personseg_live.gui.widgets import fit_rect, to_qimage  # noqa: E402
+from personseg_live.gui.worker import PipelineBridge  # noqa: E402
+from personseg_live.settings import MatteSettings, Settings, SourceSettings, load_settings  # noqa: E402
+
+FIRST_FRAME_MS = 20_000  # generous: the CI machine may be busy (a training job shares it here)
+
+
+def write_clip(path: Path, size: tuple[int, int], frames: int, source: Path) -> Path:
+    """A small mp4v clip cut from the demo clip (a real person on a real background)."""
+    w, h = size
+    cap = cv2.VideoCapture(str(source))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (w, h))
+    assert out.isOpened()
+    for _ in range(frames):
+        ok, frame = cap.read()
+        if not ok:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = cap.read()
+        out.write(cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA))
+    out.release()
+    cap.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory, demo_clip) -> Path:
+    return write_clip(tmp_path_factory.mktemp("clips") / "small.mp4", (160, 96), 60, demo_clip)
+
+
+@pytest.fixture(scope="module")
+def square_clip(tmp_path_factory, demo_clip) -> Path:
+    return write_clip(tmp_path_factory.mktemp("clips") / "square.mp4", (128, 128), 30, demo_clip)
+
+
+@pytest.fixture
+def settings_file(tmp_path) -> Path:
+    return tmp_path / "settings.json"
+
+
+@pytest.fixture
+def open_window(qtbot, segmenter, settings_file):
+    """Opens windows the way ``personseg-live`` does (create_window) and closes them at the end."""
+    windows = []
+
+    def _open(args: argparse.Namespace | None = None, *, path: Path = settings_file, wait_frame: bool = True):
+        window = create_window(args, settings_path=path, segmenter=segmenter)
+        windows.append(window)
+        qtbot.addWidget(window)
+        window.show()
+        if wait_frame:
+            qtbot.waitUntil(lambda: window.preview.frames_shown > 0, timeout=FIRST_FRAME_MS)
+        return window
+
+    yield _open
+    for window in windows:
+        window.close()
+
+
+def source_args(spec: Path | str, **more) -> argparse.Namespace:
+    return argparse.Namespace(source=str(spec), background=more.get("background"), model=more.get("model"))
+
+
+class Spy:
+    """Records the calls to one pipeline method and passes them on."""
+
+    def __init__(self, obj, name: str):
+        self.calls: list[tuple] = []
+        real = getattr(obj, name)
+
+        def call(*args, **kwargs):
+            self.calls.append(args)
+            return real(*args, **kwargs)
+
+        setattr(obj, name, call)
+
+
+def newest_frame(window, qtbot):
+    """The next FrameResult the window receives."""
+    with qtbot.waitSignal(window.bridge.frame, timeout=FIRST_FRAME_MS) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def shown_pixels(window) -> np.ndarray:
+    image = window.preview.current_image()
+    assert image is not None
+    return window.preview._buffer
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def test_to_qimage_reads_bgr_in_place_and_reuses_its_buffer():
+    frame = np.zeros((4, 6, 3), np.uint8)
+    frame[1, 2] = (255, 0, 0)  # blue in BGR
+    image, buf = to_qimage(frame)
+    assert (image.width(), image.height()) == (6, 4)
+    assert image.pixelColor(2, 1) == QColor(0, 0, 255)
+    image2, buf2 = to_qimage(frame[::-1].copy(), buf)
+    assert buf2 is buf  # same shape: no new allocation
+    assert image2.pixelColor(2, 2) == QColor(0, 0, 255)
+
+
+def test_to_qimage_bgra_keeps_alpha():
+    frame = np.zeros((2, 2, 4), np.uint8)
+    frame[0, 0] = (0, 255, 0, 128)
+    image, _ = to_qimage(frame)
+    assert image.hasAlphaChannel()
+    color = image.pixelColor(0, 0)
+    assert (color.green(), color.alpha()) == (255, 128)
+
+
+def test_fit_rect_keeps_aspect():
+    from PySide6.QtCore import QRect, QSize
+
+    r = fit_rect(QSize(1280, 720), QRect(0, 0, 800, 800))
+    assert (r.width(), r.height()) == (800, 450) and r.top() == 175
+
+
+def test_bridge_keeps_only_the_newest_frame(qtbot):
+    bridge = PipelineBridge()
+    got = []
+    bridge.frame.connect(got.append)
+    worker = threading.Thread(target=lambda: [bridge.on_frame(i) for i in range(100)])
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: got, timeout=2000)
+    qtbot.wait(50)
+    assert got == [99]  # 99 frames replaced, one delivered: no backlog
+    assert bridge.dropped == 99
+
+
+def test_apply_args_overrides_without_persisting(tmp_path):
+    img = tmp_path / "beach.png"
+    cv2.imwrite(str(img), np.zeros((8, 8, 3), np.uint8))
+    s, sections, warnings = apply_args(Settings(), source_args("3", background=str(img), model="default"))
+    assert s.source.spec == "3" and s.background.mode == "image" and s.background.path == str(img.resolve())
+    assert set(sections) == {"source", "background", "model"} and not warnings
+    s, _, _ = apply_args(Settings(), source_args("0", background="#ff0000"))
+    assert (s.background.mode, s.background.color) == ("color", "#FF0000")
+    _, _, warnings = apply_args(Settings(), source_args("0", background="nonsense"))
+    assert warnings and "nonsense" in warnings[0]
+
+
+# -------------------------------------------------------------------------------------------- window
+
+
+def test_window_shows_composited_frames(open_window, clip, qtbot):
+    window = open_window(source_args(clip))
+    result = newest_frame(window, qtbot)
+    assert result.original.shape == (96, 160, 3)
+    assert result.composite.shape[:2] == (96, 160)
+    assert not np.array_equal(result.composite, result.original)  # the background is blurred by default
+    qtbot.waitUntil(lambda: "fps" in window.stats_label.text() and window.stats_label.text() != "— fps")
+    assert window.device_label.text()  # which model and device run
+    rect = window.preview.image_rect()
+    assert abs(rect.width() / rect.height() - 160 / 96) < 0.02  # aspect kept
+    assert str(clip.name) in window.source_label.toolTip() or window.source_label.text()
+
+
+def test_controls_reach_the_pipeline(open_window, clip, qtbot):
+    window = open_window(source_args(clip))
+    backgrounds = Spy(window.pipeline, "set_background")
+    mattes = Spy(window.pipeline, "set_matte")
+
+    window.background_panel.mode_buttons["color"].click()
+    assert backgrounds.calls[-1][0].mode == "color"
+    green = np.array([0x40, 0xB1, 0x00])  # the default #00B140 in BGR
+    # The real effect: background pixels turn green (a corner of the clip is background).
+    qtbot.waitUntil(
+        lambda: np.abs(newest_frame(window, qtbot).composite[2, 2, :3].astype(int) - green).max() < 40,
+        timeout=FIRST_FRAME_MS,
+    )
+    window.background_panel.mode_buttons["none"].click()
+    assert window.settings.background.mode == "none"
+
+    window.matte_panel.threshold.setValue(0.8)
+    window.matte_panel.feather.setValue(7)
+    assert mattes.calls[-1][0].threshold == pytest.approx(0.8)
+    assert mattes.calls[-1][0].feather == 7
+    assert window.settings.matte.threshold == pytest.approx(0.8)
+
+    window.background_panel.mode_buttons["blur"].click()
+    window.background_panel.blur_slider.setValue(60)
+    assert backgrounds.calls[-1][0].mode == "blur" and backgrounds.calls[-1][0].blur_strength == 60
+
+
+def test_before_after_shows_the_original(open_window, clip, qtbot):
+    window = open_window(source_args(clip))
+    window.before_after_action.trigger()
+    assert window.settings.show_original
+    result = newest_frame(window, qtbot)
+    assert np.array_equal(shown_pixels(window), result.original)
+    window.before_after_action.trigger()
+    result = newest_frame(window, qtbot)
+    assert np.array_equal(shown_pixels(window), result.composite)
+
+
+def test_switch_source_live(open_window, clip, square_clip, qtbot):
+    window = open_window(source_args(clip))
+    window.source_panel.choose_file(square_clip)
+    qtbot.waitUntil(lambda: newest_frame(window, qtbot).original.shape[:2] == (128, 128), timeout=FIRST_FRAME_MS)
+    assert window.settings.source.spec == str(square_clip)
+    assert window.source_panel.source_combo.currentText() == square_clip.name
+
+
+def test_keyboard_shortcuts_are_listed_and_work(open_window, clip, qtbot):
+    window = open_window(source_args(clip))
+    keys = dict(window.shortcut_rows())
+    for key in ("B", "V", "M", "Space", "F11", "1", "5", "Ctrl+Q", "F1"):
+        assert key in keys, key
+    dialog = window.show_shortcuts()
+    assert dialog.isVisible()
+    dialog.close()
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_3)
+    assert window.settings.background.mode == "color"
+    qtbot.keyClick(window, Qt.Key.Key_B)
+    assert window.settings.show_original
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert window.settings.source.mirror
+
+
+def test_virtual_camera_without_a_device_explains_the_setup(open_window, clip, qtbot):
+    from personseg_live.video.sinks import VCAM_HELP
+
+    window = open_window(source_args(clip))
+    window.vcam_action.trigger()
+    qtbot.waitUntil(lambda: getattr(window, "vcam_error_box", None) is not None, timeout=FIRST_FRAME_MS)
+    box = window.vcam_error_box
+    assert box.isVisible()
+    assert VCAM_HELP.strip() in box.informativeText()
+    assert not window.vcam_action.isChecked()
+    assert not window.settings.vcam.enabled
+    # and the preview keeps running
+    before = window.preview.frames_shown
+    qtbot.waitUntil(lambda: window.preview.frames_shown > before + 3, timeout=FIRST_FRAME_MS)
+
+
+def test_close_stops_the_threads_within_two_seconds(open_window, clip, qtbot):
+    baseline = {t.ident for t in threading.enumerate()}
+    window = open_window(source_args(clip))
+    started = time.perf_counter()
+    window.close()
+    took = time.perf_counter() - started
+    assert took < 2.0
+    assert not window.pipeline.running
+    # the pipeline's Python threads are gone ("Dummy" threads are Qt's own pool, which Python merely sees)
+    qtbot.waitUntil(lambda: not _new_threads(baseline), timeout=1000)
+
+
+def _new_threads(baseline: set) -> list:
+    return [
+        t for t in threading.enumerate()
+        if t.ident not in baseline and t.is_alive() and not isinstance(t, threading._DummyThread)
+    ]
+
+
+def test_settings_survive_a_restart(open_window, clip, qtbot, settings_file):
+    window = open_window(source_args(clip))
+    window.matte_panel.threshold.setValue(0.7)
+    window.background_panel.choose_color("#123456")
+    window.before_after_action.trigger()
+    window.close()
+    saved, warnings = load_settings(settings_file)
+    assert not warnings
+    assert saved.matte.threshold == pytest.approx(0.7)
+    assert (saved.background.mode, saved.background.color) == ("color", "#123456")
+    assert saved.show_original
+    # --source was only for that session: it is not written as the new default
+    assert saved.source.spec is None
+
+    again = open_window(source_args(clip))
+    assert again.settings.matte.threshold == pytest.approx(0.7)
+    assert again.matte_panel.threshold.value() == pytest.approx(0.7)
+    assert again.background_panel.mode_buttons["color"].isChecked()
+    assert again.before_after_action.isChecked()
+
+
+def test_source_chosen_in_the_window_is_remembered(open_window, clip, square_clip, settings_file):
+    window = open_window(source_args(clip))
+    window.source_panel.choose_file(square_clip)
+    window.close()
+    saved, _ = load_settings(settings_file)
+    assert saved.source.spec == str(square_clip)
+
+
+def test_corrupt_settings_open_with_defaults_and_a_warning(open_window, clip, settings_file):
+    settings_file.write_text("{ this is not json")
+    window = open_window(source_args(clip))
+    assert window.statusBar().currentMessage()  # the warning is shown
+    assert "setting" in window.statusBar().currentMessage().lower()
+    assert window.settings.matte == MatteSettings()
+
+
+def test_no_camera_falls_back_to_the_demo_clip(open_window, settings_file, qtbot, monkeypatch):
+    from personseg_live.video import sources
+
+    monkeypatch.setattr(sources, "list_cameras", lambda: [])
+    window = open_window(argparse.Namespace(source=None, background=None, model=None))
+    qtbot.waitUntil(lambda: "demo clip" in window.source_label.text(), timeout=FIRST_FRAME_MS)
+
+
+def test_close_on_signals_closes_the_window(qtbot, open_window, clip):
+    window = open_window(source_args(clip))
+    with close_on_signals(window):
+        os.kill(os.getpid(), signal.SIGTERM)
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=2000)
+    assert not window.pipeline.running
+
+
+@pytest.mark.slow
+def test_sigterm_exits_cleanly(clip, tmp_path):
+    """``personseg-live --source FILE`` as users start it; SIGTERM closes it with exit code 0 within 2 s."""
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path), QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from personseg_live.cli import main; sys.exit(main())", "--source", str(clip)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        time.sleep(6)  # imports, model load, first frames
+        assert proc.poll() is None, proc.stdout.read().decode()
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=10)
+        took = time.perf_counter() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, proc.stdout.read().decode()
+    assert took < 2.0
