@@ -1,4 +1,4 @@
-"""``python -m training <command>``: prepare-coco, train, pseudo-label, export, evaluate, bench."""
+"""``python -m training <command>``: prepare-coco, train, pseudo-label, import-tflite, export, evaluate, bench."""
 
 from __future__ import annotations
 
@@ -57,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--no-flip", action="store_true", help="disable horizontal-flip TTA")
     pl.add_argument("--limit", type=int, default=None, help="label at most N images")
 
+    it = sub.add_parser("import-tflite", help="initialise an architecture from a TFLite graph of the same topology")
+    it.add_argument("--tflite", required=True, type=Path,
+                    help="e.g. selfie_segmentation_landscape.tflite from `npm pack @mediapipe/selfie_segmentation`")
+    it.add_argument("--arch", default="mobile", choices=sorted(ARCHITECTURES))
+    it.add_argument("--out", required=True, type=Path, help="the .keras file to write (use with train --init)")
+    it.add_argument("--check-image", type=Path, default=None, help="compare Keras and TFLite on this image")
+
     e = sub.add_parser("export", help=".keras checkpoint -> .keras + float16 .tflite + metadata")
     e.add_argument("checkpoint", type=Path)
     e.add_argument("--name", required=True, help="model name, e.g. default or seed")
@@ -99,6 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         scales = tuple(float(s) for s in args.scales.split(","))
         n = pseudo_label(args.teacher, args.images, args.out, scales, not args.no_flip, args.limit)
         print(f"wrote {n} soft masks to {args.out / 'masks'}")
+    elif args.command == "import-tflite":
+        from .import_tflite import import_tflite
+
+        diff = import_tflite(args.tflite, args.arch, args.out, args.check_image)
+        print(f"wrote {args.out}; max |Keras - TFLite| = {diff:.2e}")
+        if diff > 1e-3:
+            print("the graphs disagree: the topology does not match this architecture", file=sys.stderr)
+            return 1
     elif args.command == "export":
         from .export import export
 

@@ -144,6 +144,86 @@ def build_fast(
     return keras.Model(inp, out, name=name)
 
 
+class _Numbered:
+    """Names weighted layers in the order the forward pass creates them (``w00``, ``w01``, ...).
+
+    That order is the graph's topological order, which is what ``training/import_tflite.py`` relies on
+    to map the weights of an exported graph onto this builder, layer by layer, with shape checks.
+    """
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self) -> str:
+        self.count += 1
+        return f"w{self.count - 1:02d}"
+
+
+def build_mobile(input_shape: tuple[int | None, int | None] = (None, None), name: str = "mobile") -> keras.Model:
+    """MobileNetV3-style encoder (inverted residuals, squeeze-excite, hard-swish) to 1/16, and a decoder
+    that upsamples 2x three times, merging each encoder skip through a pooled attention gate, then a
+    2x2 transposed convolution to full resolution.
+
+    The topology of MediaPipe's Apache-2.0 selfie-segmentation (landscape) network, so its weights can
+    initialise ours (``python -m training import-tflite``); no batch norm, the biases carry it.
+    """
+    n = _Numbered()
+    hswish = keras.activations.hard_swish
+
+    def conv(x, filters, act=None, k=1, s=1):
+        return layers.Conv2D(filters, k, strides=s, padding="same", activation=act, name=n())(x)
+
+    def dw(x, k, s, act):
+        return layers.DepthwiseConv2D(k, strides=s, padding="same", activation=act, name=n())(x)
+
+    def squeeze_excite(x, mid):
+        g = layers.GlobalAveragePooling2D(keepdims=True)(x)
+        g = conv(g, mid, "relu")
+        g = conv(g, x.shape[-1], "sigmoid")
+        return layers.Multiply()([x, g])
+
+    def inverted(x, expand, out, k, s, act, se: int | None):
+        y = conv(x, expand, act)
+        y = dw(y, k, s, act)
+        if se:
+            y = squeeze_excite(y, se)
+        y = conv(y, out)
+        return layers.Add()([y, x]) if s == 1 and x.shape[-1] == out else y
+
+    def decode(x, skip, filters):
+        x = Upsample2x()(x)
+        x = conv(x, filters)
+        g = layers.GlobalAveragePooling2D(keepdims=True)(layers.Add()([skip, x]))
+        g = conv(g, filters, "relu")
+        g = conv(g, filters, "sigmoid")
+        x = layers.Add()([layers.Multiply()([skip, g]), x])
+        x = conv(x, filters, "relu")
+        return layers.Add()([x, dw(x, 3, 1, "relu")])
+
+    inp = keras.Input((*input_shape, 3), name="image")
+    s2 = conv(inp, 16, hswish, k=3, s=2)  # 1/2
+    x = conv(s2, 16, "relu")
+    x = dw(x, 3, 2, "relu")
+    x = squeeze_excite(x, 8)
+    s4 = conv(x, 16)  # 1/4
+    x = inverted(s4, 72, 24, 3, 2, "relu", None)
+    s8 = inverted(x, 88, 24, 3, 1, "relu", None)  # 1/8
+    x = inverted(s8, 96, 32, 5, 2, hswish, 24)
+    x = inverted(x, 128, 32, 5, 1, hswish, 32)
+    x = inverted(x, 128, 32, 5, 1, hswish, 32)
+    x = inverted(x, 96, 32, 5, 1, hswish, 24)
+    x = inverted(x, 96, 32, 5, 1, hswish, 24)  # 1/16
+    head = conv(x, 128, "relu")
+    gate = conv(layers.GlobalAveragePooling2D(keepdims=True)(x), 128, "sigmoid")
+    x = layers.Multiply()([head, gate])
+    x = decode(x, s8, 24)
+    x = decode(x, s4, 16)
+    x = decode(x, s2, 16)
+    x = layers.Conv2DTranspose(1, 2, strides=2, padding="same", name=n())(x)
+    out = layers.Activation("sigmoid", dtype="float32", name="mask")(x)
+    return keras.Model(inp, out, name=name)
+
+
 def build_tiny(input_shape=(None, None)) -> keras.Model:
     return build_fast(input_shape, widths=(8, 12, 16, 24, 32), deep_blocks=1, name="tiny")
 
@@ -157,6 +237,8 @@ ARCHITECTURES: dict[str, ArchSpec] = {
     "fast": ArchSpec("fast", build_fast, (144, 256), STRIDE, "separable encoder-decoder, real-time on 2 cores"),
     "fast_wide": ArchSpec("fast_wide", build_fast_wide, (144, 256), STRIDE, "wider fast variant, more accurate"),
     "tiny": ArchSpec("tiny", build_tiny, (144, 256), STRIDE, "smallest variant, for very slow CPUs"),
+    "mobile": ArchSpec("mobile", build_mobile, (144, 256), STRIDE,
+                       "MobileNetV3-style encoder-decoder with attention skips; takes MediaPipe selfie weights"),
 }
 
 
