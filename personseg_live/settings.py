@@ -1,0 +1,186 @@
+"""Every user setting as one typed dataclass tree; load/save as JSON with validation.
+
+    settings, warnings = load_settings()      # a bad file never raises: defaults + a warning per problem
+    save_settings(settings)                   # atomic: a crash mid-write leaves the old file intact
+
+Each field carries its allowed range or choices in ``metadata`` so the loader validates from the
+same place the defaults are declared (one source of truth for the GUI's slider limits too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_dir
+
+APP_NAME = "personseg-live"
+BACKGROUND_MODES = ("blur", "image", "video", "color", "none", "transparent")
+BACKENDS = ("auto", "litert", "tensorflow")
+_COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+
+def _range(lo: float, hi: float, doc: str = "") -> dict:
+    return {"range": (lo, hi), "doc": doc}
+
+
+@dataclass
+class MatteSettings:
+    """How the model's probability becomes the alpha matte."""
+
+    threshold: float = field(default=0.5, metadata=_range(0.0, 1.0, "probability that counts as person"))
+    softness: float = field(default=0.15, metadata=_range(0.0, 0.5, "width of the soft ramp around threshold"))
+    smoothing: float = field(default=0.6, metadata=_range(0.0, 1.0, "temporal smoothing; 0 = none"))
+    feather: int = field(default=2, metadata=_range(0, 20, "edge blur in pixels at frame resolution"))
+    refine: bool = field(default=True, metadata={"doc": "guided-filter edge refinement from the frame"})
+
+
+@dataclass
+class BackgroundSettings:
+    """What replaces the background."""
+
+    mode: str = field(default="blur", metadata={"choices": BACKGROUND_MODES})
+    blur_strength: int = field(default=25, metadata=_range(1, 100, "blur radius-ish, in percent of a strong blur"))
+    path: str | None = field(default=None, metadata={"doc": "image or video file for mode image/video"})
+    color: str = field(default="#00B140", metadata={"pattern": _COLOR_RE, "doc": "#RRGGBB for mode color"})
+
+
+@dataclass
+class SourceSettings:
+    """Where frames come from."""
+
+    spec: str | None = field(default=None, metadata={"doc": 'camera index "0", a file path, or None = first camera else the demo clip'})
+    width: int = field(default=1280, metadata=_range(16, 7680))
+    height: int = field(default=720, metadata=_range(16, 4320))
+    fps: int = field(default=30, metadata=_range(1, 240))
+    mjpg: bool = True
+    mirror: bool = False
+    loop: bool = field(default=True, metadata={"doc": "restart files at their end"})
+
+
+@dataclass
+class VcamSettings:
+    enabled: bool = False
+    device: str | None = None
+
+
+@dataclass
+class Settings:
+    source: SourceSettings = field(default_factory=SourceSettings)
+    matte: MatteSettings = field(default_factory=MatteSettings)
+    background: BackgroundSettings = field(default_factory=BackgroundSettings)
+    vcam: VcamSettings = field(default_factory=VcamSettings)
+    model: str = "default"
+    backend: str = field(default="auto", metadata={"choices": BACKENDS})
+    show_original: bool = False
+
+
+def settings_path() -> Path:
+    return Path(user_config_dir(APP_NAME)) / "settings.json"
+
+
+def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
+    """(settings, warnings). Missing file: defaults, no warning. Anything bad: defaults for that part."""
+    path = Path(path) if path is not None else settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings(), []
+    except OSError as exc:
+        return Settings(), [f"{path}: cannot read settings ({exc}); using defaults"]
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return Settings(), [f"{path}: not valid JSON ({exc}); using defaults"]
+    warnings: list[str] = []
+    settings = _from_dict(Settings, data, "settings", warnings)
+    return settings, [f"{path}: {w}" for w in warnings]
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    """Write JSON to a temporary file beside the target, then rename over it (atomic on one filesystem)."""
+    path = Path(path) if path is not None else settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(asdict(settings), f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def validate(settings: Settings) -> list[str]:
+    """Problems in an in-memory Settings (e.g. built from the command line); empty when all is well."""
+    warnings: list[str] = []
+    _from_dict(Settings, asdict(settings), "settings", warnings)
+    return warnings
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _from_dict(cls: type, data: Any, where: str, warnings: list[str]):
+    if not isinstance(data, dict):
+        warnings.append(f"{where}: expected an object, got {type(data).__name__}; using defaults")
+        return cls()
+    known = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            warnings.append(f"{where}.{key}: unknown setting, ignored")
+    values = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        default = f.default_factory() if f.default is MISSING else f.default
+        value = data[f.name]
+        name = f"{where}.{f.name}"
+        if is_dataclass(default):
+            values[f.name] = _from_dict(type(default), value, name, warnings)
+            continue
+        problem = _check(f, default, value)
+        if problem:
+            warnings.append(f"{name}: {problem}; using the default {default!r}")
+        else:
+            values[f.name] = float(value) if isinstance(default, float) else value
+    return cls(**values)
+
+
+def _check(f, default: Any, value: Any) -> str | None:
+    """Why ``value`` is not acceptable for field ``f`` (None when it is)."""
+    optional = f.type in ("str | None",) or (default is None)
+    if value is None:
+        return None if optional else "must not be null"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            return f"expected true/false, got {value!r}"
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"expected an integer, got {value!r}"
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return f"expected a number, got {value!r}"
+    elif default is None or isinstance(default, str):
+        if not isinstance(value, str):
+            return f"expected a string, got {value!r}"
+    meta = f.metadata
+    if "range" in meta:
+        lo, hi = meta["range"]
+        if not lo <= value <= hi:
+            return f"{value!r} is outside {lo}..{hi}"
+    if "choices" in meta and value not in meta["choices"]:
+        return f"{value!r} is not one of {', '.join(meta['choices'])}"
+    if "pattern" in meta and not meta["pattern"].match(value):
+        return f"{value!r} is not a #RRGGBB colour"
+    return None
