@@ -66,12 +66,12 @@ def open_window(qtbot, segmenter, settings_file):
     """Opens windows the way ``personseg-live`` does (create_window) and closes them at the end."""
     windows = []
 
-    def _open(args: argparse.Namespace | None = None, *, path: Path = settings_file, wait_frame: bool = True):
+    def _open(args: argparse.Namespace | None = None, *, path: Path = settings_file, wait_first: bool = True):
         window = create_window(args, settings_path=path, segmenter=segmenter)
         windows.append(window)
         qtbot.addWidget(window)
         window.show()
-        if wait_frame:
+        if wait_first:
             qtbot.waitUntil(lambda: window.preview.frames_shown > 0, timeout=FIRST_FRAME_MS)
         return window
 
@@ -98,11 +98,20 @@ class Spy:
         setattr(obj, name, call)
 
 
-def newest_frame(window, qtbot):
-    """The next FrameResult the window receives."""
-    with qtbot.waitSignal(window.bridge.frame, timeout=FIRST_FRAME_MS) as blocker:
-        pass
-    return blocker.args[0]
+def wait_frame(window, qtbot, predicate=lambda result: True, timeout: int = FIRST_FRAME_MS):
+    """The first FrameResult from now on that satisfies ``predicate`` (the window has drawn it)."""
+    seen = []
+
+    def take(result) -> None:  # connected after the window's own slot, so runs after it drew
+        if predicate(result):
+            seen.append(result)
+
+    window.bridge.frame.connect(take)
+    try:
+        qtbot.waitUntil(lambda: len(seen) > 0, timeout=timeout)
+    finally:
+        window.bridge.frame.disconnect(take)
+    return seen[0]
 
 
 def shown_pixels(window) -> np.ndarray:
@@ -148,7 +157,7 @@ def test_bridge_keeps_only_the_newest_frame(qtbot):
     worker = threading.Thread(target=lambda: [bridge.on_frame(i) for i in range(100)])
     worker.start()
     worker.join()
-    qtbot.waitUntil(lambda: got, timeout=2000)
+    qtbot.waitUntil(lambda: len(got) > 0, timeout=2000)
     qtbot.wait(50)
     assert got == [99]  # 99 frames replaced, one delivered: no backlog
     assert bridge.dropped == 99
@@ -171,7 +180,7 @@ def test_apply_args_overrides_without_persisting(tmp_path):
 
 def test_window_shows_composited_frames(open_window, clip, qtbot):
     window = open_window(source_args(clip))
-    result = newest_frame(window, qtbot)
+    result = wait_frame(window, qtbot)
     assert result.original.shape == (96, 160, 3)
     assert result.composite.shape[:2] == (96, 160)
     assert not np.array_equal(result.composite, result.original)  # the background is blurred by default
@@ -191,10 +200,7 @@ def test_controls_reach_the_pipeline(open_window, clip, qtbot):
     assert backgrounds.calls[-1][0].mode == "color"
     green = np.array([0x40, 0xB1, 0x00])  # the default #00B140 in BGR
     # The real effect: background pixels turn green (a corner of the clip is background).
-    qtbot.waitUntil(
-        lambda: np.abs(newest_frame(window, qtbot).composite[2, 2, :3].astype(int) - green).max() < 40,
-        timeout=FIRST_FRAME_MS,
-    )
+    wait_frame(window, qtbot, lambda r: np.abs(r.composite[2, 2, :3].astype(int) - green).max() < 40)
     window.background_panel.mode_buttons["none"].click()
     assert window.settings.background.mode == "none"
 
@@ -213,17 +219,17 @@ def test_before_after_shows_the_original(open_window, clip, qtbot):
     window = open_window(source_args(clip))
     window.before_after_action.trigger()
     assert window.settings.show_original
-    result = newest_frame(window, qtbot)
+    result = wait_frame(window, qtbot)
     assert np.array_equal(shown_pixels(window), result.original)
     window.before_after_action.trigger()
-    result = newest_frame(window, qtbot)
+    result = wait_frame(window, qtbot)
     assert np.array_equal(shown_pixels(window), result.composite)
 
 
 def test_switch_source_live(open_window, clip, square_clip, qtbot):
     window = open_window(source_args(clip))
     window.source_panel.choose_file(square_clip)
-    qtbot.waitUntil(lambda: newest_frame(window, qtbot).original.shape[:2] == (128, 128), timeout=FIRST_FRAME_MS)
+    wait_frame(window, qtbot, lambda r: r.original.shape[:2] == (128, 128))
     assert window.settings.source.spec == str(square_clip)
     assert window.source_panel.source_combo.currentText() == square_clip.name
 

@@ -264,7 +264,11 @@ class MainWindow(QMainWindow):
             self._vcam_failed(message)
         elif kind == "error":
             self.source_label.setText(message)
-            self._message_box(QMessageBox.Icon.Critical, "personseg-live", message)
+            box = getattr(self, "error_box", None)
+            if box is not None and box.isVisible():
+                box.setText(message)  # one box, however often the pipeline repeats itself
+            else:
+                self.error_box = self._message_box(QMessageBox.Icon.Critical, "personseg-live", message)
         elif kind == "source_opened":
             self._source_message = message
             self._update_source_label()
@@ -350,7 +354,14 @@ class MainWindow(QMainWindow):
         self.source_label.setText("Virtual camera unavailable")
         from ..video.sinks import VCAM_HELP
 
-        self.vcam_error_box = self._message_box(QMessageBox.Icon.Warning, "Virtual camera unavailable", message, VCAM_HELP)
+        box = getattr(self, "vcam_error_box", None)
+        if box is not None and box.isVisible():
+            box.setText(message)
+            box.raise_()
+        else:
+            self.vcam_error_box = self._message_box(
+                QMessageBox.Icon.Warning, "Virtual camera unavailable", message, VCAM_HELP
+            )
 
     def _on_fullscreen(self, checked: bool) -> None:
         # Full screen is for watching: hide the chrome, keep the shortcuts (they are window actions).
