@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Iterator
 
 from PySide6.QtCore import QSocketNotifier
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QWidget
 
 from .. import assets
+from ..settings import BACKGROUND_MODES
 
-BACKGROUND_MODES = ("blur", "image", "video", "color", "none", "transparent")
 
 
 def run_gui(args: argparse.Namespace | None = None, *, settings_path: str | Path | None = None, segmenter=None) -> int:
@@ -82,8 +83,8 @@ def background_from_arg(current, value: str):
     """``--background``: a mode name, ``#RRGGBB`` for a colour, or an image/video file."""
     if value in BACKGROUND_MODES:
         return replace(current, mode=value)
-    if value.startswith("#") and len(value) in (4, 7):
-        return replace(current, mode="color", color=value.upper())
+    if value.startswith("#") and QColor(value).isValid():
+        return replace(current, mode="color", color=QColor(value).name().upper())  # #RGB -> #RRGGBB
     path = Path(value).expanduser()
     if path.is_file():
         mode = "video" if path.suffix.lower() in assets.VIDEO_EXTS else "image"

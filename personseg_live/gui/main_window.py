@@ -403,11 +403,18 @@ class MainWindow(QMainWindow):
             box.setInformativeText(details)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setWindowModality(Qt.WindowModality.NonModal)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.finished.connect(lambda _r, b=box: self._message_boxes.remove(b) if b in self._message_boxes else None)
+        box.finished.connect(lambda _result, b=box: self._forget_box(b))
         self._message_boxes.append(box)
         box.show()
         return box
+
+    def _forget_box(self, box: QMessageBox) -> None:
+        if box in self._message_boxes:
+            self._message_boxes.remove(box)
+        for name in ("error_box", "vcam_error_box"):
+            if getattr(self, name, None) is box:
+                setattr(self, name, None)
+        box.deleteLater()
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         """(key, what it does) for every action with a shortcut; the help dialog shows exactly these."""

@@ -8,7 +8,7 @@ pipeline: the window decides what a change means.
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import cv2
@@ -386,7 +386,7 @@ class BackgroundPanel(QWidget):
             modes.addWidget(button, i // 3, i % 3)
 
         self.blur_slider = QLabeledSlider(Qt.Orientation.Horizontal)
-        self.blur_slider.setRange(1, 100)
+        self.blur_slider.setRange(*field_range(BackgroundSettings, "blur_strength"))
         self.blur_slider.setToolTip("Blur strength")
 
         self.gallery = QListWidget()
@@ -550,11 +550,11 @@ class MattePanel(QWidget):
     def __init__(self, settings: MatteSettings, parent: QWidget | None = None):
         super().__init__(parent)
         self._settings = settings
-        self.threshold = _double_slider(0.0, 1.0, "Probability above which a pixel counts as person")
-        self.softness = _double_slider(0.0, 0.5, "Width of the soft band around the threshold")
-        self.smoothing = _double_slider(0.0, 1.0, "Temporal smoothing: steadier edges, a little more lag")
+        self.threshold = _double_slider(*field_range(MatteSettings, "threshold"), "Probability above which a pixel counts as person")
+        self.softness = _double_slider(*field_range(MatteSettings, "softness"), "Width of the soft band around the threshold")
+        self.smoothing = _double_slider(*field_range(MatteSettings, "smoothing"), "Temporal smoothing: steadier edges, a little more lag")
         self.feather = QLabeledSlider(Qt.Orientation.Horizontal)
-        self.feather.setRange(0, 20)
+        self.feather.setRange(*field_range(MatteSettings, "feather"))
         self.feather.setToolTip("Blur the matte edge by this many pixels")
         self.refine = QCheckBox("Refine edges with the image (hair)")
 
@@ -602,6 +602,11 @@ class MattePanel(QWidget):
             refine=self.refine.isChecked(),
         )
         self.changed.emit(self._settings)
+
+
+def field_range(cls, name: str) -> tuple:
+    """A setting's allowed range, declared once beside its default in settings.py."""
+    return next(f.metadata["range"] for f in fields(cls) if f.name == name)
 
 
 def _double_slider(low: float, high: float, tip: str) -> QLabeledDoubleSlider:
