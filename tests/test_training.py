@@ -221,3 +221,29 @@ def test_bench_prints_ms(tmp_path):
 @pytest.mark.parametrize("command", ["prepare-coco", "train", "pseudo-label", "export", "evaluate", "bench"])
 def test_every_command_has_help(command):
     assert "usage:" in run_training(command, "--help").stdout
+
+
+MEDIAPIPE_LANDSCAPE = Path(__file__).resolve().parent / "data" / "teachers" / "selfie_segmentation_landscape.tflite"
+
+
+def test_import_tflite_reproduces_the_graph(tmp_path, people_dir):
+    out = tmp_path / "init.keras"
+    result = run_training("import-tflite", "--tflite", str(MEDIAPIPE_LANDSCAPE), "--arch", "mobile", "--out", str(out),
+                          "--check-image", str(people_dir / "images" / "ccp_0001.jpg"))
+    diff = float(result.stdout.strip().rsplit("=", 1)[1])
+    assert diff < 1e-4 and out.exists()
+
+
+def test_import_tflite_rejects_a_different_topology(tmp_path):
+    result = run_training("import-tflite", "--tflite", str(MEDIAPIPE_LANDSCAPE), "--arch", "fast",
+                          "--out", str(tmp_path / "x.keras"), check=False)
+    assert result.returncode != 0 and "weighted" in result.stderr
+
+
+def test_foreign_tflite_teacher_for_pseudo_labels(tmp_path, people_dir):
+    out = tmp_path / "pl"
+    run_training("pseudo-label", "--teacher", str(MEDIAPIPE_LANDSCAPE), "--images", str(people_dir),
+                 "--out", str(out), "--limit", "1")
+    mask = cv2.imread(str(next((out / "masks").glob("*.png"))), cv2.IMREAD_GRAYSCALE)
+    target = cv2.imread(str(people_dir / "masks" / "ccp_0001.png"), cv2.IMREAD_GRAYSCALE)
+    assert iou(mask / 255.0, target / 255.0) > 0.7

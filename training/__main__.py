@@ -86,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--json", type=Path, default=None)
 
     args = p.parse_args(argv)
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:  # bad data, paths, models: one clear line
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     if args.command == "prepare-coco":
         from .data import prepare_coco
 

@@ -66,7 +66,7 @@ def list_pairs(root: Path) -> list[tuple[str, Path, Path]]:
     """(id, image path, mask path) for every image that has a mask; a clear error when the layout is wrong."""
     images, masks = root / "images", root / "masks"
     if not images.is_dir() or not masks.is_dir():
-        raise FileNotFoundError(f"{root}: expected folders images/ and masks/ (see training/README)")
+        raise FileNotFoundError(f"{root}: expected folders images/ and masks/ (see README, Training your own)")
     pairs = []
     for img in sorted(images.iterdir()):
         if img.suffix.lower() in IMAGE_EXTS:

@@ -52,8 +52,12 @@ def read_weighted_ops(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     for op in graph.operators:
         name = _op_name(model, op)
         if name in WEIGHTED:
-            w_idx, b_idx = (op.inputs[1], op.inputs[2]) if name != "TRANSPOSE_CONV" else (op.inputs[1], op.inputs[3])
-            ops.append((name, constant(w_idx), constant(b_idx)))
+            # Builtin TRANSPOSE_CONV takes (output_shape, weights, input[, bias]); the others (input, weights, bias).
+            bias_at = 3 if name == "TRANSPOSE_CONV" else 2
+            weights = constant(op.inputs[1])
+            has_bias = len(op.inputs) > bias_at and op.inputs[bias_at] >= 0
+            bias = constant(op.inputs[bias_at]) if has_bias else np.zeros(weights.shape[0], np.float32)
+            ops.append((name, weights, bias))
     return ops
 
 

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Retrain the shipped default model end to end from ../shared, on the CPU (about 1 h on 2 cores).
+# Re-running it resumes: finished steps are skipped, an interrupted training continues (--resume).
+#   SHARED=../shared RUNS=runs bash training/reproduce_default.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${SHARED:-../shared}
+RUNS=${RUNS:-runs}
+PY=${PY:-python}
+D=$SHARED/data
+MP=mediapipe-selfie_segmentation-0.1.1675465747
+mkdir -p "$RUNS/teachers"
+
+# 1. Teacher and initial weights: MediaPipe's Apache-2.0 selfie models from the npm registry.
+if [ ! -f "$RUNS/teachers/package/selfie_segmentation_landscape.tflite" ]; then
+  (cd "$RUNS/teachers" && npm pack @mediapipe/selfie_segmentation@0.1.1675465747 >/dev/null && tar xzf "$MP.tgz")
+fi
+
+# 2. Pseudo-labels for the unlabelled LFW portraits (general selfie model, flip + 0.8x TTA).
+if [ ! -d "$RUNS/pseudo/lfw_mp/masks" ]; then
+  $PY -m training pseudo-label --teacher "$RUNS/teachers/package/selfie_segmentation.tflite" \
+    --images "$SHARED/unlabeled/lfw" --out "$RUNS/pseudo/lfw_mp" --scales 0.8,1.0
+fi
+
+# 3. The mobile architecture, initialised from the landscape selfie model (checked against TFLite).
+if [ ! -f "$RUNS/mobile_init.keras" ]; then
+  $PY -m training import-tflite --tflite "$RUNS/teachers/package/selfie_segmentation_landscape.tflite" \
+    --arch mobile --out "$RUNS/mobile_init.keras"
+fi
+
+# 4. Fine-tune on every labelled set plus the pseudo-labels (seed 0; resumes when the run exists).
+RESUME=""
+[ -f "$RUNS/default/config.json" ] && RESUME="--resume"
+$PY -m training train --arch mobile --init "$RUNS/mobile_init.keras" --lr 5e-4 --epochs 30 --patience 10 \
+  --out "$RUNS/default" $RESUME \
+  --data "$D/ccp-person,paste=0.7" --data "$D/celebamask-hq-subset,weight=0.7,paste=0.6" \
+  --data "$D/davis2016-person,weight=0.4,split=sequence,paste=0.3" --data "$D/nprportrait-seg,weight=3" \
+  --data "$D/voc-person,paste=0" --data "$D/coco128-seg-person,paste=0" \
+  --data "$RUNS/pseudo/lfw_mp,weight=0.4,paste=0"
+
+# 5. Export into assets/models and report.
+$PY -m training export "$RUNS/default/best.keras" --name default
+$PY -m training evaluate --model default \
+  --data "$D/ccp-person" --data "$D/celebamask-hq-subset" --data "$D/nprportrait-seg" \
+  --data "$D/voc-person" --data "$D/coco128-seg-person" --data "$D/davis2016-person,split=sequence"
