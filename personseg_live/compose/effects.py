@@ -1,0 +1,179 @@
+"""Compositor: frame + alpha -> the frame with its background replaced.
+
+    comp = Compositor(BackgroundSettings(mode="blur", blur_strength=25))
+    out = comp(frame, alpha)          # uint8 BGR; BGRA when mode == "transparent"
+
+Everything expensive is done once or at low resolution: images are cover-fitted once per frame
+size, the blur runs at a quarter of the resolution (3 ms instead of 24 ms at 720p) and the blend is
+``cv2.blendLinear`` (a fused uint8 kernel, ~10x a float numpy blend).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..model.segmenter import downscale
+from ..settings import BACKGROUND_MODES, BackgroundSettings
+
+#: The blur runs at 1/BLUR_DOWNSCALE of the frame's size.
+BLUR_DOWNSCALE = 4
+
+
+class BackgroundError(ValueError):
+    """A background image/video that cannot be read, or an unknown mode or colour."""
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """'#RRGGBB' (or '#RGB') -> a BGR tuple."""
+    m = re.fullmatch(r"#?([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})", text.strip())
+    if not m:
+        raise BackgroundError(f"colour {text!r} is not #RRGGBB")
+    h = m.group(1)
+    if len(h) == 3:
+        h = "".join(c * 2 for c in h)
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return b, g, r
+
+
+def cover_fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scale ``image`` to cover (w, h) keeping its aspect, then centre-crop: no bars, no stretching."""
+    w, h = size
+    ih, iw = image.shape[:2]
+    scale = max(w / iw, h / ih)
+    nw, nh = max(w, round(iw * scale)), max(h, round(ih * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (nw, nh), interpolation=interp)
+    x, y = (nw - w) // 2, (nh - h) // 2
+    return np.ascontiguousarray(resized[y : y + h, x : x + w])
+
+
+def blur_sigma(strength: int, frame_h: int) -> float:
+    """Gaussian sigma at full resolution for a 1..100 strength; scales with the frame so the look
+    does not change with the camera's resolution (25 -> sigma 12 at 720p)."""
+    return max(0.5, float(strength) * 0.5 * frame_h / 720)
+
+
+class Compositor:
+    """Holds the cached background for the current settings and frame size."""
+
+    def __init__(self, settings: BackgroundSettings | None = None):
+        self.settings = replace(settings) if settings is not None else BackgroundSettings()
+        self._cache_key: tuple | None = None
+        self._background: np.ndarray | None = None  # image/colour background at frame size
+        self._video: cv2.VideoCapture | None = None
+        self._video_path: str | None = None
+        self._inv: np.ndarray | None = None  # 1 - alpha, reused
+        self._check(self.settings)
+
+    def update(self, settings: BackgroundSettings) -> None:
+        self._check(settings)
+        self.settings = replace(settings)
+        self._cache_key = None
+        if settings.mode != "video" or settings.path != self._video_path:
+            self._close_video()
+
+    def close(self) -> None:
+        self._close_video()
+
+    def __call__(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        mode = self.settings.mode
+        if mode == "none":
+            return frame
+        if mode == "transparent":
+            a8 = np.empty(alpha.shape, np.uint8)
+            cv2.convertScaleAbs(alpha, a8, 255.0)
+            return cv2.merge((*cv2.split(frame), a8))
+        if mode == "blur":
+            background = self._blurred(frame, alpha)
+        elif mode == "video":
+            background = self._video_frame(frame.shape[:2])
+        else:  # image, color
+            background = self._static(frame.shape[:2])
+        return self.blend(frame, background, alpha)
+
+    def blend(self, frame: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        if self._inv is None or self._inv.shape != alpha.shape:
+            self._inv = np.empty_like(alpha)
+        np.subtract(np.float32(1.0), alpha, out=self._inv)
+        return cv2.blendLinear(frame, background, alpha, self._inv)
+
+    # Backgrounds ------------------------------------------------------------------------------
+
+    def _blurred(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """Blur of the background only: the person is weighted out before blurring (and the
+        weights renormalised), so the person's colours do not bleed into the background as a halo."""
+        h, w = frame.shape[:2]
+        sw, sh = max(1, w // BLUR_DOWNSCALE), max(1, h // BLUR_DOWNSCALE)
+        small = downscale(frame, (sh, sw)).astype(np.float32)
+        weight = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_LINEAR)  # alpha is smooth: no aliasing
+        np.subtract(np.float32(1.0), weight, out=weight)
+        weight += np.float32(1e-3)  # a frame that is all person still gets a (plain) blur
+        sigma = blur_sigma(self.settings.blur_strength, h) / BLUR_DOWNSCALE
+        num = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigma)
+        den = cv2.GaussianBlur(weight, (0, 0), sigma)
+        num /= den[..., None]
+        bg_small = cv2.convertScaleAbs(num)
+        return cv2.resize(bg_small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    def _static(self, shape: tuple[int, int]) -> np.ndarray:
+        s = self.settings
+        key = (s.mode, s.path, s.color, shape)
+        if key != self._cache_key:
+            h, w = shape
+            if s.mode == "color":
+                self._background = np.empty((h, w, 3), np.uint8)
+                self._background[:] = parse_color(s.color)
+            else:
+                self._background = cover_fit(load_image(s.path), (w, h))
+            self._cache_key = key
+        return self._background
+
+    def _video_frame(self, shape: tuple[int, int]) -> np.ndarray:
+        path = self.settings.path
+        if self._video is None:
+            self._video = open_video(path)
+            self._video_path = path
+        ok, image = self._video.read()
+        if not ok:  # end of the clip: loop
+            self._video.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, image = self._video.read()
+            if not ok:
+                raise BackgroundError(f"background video {path} has no readable frames")
+        h, w = shape
+        return cover_fit(image, (w, h))
+
+    def _close_video(self) -> None:
+        if self._video is not None:
+            self._video.release()
+        self._video = None
+        self._video_path = None
+
+    @staticmethod
+    def _check(s: BackgroundSettings) -> None:
+        if s.mode not in BACKGROUND_MODES:
+            raise BackgroundError(f"unknown background mode {s.mode!r} (one of {', '.join(BACKGROUND_MODES)})")
+        if s.mode == "color":
+            parse_color(s.color)
+        if s.mode in ("image", "video") and not s.path:
+            raise BackgroundError(f"background mode {s.mode!r} needs a file path")
+        if s.mode in ("image", "video") and not Path(s.path).is_file():
+            raise BackgroundError(f"background file not found: {s.path}")
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise BackgroundError(f"cannot read background image {path} (not an image OpenCV can decode)")
+    return image
+
+
+def open_video(path: str | Path) -> cv2.VideoCapture:
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise BackgroundError(f"cannot open background video {path}")
+    return cap

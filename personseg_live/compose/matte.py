@@ -1,0 +1,140 @@
+"""Matte: the model's low-resolution person probability -> a steady, clean alpha at frame size.
+
+    matte = Matte(MatteSettings())
+    alpha = matte(seg.lowres(frame), frame)     # float32 HxW in 0..1, call once per frame, in order
+
+All the work happens at a small "work" resolution (long side <= 320 px); the only full-size
+operation is the final bilinear upsample into a reused buffer. Order of the steps:
+
+1. Temporal smoothing of the probability with a *motion-weighted* EMA. A plain EMA steadies the
+   edge but drags a ghost behind anything that moves. Here every pixel gets its own blend weight:
+   small where neither the probability nor the picture changed (noise: smoothed away), 1 where
+   the probability jumps or the picture itself moved (real motion: followed at once).
+2. Threshold with a soft ramp (``softness`` wide), so the edge is not a hard 0/1 staircase.
+3. Edge refinement with a guided filter on the grey frame (snaps the edge to image edges: hair,
+   shoulders) — 2 ms at 320x180 where the full-resolution filter costs ~70 ms at 720p.
+4. Feather (Gaussian) and one upsample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from ..settings import MatteSettings
+
+#: Long side of the resolution the matte works at.
+WORK_LONG_SIDE = 320
+#: Probability change that counts as "certainly real" (blend weight 1); smaller changes are damped.
+PROB_MOTION = 1.0
+#: Grey-level change (0..1) that counts as the picture moving. Without this term a person who moves
+#: slowly trails a faint ghost (DAVIS: IoU -0.012); with it IoU stays at the raw model's.
+FRAME_MOTION = 0.25
+#: Guided filter radius (work pixels) and regularisation (in 8-bit grey units squared).
+GUIDE_RADIUS = 4
+GUIDE_EPS = 0.02 * 255**2 * 0.02
+
+
+def work_size(frame_hw: tuple[int, int], low_hw: tuple[int, int], long_side: int = WORK_LONG_SIDE) -> tuple[int, int]:
+    """(H, W) to work at: the frame's aspect, long side ``long_side``, never above the frame, never below the model."""
+    h, w = frame_hw
+    scale = min(1.0, long_side / max(h, w))
+    wh, ww = max(1, round(h * scale)), max(1, round(w * scale))
+    if wh < low_hw[0] or ww < low_hw[1]:
+        wh, ww = min(h, max(wh, low_hw[0])), min(w, max(ww, low_hw[1]))
+    return wh, ww
+
+
+def base_weight(smoothing: float) -> float:
+    """Blend weight of a new frame where nothing moved: 1 = no smoothing, small = strong smoothing.
+
+    Squared so the default 0.6 already damps noise strongly (weight 0.16); the motion terms keep
+    that from lagging, so strong damping of still parts costs nothing on moving ones.
+    """
+    return float(max(0.02, (1.0 - np.clip(smoothing, 0.0, 1.0)) ** 2))
+
+
+class Matte:
+    """Stateful (temporal smoothing): one instance per stream; ``reset()`` when the stream changes."""
+
+    def __init__(self, settings: MatteSettings | None = None):
+        self.settings = replace(settings) if settings is not None else MatteSettings()
+        self._shape: tuple[int, int] | None = None
+        self._prev_prob: np.ndarray | None = None
+        self._prev_grey: np.ndarray | None = None
+        self._out: np.ndarray | None = None
+
+    def update(self, settings: MatteSettings) -> None:
+        # Keep the temporal state: a slider move must not make the matte jump.
+        self.settings = replace(settings)
+
+    def reset(self) -> None:
+        self._shape = None
+        self._prev_prob = None
+        self._prev_grey = None
+
+    def __call__(self, lowres_prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        s = self.settings
+        h, w = frame.shape[:2]
+        wh, ww = work_size((h, w), lowres_prob.shape[:2])
+        if self._shape != (h, w, wh, ww):
+            self.reset()
+            self._shape = (h, w, wh, ww)
+            self._out = np.empty((h, w), np.float32)
+
+        prob = np.asarray(lowres_prob, np.float32)
+        if prob.shape != (wh, ww):
+            prob = cv2.resize(prob, (ww, wh), interpolation=cv2.INTER_LINEAR)
+        grey = _grey_small(frame, (wh, ww))
+
+        prob = self._smooth(prob, grey, s.smoothing)
+
+        alpha = _soft_threshold(prob, s.threshold, s.softness)
+        if s.refine:
+            alpha = cv2.ximgproc.guidedFilter(grey, alpha, GUIDE_RADIUS, GUIDE_EPS)
+        if s.feather > 0:
+            sigma = max(0.3, s.feather * ww / w)
+            alpha = cv2.GaussianBlur(alpha, (0, 0), sigma)
+        if (wh, ww) == (h, w):
+            np.copyto(self._out, alpha)
+        else:
+            cv2.resize(alpha, (w, h), dst=self._out, interpolation=cv2.INTER_LINEAR)
+        return np.clip(self._out, 0.0, 1.0, out=self._out)
+
+    def _smooth(self, prob: np.ndarray, grey: np.ndarray, smoothing: float) -> np.ndarray:
+        prev, prev_grey = self._prev_prob, self._prev_grey
+        self._prev_grey = grey
+        base = base_weight(smoothing)
+        if prev is None or base >= 1.0:
+            self._prev_prob = prob.copy()
+            return prob
+        delta = prob - prev
+        motion = np.abs(delta) * np.float32(1 / PROB_MOTION)
+        frame_motion = cv2.absdiff(grey, prev_grey)
+        # A 5x5 max spreads "this moved" over the edge's neighbourhood, so the edge that moved with
+        # the picture is followed, not only the pixels whose grey level happened to change.
+        frame_motion = cv2.dilate(frame_motion, np.ones((5, 5), np.uint8))
+        np.maximum(motion, frame_motion.astype(np.float32) * np.float32(1 / (255 * FRAME_MOTION)), out=motion)
+        weight = np.clip(motion, 0.0, 1.0, out=motion)
+        weight *= 1.0 - base
+        weight += base
+        prev += weight * delta
+        return prev.copy()
+
+
+def _grey_small(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    from ..model.segmenter import downscale
+
+    small = frame if frame.shape[:2] == size else downscale(frame, size)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+
+
+def _soft_threshold(prob: np.ndarray, threshold: float, softness: float) -> np.ndarray:
+    """0 below threshold - softness/2, 1 above threshold + softness/2, a linear ramp between."""
+    if softness <= 1e-6:
+        return (prob >= threshold).astype(np.float32)
+    lo = threshold - softness / 2
+    out = (prob - np.float32(lo)) * np.float32(1 / softness)
+    return np.clip(out, 0.0, 1.0, out=out)
