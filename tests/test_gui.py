@@ -333,7 +333,7 @@ def test_no_camera_falls_back_to_the_demo_clip(open_window, settings_file, qtbot
 
 def test_close_on_signals_closes_the_window(qtbot, open_window, clip):
     window = open_window(source_args(clip))
-    with close_on_signals(window):
+    with close_on_signals(window.close):
         os.kill(os.getpid(), signal.SIGTERM)
         qtbot.waitUntil(lambda: not window.isVisible(), timeout=2000)
     assert not window.pipeline.running

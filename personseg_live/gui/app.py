@@ -13,11 +13,11 @@ import sys
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from PySide6.QtCore import QSocketNotifier
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication
 
 from .. import assets
 from ..settings import BACKGROUND_MODES
@@ -29,9 +29,12 @@ def run_gui(args: argparse.Namespace | None = None, *, settings_path: str | Path
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("personseg-live")
     app.setDesktopFileName("personseg-live")
-    window = create_window(args, settings_path=settings_path, segmenter=segmenter)
-    window.show()
-    with close_on_signals(window):
+    windows = []
+    # Handlers go in first, so a SIGTERM during start-up also ends in a clean close (the wake-up
+    # waits in the socket until the event loop runs, by which time the window exists).
+    with close_on_signals(lambda: windows[0].close() if windows else app.quit()):
+        windows.append(create_window(args, settings_path=settings_path, segmenter=segmenter))
+        windows[0].show()
         return app.exec()
 
 
@@ -95,8 +98,8 @@ def background_from_arg(current, value: str):
 
 
 @contextmanager
-def close_on_signals(window: QWidget, signals=(signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
-    """Close ``window`` (a clean shutdown) on SIGINT/SIGTERM while Qt's event loop runs.
+def close_on_signals(on_signal: Callable[[], None], signals=(signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Call ``on_signal`` (e.g. ``window.close``: a clean shutdown) on SIGINT/SIGTERM while Qt's event loop runs.
 
     Python runs signal handlers only when the interpreter gets control, which it never does while
     Qt waits for events. ``signal.set_wakeup_fd`` makes the C-level handler write the signal number
@@ -128,7 +131,7 @@ def close_on_signals(window: QWidget, signals=(signal.SIGINT, signal.SIGTERM)) -
         except (BlockingIOError, InterruptedError):
             return
         if wanted.intersection(received):
-            window.close()
+            on_signal()
 
     notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
     notifier.activated.connect(on_wake)
