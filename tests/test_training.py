@@ -205,8 +205,11 @@ def test_pseudo_label_writes_soft_masks(tmp_path, people_dir):
 
 def test_evaluate_reports_table_and_json(tmp_path, people_dir):
     report = tmp_path / "r.json"
-    result = run_training("evaluate", "--data", str(people_dir), "--split", "all", "--json", str(report))
+    result = run_training("evaluate", "--data", str(people_dir), "--split", "all", "--json", str(report),
+                          "--gallery", str(tmp_path / "g"))
     rows = json.loads(report.read_text())
+    sheet = cv2.imread(str(tmp_path / "g" / "default_people_worst.jpg"))
+    assert sheet.shape == (200, 5 * 200, 3)  # the five worst of eight, side by side
     assert rows[0]["model"] == "default" and rows[0]["n"] == 8 and 0.0 <= rows[0]["iou"] <= 1.0
     assert "IoU" in result.stdout and "people" in result.stdout
 

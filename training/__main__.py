@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--val-fraction", type=float, default=0.1)
     v.add_argument("--backend", default="litert", choices=["auto", "litert", "tensorflow"])
     v.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
+    v.add_argument("--gallery", type=Path, default=None,
+                   help="write the worst cases per dataset here (yellow: right, red: false person, green: missed)")
 
     b = sub.add_parser("bench", help="ms per frame for architectures x backends x input sizes")
     b.add_argument("--arch", action="append", default=None, help="architectures (default: all)")

@@ -40,8 +40,34 @@ def _pairs(spec: DataSpec, split: str, val_fraction: float):
             yield sid, img, mask
 
 
-def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val", val_fraction: float = 0.1) -> Row:
+def overlay(bgr: np.ndarray, prob: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Agreement in yellow, false positives red, misses green (BGR)."""
+    out = (bgr.astype(np.float32) * 0.55).astype(np.uint8)
+    p, t = prob >= 0.5, target >= 0.5
+    out[p & t] = (0, 220, 220)
+    out[p & ~t] = (0, 0, 230)
+    out[~p & t] = (0, 200, 0)
+    return cv2.addWeighted(bgr, 0.45, out, 0.55, 0)
+
+
+def write_gallery(worst: list[tuple[float, np.ndarray]], path: Path, tile: int = 200) -> None:
+    """The worst cases side by side, each tile labelled with its IoU."""
+    tiles = []
+    for score, img in worst:
+        s = tile / max(img.shape[:2])
+        t = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
+        t = cv2.copyMakeBorder(t, 0, tile - t.shape[0], 0, tile - t.shape[1], cv2.BORDER_CONSTANT, value=(40, 40, 40))
+        cv2.putText(t, f"IoU {score:.2f}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(t)
+    if tiles:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), np.hstack(tiles))
+
+
+def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val", val_fraction: float = 0.1,
+                   gallery: Path | None = None, gallery_size: int = 5) -> Row:
     ious, bfs, times = [], [], []
+    worst: list[tuple[float, np.ndarray]] = []
     sequences: dict[str, list[tuple[str, np.ndarray]]] = defaultdict(list)
     pairs = list(_pairs(spec, split, val_fraction))
     for sid, img_path, mask_path in tqdm(pairs, desc=f"{name} on {spec.path.name}", unit="img", leave=False, disable=None):
@@ -52,8 +78,12 @@ def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val"
         times.append(time.perf_counter() - t0)
         ious.append(iou(prob, target))
         bfs.append(boundary_f(prob, target))
+        if gallery is not None:
+            worst = sorted([*worst, (ious[-1], overlay(bgr, prob, target))], key=lambda w: w[0])[:gallery_size]
         if spec.split == "sequence":
             sequences[group_key(sid, "sequence")].append((sid, prob))
+    if gallery is not None:
+        write_gallery(worst, gallery / f"{name}_{spec.path.name}_worst.jpg")
     flick = None
     if sequences:
         flick = float(np.mean([flicker([p for _, p in sorted(frames)]) for frames in sequences.values()]))
@@ -77,7 +107,7 @@ def evaluate_command(args) -> list[Row]:
         seg = Segmenter(model, backend=args.backend)
         name = Path(str(model)).stem if str(model).endswith((".tflite", ".keras")) else str(model)
         for spec in specs:
-            rows.append(evaluate_model(seg, name, spec, args.split, args.val_fraction))
+            rows.append(evaluate_model(seg, name, spec, args.split, args.val_fraction, args.gallery))
     print(format_table(rows))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
