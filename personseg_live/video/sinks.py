@@ -1,0 +1,326 @@
+"""Where finished frames go: a virtual camera (pyvirtualcam) or a video file (PyAV, audio kept).
+
+    with VirtualCameraSink(width=1280, height=720, fps=30) as cam:   # VirtualCameraUnavailable if no device
+        cam.send(frame_bgr)
+
+    sink = VideoFileSink("out.mp4", width=w, height=h, fps=Fraction(30000, 1001), audio=in_audio_stream)
+    sink.send(frame_bgr, pts=frame.pts, time_base=frame.time_base)
+    sink.write_audio(packet)
+    sink.close()                 # renames the temporary file to out.mp4; close(complete=False) deletes it
+
+Files are written under a hidden temporary name in the target folder and renamed only when
+complete, so an interrupted run never leaves a half file under the name the user asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+VCAM_HELP = """\
+No virtual camera device is available.
+
+Linux: load the v4l2loopback kernel module (package v4l2loopback-dkms or v4l2loopback-utils):
+    sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="personseg-live"
+  exclusive_caps=1 makes the device report itself as a capture-only camera once we write to it;
+  Chrome, Zoom and other WebRTC apps list only such devices, so without it the camera is invisible
+  there. To load it at every boot, put the options in /etc/modprobe.d/v4l2loopback.conf.
+
+Windows / macOS: install OBS Studio (https://obsproject.com) and click "Start Virtual Camera"
+  once (this installs the device), then stop it again; personseg-live can use it from then on.
+  On Windows, Unity Capture works too."""
+
+
+class VirtualCameraUnavailable(RuntimeError):
+    """pyvirtualcam found no usable device; the message carries the setup instructions."""
+
+
+class OutputError(RuntimeError):
+    """An output file or folder that cannot be written."""
+
+
+class VirtualCameraSink:
+    """Frames (BGR, or BGRA whose alpha is dropped) to a virtual camera that other apps can open."""
+
+    def __init__(self, *, width: int, height: int, fps: float, device: str | None = None, backend: str | None = None):
+        import pyvirtualcam
+
+        self.width, self.height, self.fps = int(width), int(height), float(fps)
+        try:
+            self._cam = pyvirtualcam.Camera(
+                width=self.width, height=self.height, fps=self.fps,
+                fmt=pyvirtualcam.PixelFormat.BGR, device=device, backend=backend,
+            )
+        except Exception as exc:  # pyvirtualcam raises RuntimeError per backend tried, KeyError for a bad backend name
+            detail = str(exc).strip() or type(exc).__name__
+            raise VirtualCameraUnavailable(f"{VCAM_HELP}\n\nDetails: {detail}") from exc
+        self.device = self._cam.device
+
+    def send(self, frame_bgr: np.ndarray) -> None:
+        frame = frame_bgr
+        if frame.ndim == 3 and frame.shape[2] == 4:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+        if frame.shape[:2] != (self.height, self.width):
+            frame = cv2.resize(frame, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        self._cam.send(np.ascontiguousarray(frame))
+
+    def close(self) -> None:
+        cam, self._cam = getattr(self, "_cam", None), None
+        if cam is not None:
+            cam.close()
+
+    def __enter__(self) -> "VirtualCameraSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def temporary_name(path: Path) -> Path:
+    """A hidden name beside ``path`` with the same suffix (so the format is still recognised)."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+def check_writable(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"output folder is not writable: {folder}")
+    if path.is_dir() and path.suffix:
+        raise OutputError(f"output {path} is an existing folder")
+
+
+#: Video suffixes and their codec; transparent output needs .webm (VP9 with alpha) or a folder of PNGs.
+VIDEO_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9"}
+_COPY_AUDIO = {
+    ".mp4": {"aac", "mp3", "ac3", "eac3", "alac"},
+    ".m4v": {"aac", "mp3", "ac3", "eac3", "alac"},
+    ".mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le"},
+    ".mkv": None,  # anything
+    ".webm": {"opus", "vorbis"},
+}
+
+
+class VideoFileSink:
+    """An H.264 (.mp4/.mov/.mkv) or VP9 (.webm, with alpha when ``transparent``) file via PyAV.
+
+    ``audio``: an input audio stream to carry over; its packets are copied when the container
+    takes the codec, otherwise decoded and re-encoded (AAC, or Opus for WebM).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        width: int,
+        height: int,
+        fps: float | Fraction,
+        time_base: Fraction | None = None,
+        transparent: bool = False,
+        audio=None,
+        preset: str = "veryfast",
+        crf: int = 20,
+        threads: int = 0,
+    ):
+        import av
+
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in VIDEO_CODECS:
+            raise OutputError(f"{self.path}: unsupported output type {suffix or '(none)'} (use {', '.join(VIDEO_CODECS)})")
+        if transparent and suffix != ".webm":
+            raise OutputError(f"{self.path}: transparent output needs .webm (VP9 with alpha) or a folder (PNG sequence)")
+        check_writable(self.path)
+        self.transparent = transparent
+        self.width, self.height = int(width), int(height)
+        # yuv420p halves chroma in both directions: odd sizes are padded by one replicated pixel.
+        self._enc_w, self._enc_h = self.width + self.width % 2, self.height + self.height % 2
+        self.rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
+        self.time_base = time_base or (1 / self.rate)
+        self._tmp = temporary_name(self.path)
+        self._container = av.open(str(self._tmp), mode="w")
+        try:
+            codec = VIDEO_CODECS[suffix]
+            stream = self._container.add_stream(codec, rate=self.rate)
+            stream.width, stream.height = self._enc_w, self._enc_h
+            stream.pix_fmt = "yuva420p" if transparent else "yuv420p"
+            stream.codec_context.time_base = self.time_base
+            stream.time_base = self.time_base
+            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = threads
+            if codec == "libx264":
+                stream.options = {"preset": preset, "crf": str(crf)}
+            else:
+                stream.options = {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "32", "b": "0"}
+            self._video = stream
+            self._audio_in = audio
+            self._audio_out = None
+            self._audio_copy = False
+            self._resampler = None
+            if audio is not None:
+                self._add_audio(audio, suffix)
+        except Exception:
+            self._abort()
+            raise
+        self._frame_format = "bgra" if transparent else "bgr24"
+        self._next_pts = 0
+        self.frames = 0
+
+    def _add_audio(self, audio, suffix: str) -> None:
+        import av
+
+        allowed = _COPY_AUDIO[suffix]
+        name = audio.codec_context.name
+        if allowed is None or name in allowed:
+            self._audio_out = self._container.add_stream_from_template(audio)
+            self._audio_copy = True
+            return
+        codec = "libopus" if suffix == ".webm" else "aac"
+        rate = audio.codec_context.sample_rate or 48000
+        if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
+            rate = 48000
+        out = self._container.add_stream(codec, rate=rate)
+        layout = audio.codec_context.layout.name if audio.codec_context.layout else "stereo"
+        out.layout = layout
+        fmt = out.codec_context.codec.audio_formats[0].name if out.codec_context.codec.audio_formats else "fltp"
+        self._resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
+        self._audio_out = out
+
+    def send(self, frame: np.ndarray, *, pts: int | None = None, time_base: Fraction | None = None) -> None:
+        """One frame (BGR, or BGRA for transparent output). ``pts`` in ``time_base`` keeps the input's
+        timing exactly; without it frames are numbered at the sink's rate."""
+        import av
+
+        if frame.shape[0] != self._enc_h or frame.shape[1] != self._enc_w:
+            if frame.shape[:2] != (self.height, self.width):
+                frame = cv2.resize(frame, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+            frame = cv2.copyMakeBorder(frame, 0, self._enc_h - self.height, 0, self._enc_w - self.width, cv2.BORDER_REPLICATE)
+        if self.transparent and frame.shape[2] == 3:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)
+        elif not self.transparent and frame.shape[2] == 4:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+        vf = av.VideoFrame.from_ndarray(frame, format=self._frame_format)
+        if pts is None:
+            vf.pts = self._next_pts
+            vf.time_base = self.time_base
+            self._next_pts += max(1, round(1 / (self.rate * self.time_base)))
+        else:
+            vf.pts = pts
+            vf.time_base = time_base or self.time_base
+        self._container.mux(self._video.encode(vf))
+        self.frames += 1
+
+    def write_audio(self, packet) -> None:
+        """A demuxed packet of the ``audio`` stream given at construction."""
+        if self._audio_out is None:
+            return
+        if self._audio_copy:
+            if packet.dts is None:  # the demuxer's end-of-stream flush packet
+                return
+            packet.stream = self._audio_out
+            self._container.mux(packet)
+            return
+        for frame in packet.decode():
+            self._encode_audio(frame)
+
+    def _encode_audio(self, frame) -> None:
+        for resampled in self._resampler.resample(frame):
+            resampled.pts = None  # let the encoder number samples continuously
+            self._container.mux(self._audio_out.encode(resampled))
+
+    def close(self, *, complete: bool = True) -> None:
+        """Flush and rename to the final name (``complete``), or delete the partial file."""
+        if self._container is None:
+            return
+        if not complete:
+            self._abort()
+            return
+        try:
+            self._container.mux(self._video.encode(None))
+            if self._audio_out is not None and not self._audio_copy:
+                self._encode_audio(None)  # drains the resampler
+                self._container.mux(self._audio_out.encode(None))
+            self._container.close()
+        except BaseException:
+            self._abort()
+            raise
+        self._container = None
+        os.replace(self._tmp, self.path)
+
+    def _abort(self) -> None:
+        container, self._container = self._container, None
+        if container is not None:
+            try:
+                container.close()
+            except Exception:
+                pass  # the partial file goes anyway
+        try:
+            self._tmp.unlink()
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> "VideoFileSink":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(complete=exc_type is None)
+
+
+class PngSequenceSink:
+    """Frames as numbered PNGs (00000.png, ...) in a folder: lossless, with alpha (BGRA) when given.
+
+    Written into a hidden temporary folder beside ``path`` and renamed when complete."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        check_writable(self.path)
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputError(f"{self.path} exists and is not a folder")
+        self._tmp = temporary_name(self.path)
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._tmp.mkdir(parents=True)
+        self.frames = 0
+        self._open = True
+
+    def send(self, image: np.ndarray, **_: object) -> None:
+        target = self._tmp / f"{self.frames:05d}.png"
+        # Compression level 1: 3-4x faster than the default 3, files ~10% larger.
+        if not cv2.imwrite(str(target), image, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+            raise OutputError(f"cannot write {target}")
+        self.frames += 1
+
+    def write_audio(self, packet) -> None:  # a PNG sequence has no audio
+        pass
+
+    def close(self, *, complete: bool = True) -> None:
+        if not self._open:
+            return
+        self._open = False
+        if not complete:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            return
+        if self.path.is_dir():
+            # Replace an earlier result as a whole: stale frames from a longer clip must not remain.
+            old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+            os.replace(self.path, old)
+            os.replace(self._tmp, self.path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self._tmp, self.path)
+
+    def __enter__(self) -> "PngSequenceSink":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(complete=exc_type is None)
+
+
+__all__ = [
+    "OutputError", "PngSequenceSink", "VCAM_HELP", "VideoFileSink", "VirtualCameraSink", "VirtualCameraUnavailable",
+]
