@@ -1,0 +1,407 @@
+"""The live pipeline: a capture thread and an inference thread joined by a one-frame slot.
+
+    pipeline = Pipeline(settings, on_frame=show, on_event=report)
+    pipeline.start()
+    pipeline.set_background(BackgroundSettings(mode="color"))   # from any thread, never blocks
+    pipeline.stop()                                             # joins both threads
+
+The capture thread reads the source as fast as it delivers and overwrites the slot, so the inference
+thread always takes the newest frame: when inference is slower than the camera, frames are dropped
+at the slot instead of piling up (latency stays one frame, never a growing backlog). Setting
+changes are handed over as "pending" values and applied by the thread that owns the object, so no
+object is used by two threads at once. ``on_frame``/``on_event`` run in the inference/capture
+threads; the GUI wraps them into Qt signals.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .compose import Compositor, Matte
+from .model.segmenter import Segmenter
+from .settings import BackgroundSettings, MatteSettings, Settings, SourceSettings, VcamSettings
+from .video.sinks import VirtualCameraSink, VirtualCameraUnavailable
+from .video.sources import Source, SourceError, open_source
+
+#: Back-off between attempts to reopen a lost camera (seconds); the last value repeats.
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
+EVENT_KINDS = ("source_opened", "source_lost", "source_retry", "source_ended", "vcam_error", "error", "stopped")
+
+
+@dataclass
+class FrameResult:
+    original: np.ndarray
+    composite: np.ndarray
+    alpha: np.ndarray
+    index: int
+    capture_ts: float
+    timings_ms: dict[str, float] = field(default_factory=dict)  # "segment", "matte", "compose", "total"
+    fps: float = 0.0
+    latency_ms: float = 0.0
+
+
+@dataclass
+class PipelineEvent:
+    kind: str
+    message: str = ""
+
+
+def is_camera_spec(spec: str | None) -> bool:
+    """Camera specs (an index, a device node, or None = first camera) are worth retrying."""
+    return spec is None or str(spec).strip().isdigit() or str(spec).startswith("/dev/video")
+
+
+class LatestFrame:
+    """A queue of one: ``put`` replaces whatever is waiting (latest wins), ``get`` waits for a new item."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._item = None
+        self.dropped = 0
+        self.put_count = 0
+
+    def put(self, item) -> None:
+        with self._cond:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self.put_count += 1
+            self._cond.notify()
+
+    def get(self, timeout: float | None = None):
+        """The newest item, or None after ``timeout`` seconds without one."""
+        with self._cond:
+            if self._item is None:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+    def clear(self) -> None:
+        with self._cond:
+            self._item = None
+
+
+SourceFactory = Callable[[SourceSettings], Source]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_frame: Callable[[FrameResult], None],
+        on_event: Callable[[PipelineEvent], None],
+        segmenter: Segmenter | None = None,
+        source_factory: SourceFactory | None = None,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ):
+        self._settings = replace(settings)
+        self._on_frame = on_frame
+        self._on_event = on_event
+        self._segmenter = segmenter
+        self._source_factory = source_factory or open_source
+        self._retry_delays = retry_delays
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._source_changed = threading.Event()
+        self._slot = LatestFrame()
+        self._threads: list[threading.Thread] = []
+        self._stopped = False
+        # Pending hand-overs, applied by the inference thread (None: nothing new).
+        self._pending_matte: MatteSettings | None = None
+        self._pending_background: BackgroundSettings | None = None
+        self._pending_model: tuple[str, str] | None = None
+        self._pending_vcam: VcamSettings | None = settings.vcam if settings.vcam.enabled else None
+        self._model_error: str | None = None
+        self._source_ok = False
+        self.frames_out = 0
+
+    # Public API (any thread) ---------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    @property
+    def dropped_frames(self) -> int:
+        return self._slot.dropped
+
+    @property
+    def segmenter_info(self) -> str:
+        seg = self._segmenter
+        if self._pending_model is not None:
+            return f"loading {self._pending_model[0]}…"
+        if seg is None:
+            if self._model_error:
+                raise RuntimeError(self._model_error)
+            return f"loading {self._settings.model}…"
+        return f"{seg.info.name} · {seg.backend} · {seg.device}"
+
+    def start(self) -> None:
+        if self._threads:
+            raise RuntimeError("Pipeline.start() was already called; make a new Pipeline to run again")
+        self._threads = [
+            threading.Thread(target=self._guard(self._capture_loop), name="personseg-capture", daemon=False),
+            threading.Thread(target=self._guard(self._inference_loop), name="personseg-inference", daemon=False),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop both threads and wait up to ``timeout`` seconds for them. Idempotent; from any thread
+        (a worker thread calling it, e.g. from ``on_event``, only signals: it cannot join itself)."""
+        with self._lock:
+            first = not self._stopped
+            self._stopped = True
+        self._stop.set()
+        self._source_changed.set()  # wakes a capture thread waiting for a new source
+        deadline = time.monotonic() + timeout
+        current = threading.current_thread()
+        for t in self._threads:
+            if t is not current and t.is_alive():
+                t.join(max(0.0, deadline - time.monotonic()))
+        if first:
+            self._emit("stopped", "stopped")
+
+    def set_source(self, source: SourceSettings) -> None:
+        with self._lock:
+            old, self._settings = self._settings.source, replace(self._settings, source=replace(source))
+        # Mirror applies to the open source at once; anything else (or choosing again after the
+        # source ended or failed) reopens it.
+        if replace(old, mirror=source.mirror) != source or not self._source_ok:
+            self._source_changed.set()
+
+    def set_matte(self, matte: MatteSettings) -> None:
+        with self._lock:
+            self._settings = replace(self._settings, matte=replace(matte))
+            self._pending_matte = replace(matte)
+
+    def set_background(self, background: BackgroundSettings) -> None:
+        with self._lock:
+            self._settings = replace(self._settings, background=replace(background))
+            self._pending_background = replace(background)
+
+    def set_model(self, name: str, backend: str = "auto") -> None:
+        with self._lock:
+            self._settings = replace(self._settings, model=name, backend=backend)
+            self._pending_model = (name, backend)
+
+    def set_vcam(self, vcam: VcamSettings) -> None:
+        with self._lock:
+            self._settings = replace(self._settings, vcam=replace(vcam))
+            self._pending_vcam = replace(vcam)
+
+    # Threads -------------------------------------------------------------------------------------
+
+    def _emit(self, kind: str, message: str) -> None:
+        try:
+            self._on_event(PipelineEvent(kind, message))
+        except Exception:  # a broken listener must not kill the pipeline
+            pass
+
+    def _guard(self, loop: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                loop()
+            except Exception as exc:  # last resort: report, never die silently
+                self._emit("error", f"{threading.current_thread().name} failed: {type(exc).__name__}: {exc}")
+
+        return run
+
+    def _capture_loop(self) -> None:
+        source: Source | None = None
+        attempt = 0
+        generation = 0
+        try:
+            while not self._stop.is_set():
+                if self._source_changed.is_set():
+                    self._source_changed.clear()
+                    if source is not None:
+                        source.close()
+                        source = None
+                    attempt = 0
+                    self._slot.clear()
+                if source is None:
+                    settings = self._settings.source
+                    try:
+                        source = self._source_factory(settings)
+                    except (SourceError, OSError) as exc:
+                        if is_camera_spec(settings.spec):
+                            attempt = self._retry_wait(str(exc), attempt, lost=False)
+                        else:  # a file does not come back by waiting: say so and wait for another choice
+                            self._emit("error", str(exc))
+                            self._source_changed.wait()
+                        continue
+                    generation += 1
+                    attempt = 0
+                    self._source_ok = True
+                    self._emit("source_opened", source.name)
+                try:
+                    item = source.read()
+                except Exception as exc:  # SourceError, or a driver error surfacing from OpenCV
+                    source.close()
+                    source = None
+                    self._source_ok = False
+                    message = str(exc) if isinstance(exc, SourceError) else f"source failed: {type(exc).__name__}: {exc}"
+                    attempt = self._retry_wait(message, attempt, lost=True)
+                    continue
+                if item is None:
+                    name = source.name
+                    source.close()
+                    source = None
+                    self._source_ok = False
+                    self._emit("source_ended", f"{name} ended")
+                    self._source_changed.wait()  # until set_source() or stop()
+                    continue
+                frame, ts = item
+                if self._settings.source.mirror:
+                    frame = cv2.flip(frame, 1)
+                self._slot.put((frame, ts, generation))
+        finally:
+            if source is not None:
+                source.close()
+
+    def _retry_wait(self, message: str, attempt: int, *, lost: bool) -> int:
+        delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
+        if lost or attempt == 0:
+            self._emit("source_lost", message)
+        self._emit("source_retry", f"{message} — retrying in {delay:g} s")
+        # Wait on the change event so stop() and set_source() cut the back-off short.
+        self._source_changed.wait(delay)
+        return attempt + 1
+
+    def _inference_loop(self) -> None:
+        s = self._settings
+        matte = Matte(s.matte)
+        compositor: Compositor | None = None
+        vcam: VirtualCameraSink | None = None
+        vcam_wanted = False
+        last_generation = None
+        index = 0
+        intervals: deque[float] = deque(maxlen=30)
+        last_out: float | None = None
+        last_error: str | None = None
+        try:
+            try:
+                compositor = Compositor(s.background)
+            except ValueError as exc:
+                self._emit("error", str(exc))
+                compositor = Compositor(BackgroundSettings(mode="none"))
+            if self._segmenter is None and self._pending_model is None:
+                self._pending_model = (s.model, s.backend)
+            while not self._stop.is_set():
+                self._apply_model()
+                if self._pending_matte is not None:
+                    with self._lock:
+                        pending, self._pending_matte = self._pending_matte, None
+                    matte.update(pending)
+                if self._pending_background is not None:
+                    with self._lock:
+                        pending, self._pending_background = self._pending_background, None
+                    try:
+                        compositor.update(pending)
+                    except ValueError as exc:
+                        self._emit("error", str(exc))
+                if self._pending_vcam is not None:
+                    with self._lock:
+                        pending_vcam, self._pending_vcam = self._pending_vcam, None
+                    if vcam is not None:
+                        vcam.close()
+                        vcam = None
+                    vcam_wanted = pending_vcam.enabled
+
+                item = self._slot.get(timeout=0.1)
+                if item is None or self._segmenter is None:
+                    continue
+                frame, capture_ts, generation = item
+                if generation != last_generation:
+                    matte.reset()  # another source: the old temporal state means nothing
+                    last_generation = generation
+                try:
+                    t0 = time.perf_counter()
+                    low = self._segmenter.lowres(frame)
+                    t1 = time.perf_counter()
+                    alpha = matte(low, frame)
+                    t2 = time.perf_counter()
+                    composite = compositor(frame, alpha)
+                    t3 = time.perf_counter()
+                except Exception as exc:
+                    message = f"processing failed: {type(exc).__name__}: {exc}"
+                    if message != last_error:  # once per distinct problem, not 30 times a second
+                        self._emit("error", message)
+                        last_error = message
+                    continue
+                last_error = None
+                if vcam_wanted and vcam is None:
+                    vcam, vcam_wanted = self._open_vcam(frame.shape)
+                if vcam is not None:
+                    try:
+                        vcam.send(composite)
+                    except Exception as exc:
+                        self._emit("vcam_error", f"the virtual camera stopped: {exc}")
+                        vcam.close()
+                        vcam, vcam_wanted = None, False
+                now = time.monotonic()
+                if last_out is not None:
+                    intervals.append(now - last_out)
+                last_out = now
+                fps = len(intervals) / sum(intervals) if intervals and sum(intervals) > 0 else 0.0
+                result = FrameResult(
+                    original=frame,
+                    composite=composite,
+                    alpha=alpha.copy(),  # the matte reuses its buffer; listeners may keep results
+                    index=index,
+                    capture_ts=capture_ts,
+                    timings_ms={
+                        "segment": (t1 - t0) * 1e3,
+                        "matte": (t2 - t1) * 1e3,
+                        "compose": (t3 - t2) * 1e3,
+                        "total": (t3 - t0) * 1e3,
+                    },
+                    fps=fps,
+                    latency_ms=(time.monotonic() - capture_ts) * 1e3,
+                )
+                index += 1
+                self.frames_out = index
+                try:
+                    self._on_frame(result)
+                except Exception as exc:
+                    self._emit("error", f"frame listener failed: {type(exc).__name__}: {exc}")
+        finally:
+            if vcam is not None:
+                vcam.close()
+            if compositor is not None:
+                compositor.close()
+
+    def _apply_model(self) -> None:
+        if self._pending_model is None:
+            return
+        with self._lock:
+            name, backend = self._pending_model
+        try:
+            seg = Segmenter(name, backend=backend)
+        except Exception as exc:  # ModelError, ValueError, an import error of a backend
+            self._model_error = f"cannot load model {name!r} ({backend}): {exc}"
+            self._emit("error", self._model_error)
+        else:
+            self._segmenter = seg
+            self._model_error = None
+        with self._lock:
+            if self._pending_model == (name, backend):
+                self._pending_model = None
+
+    def _open_vcam(self, shape: tuple[int, ...]) -> tuple[VirtualCameraSink | None, bool]:
+        s = self._settings
+        try:
+            sink = VirtualCameraSink(width=shape[1], height=shape[0], fps=s.source.fps, device=s.vcam.device)
+        except VirtualCameraUnavailable as exc:
+            self._emit("vcam_error", str(exc))
+            return None, False
+        return sink, True

@@ -1,0 +1,184 @@
+"""Sources and sinks with real files, real OpenCV/PyAV and pyvirtualcam's own backend registry."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import pyvirtualcam
+
+from personseg_live.settings import SourceSettings
+from personseg_live.video import (
+    VCAM_HELP,
+    FileSource,
+    OutputError,
+    PngSequenceSink,
+    SourceError,
+    VideoFileSink,
+    VirtualCameraSink,
+    VirtualCameraUnavailable,
+    list_cameras,
+    open_source,
+)
+
+from videos import probe, synthetic_frame, write_video
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("src") / "clip.mp4", frames=12, fps=30)
+
+
+def test_file_source_reads_all_frames_then_ends(clip):
+    src = open_source(SourceSettings(spec=str(clip), loop=False), paced=False)
+    assert src.size == (160, 96) and abs(src.fps - 30) < 0.1 and src.name == "clip.mp4"
+    frames = []
+    while (item := src.read()) is not None:
+        frame, ts = item
+        assert frame.shape == (96, 160, 3) and frame.dtype == np.uint8 and ts <= time.monotonic()
+        frames.append(frame)
+    src.close()
+    assert len(frames) == 12
+
+
+def test_file_source_loops_and_is_paced(clip):
+    src = FileSource(clip, loop=True, paced=True)
+    t0 = time.monotonic()
+    for _ in range(18):  # past the end: loops
+        assert src.read() is not None
+    elapsed = time.monotonic() - t0
+    src.close()
+    assert elapsed >= 17 / 30 * 0.9  # played at its own 30 FPS, not as fast as it decodes
+
+
+def test_open_source_errors(tmp_path):
+    with pytest.raises(SourceError, match="neither a camera index nor an existing video file"):
+        open_source(SourceSettings(spec=str(tmp_path / "missing.mp4")))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    with pytest.raises(SourceError, match="bad.mp4"):
+        open_source(SourceSettings(spec=str(bad)))
+    with pytest.raises(SourceError, match="camera 7"):
+        open_source(SourceSettings(spec="7"))
+
+
+def test_default_source_falls_back_to_demo_clip(demo_clip):
+    src = open_source(SourceSettings(spec=None))  # no webcam on the test machines
+    try:
+        assert src.name == demo_clip.name and src.size == (640, 360)
+    finally:
+        src.close()
+
+
+def test_list_cameras_returns_camera_infos():
+    cams = list_cameras()
+    assert isinstance(cams, list)
+    for cam in cams:
+        assert isinstance(cam.index, int) and cam.name
+
+
+def test_video_file_sink_odd_size_and_temp_name(tmp_path):
+    out = tmp_path / "out.mp4"
+    sink = VideoFileSink(out, width=81, height=47, fps=25)
+    for i in range(10):
+        sink.send(synthetic_frame(i, 81, 47))
+    assert not out.exists()  # still under its temporary name
+    sink.close()
+    assert out.exists() and [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+    info = probe(out)
+    assert info["frames"] == 10 and info["size"] == (82, 48) and info["video_codec"] == "h264" and info["fps"] == 25
+
+
+def test_video_file_sink_abort_leaves_nothing(tmp_path):
+    out = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        with VideoFileSink(out, width=32, height=32, fps=30) as sink:
+            sink.send(np.zeros((32, 32, 3), np.uint8))
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_video_file_sink_rejects_bad_outputs(tmp_path):
+    with pytest.raises(OutputError, match="does not exist"):
+        VideoFileSink(tmp_path / "no" / "such" / "out.mp4", width=32, height=32, fps=30)
+    with pytest.raises(OutputError, match="unsupported output type"):
+        VideoFileSink(tmp_path / "out.xyz", width=32, height=32, fps=30)
+    with pytest.raises(OutputError, match="transparent output needs .webm"):
+        VideoFileSink(tmp_path / "out.mp4", width=32, height=32, fps=30, transparent=True)
+
+
+def test_webm_with_alpha(tmp_path):
+    out = tmp_path / "out.webm"
+    with VideoFileSink(out, width=32, height=32, fps=30, transparent=True) as sink:
+        for i in range(5):
+            bgra = np.zeros((32, 32, 4), np.uint8)
+            bgra[..., 3] = 255 if i % 2 else 0
+            sink.send(bgra)
+    info = probe(out)
+    assert info["frames"] == 5 and info["video_codec"] in ("vp9", "libvpx-vp9")
+
+
+def test_png_sequence_sink(tmp_path):
+    out = tmp_path / "frames"
+    with PngSequenceSink(out) as sink:
+        for _ in range(3):
+            sink.send(np.zeros((8, 8, 4), np.uint8))
+    assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png", "00002.png"]
+
+
+# Virtual camera --------------------------------------------------------------------------------
+
+
+class MemoryCamera:
+    """An in-memory pyvirtualcam backend, registered through pyvirtualcam's own registry."""
+
+    instances: list["MemoryCamera"] = []
+
+    def __init__(self, *, width, height, fps, fourcc, device, **kw):
+        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
+        self._device = device or "memory0"
+        self.frames: list[np.ndarray] = []
+        self.closed = False
+        MemoryCamera.instances.append(self)
+
+    def send(self, frame):
+        self.frames.append(frame.copy())
+
+    def close(self):
+        self.closed = True
+
+    def device(self):
+        return self._device
+
+    def native_fourcc(self):
+        return None
+
+
+@pytest.fixture()
+def memory_backend():
+    pyvirtualcam.register_backend("memory", MemoryCamera)
+    MemoryCamera.instances.clear()
+    yield "memory"
+    pyvirtualcam.camera.BACKENDS.pop("memory", None)
+
+
+def test_virtual_camera_sink_sends_bgr(memory_backend):
+    with VirtualCameraSink(width=64, height=48, fps=30, backend=memory_backend) as sink:
+        frame = np.zeros((48, 64, 3), np.uint8)
+        frame[..., 0] = 255  # blue in BGR
+        sink.send(frame)
+        sink.send(np.zeros((96, 128, 4), np.uint8))  # BGRA and another size: converted
+        assert sink.device == "memory0"
+    cam = MemoryCamera.instances[0]
+    assert cam.closed and len(cam.frames) == 2
+    assert cam.frames[0].size == 64 * 48 * 3
+    assert cam.frames[0].reshape(48, 64, 3)[0, 0].tolist() == [255, 0, 0]  # BGR kept as BGR
+
+
+def test_virtual_camera_unavailable_message():
+    with pytest.raises(VirtualCameraUnavailable) as info:
+        VirtualCameraSink(width=64, height=48, fps=30, device="/dev/video99")
+    message = str(info.value)
+    assert message.startswith(VCAM_HELP)
+    assert "exclusive_caps=1" in message and "OBS" in message and "Details:" in message
