@@ -99,12 +99,13 @@ class Spy:
 
 
 def wait_frame(window, qtbot, predicate=lambda result: True, timeout: int = FIRST_FRAME_MS):
-    """The first FrameResult from now on that satisfies ``predicate`` (the window has drawn it)."""
+    """The first FrameResult from now on that satisfies ``predicate``, and a copy of the pixels the
+    preview drew for it (taken at once: more frames may arrive before the wait returns)."""
     seen = []
 
     def take(result) -> None:  # connected after the window's own slot, so runs after it drew
-        if predicate(result):
-            seen.append(result)
+        if not seen and predicate(result):
+            seen.append((result, window.preview._buffer.copy()))
 
     window.bridge.frame.connect(take)
     try:
@@ -112,12 +113,6 @@ def wait_frame(window, qtbot, predicate=lambda result: True, timeout: int = FIRS
     finally:
         window.bridge.frame.disconnect(take)
     return seen[0]
-
-
-def shown_pixels(window) -> np.ndarray:
-    image = window.preview.current_image()
-    assert image is not None
-    return window.preview._buffer
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -180,7 +175,7 @@ def test_apply_args_overrides_without_persisting(tmp_path):
 
 def test_window_shows_composited_frames(open_window, clip, qtbot):
     window = open_window(source_args(clip))
-    result = wait_frame(window, qtbot)
+    result, _ = wait_frame(window, qtbot)
     assert result.original.shape == (96, 160, 3)
     assert result.composite.shape[:2] == (96, 160)
     assert not np.array_equal(result.composite, result.original)  # the background is blurred by default
@@ -219,11 +214,11 @@ def test_before_after_shows_the_original(open_window, clip, qtbot):
     window = open_window(source_args(clip))
     window.before_after_action.trigger()
     assert window.settings.show_original
-    result = wait_frame(window, qtbot)
-    assert np.array_equal(shown_pixels(window), result.original)
+    result, shown = wait_frame(window, qtbot)
+    assert np.array_equal(shown, result.original)
     window.before_after_action.trigger()
-    result = wait_frame(window, qtbot)
-    assert np.array_equal(shown_pixels(window), result.composite)
+    result, shown = wait_frame(window, qtbot)
+    assert np.array_equal(shown, result.composite)
 
 
 def test_switch_source_live(open_window, clip, square_clip, qtbot):
@@ -326,7 +321,7 @@ def test_corrupt_settings_open_with_defaults_and_a_warning(open_window, clip, se
 def test_no_camera_falls_back_to_the_demo_clip(open_window, settings_file, qtbot, monkeypatch):
     from personseg_live.video import sources
 
-    monkeypatch.setattr(sources, "list_cameras", lambda: [])
+    monkeypatch.setattr(sources, "list_cameras", lambda *args, **kwargs: [])
     window = open_window(argparse.Namespace(source=None, background=None, model=None))
     qtbot.waitUntil(lambda: "demo clip" in window.source_label.text(), timeout=FIRST_FRAME_MS)
 

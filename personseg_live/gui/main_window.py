@@ -359,8 +359,10 @@ class MainWindow(QMainWindow):
             box.setText(message)
             box.raise_()
         else:
+            # The sink's message usually carries the setup steps already; never show them twice.
+            details = message if VCAM_HELP.strip() in message else f"{message}\n\n{VCAM_HELP}"
             self.vcam_error_box = self._message_box(
-                QMessageBox.Icon.Warning, "Virtual camera unavailable", message, VCAM_HELP
+                QMessageBox.Icon.Warning, "Virtual camera unavailable", "The virtual camera could not be started.", details
             )
 
     def _on_fullscreen(self, checked: bool) -> None:

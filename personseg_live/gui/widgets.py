@@ -156,7 +156,7 @@ def _checkerboard(cell: int = 12) -> QPixmap:
 # ---------------------------------------------------------------------------------------------- source
 
 RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
-DEMO = "demo"
+DEMO = "demo"  # the source spec open_source() reads as the bundled clip
 CAMERA = "camera"
 FILE = "file"
 OPEN_FILE = "open"
@@ -292,7 +292,7 @@ class SourcePanel(QWidget):
         if kind == OPEN_FILE:
             self.open_file_dialog()
             return
-        spec = {AUTO: None, CAMERA: value, DEMO: str(assets.demo_clip()), FILE: value}[kind]
+        spec = {AUTO: None, CAMERA: value, DEMO: DEMO, FILE: value}[kind]
         if spec == self._settings.spec:
             return
         self._settings = replace(self._settings, spec=spec)
@@ -312,6 +312,8 @@ def _is_camera(spec: str) -> bool:
 
 
 def _is_demo(spec: str) -> bool:
+    if spec == DEMO:
+        return True
     try:
         return Path(spec).resolve() == assets.demo_clip().resolve()
     except (OSError, FileNotFoundError):
