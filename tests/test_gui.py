@@ -99,13 +99,13 @@ class Spy:
 
 
 def wait_frame(window, qtbot, predicate=lambda result: True, timeout: int = FIRST_FRAME_MS):
-    """The first FrameResult from now on that satisfies ``predicate``, and a copy of the pixels the
-    preview drew for it (taken at once: more frames may arrive before the wait returns)."""
+    """The first FrameResult from now on that satisfies ``predicate``, and the frame the preview
+    showed for it (noted at once: more frames may arrive before the wait returns)."""
     seen = []
 
     def take(result) -> None:  # connected after the window's own slot, so runs after it drew
         if not seen and predicate(result):
-            seen.append((result, window.preview._buffer.copy()))
+            seen.append((result, window.preview.last_frame))
 
     window.bridge.frame.connect(take)
     try:
@@ -127,6 +127,16 @@ def test_to_qimage_reads_bgr_in_place_and_reuses_its_buffer():
     image2, buf2 = to_qimage(frame[::-1].copy(), buf)
     assert buf2 is buf  # same shape: no new allocation
     assert image2.pixelColor(2, 2) == QColor(0, 0, 255)
+
+
+def test_to_qimage_scales_into_the_buffer():
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[:, 640:] = (0, 255, 0)
+    image, buf = to_qimage(frame, size=(640, 360))
+    assert (image.width(), image.height()) == (640, 360) and buf.shape == (360, 640, 3)
+    assert image.pixelColor(10, 10) == QColor(0, 0, 0) and image.pixelColor(630, 10) == QColor(0, 255, 0)
+    _, buf2 = to_qimage(frame, buf, size=(640, 360))
+    assert buf2 is buf
 
 
 def test_to_qimage_bgra_keeps_alpha():
@@ -215,10 +225,10 @@ def test_before_after_shows_the_original(open_window, clip, qtbot):
     window.before_after_action.trigger()
     assert window.settings.show_original
     result, shown = wait_frame(window, qtbot)
-    assert np.array_equal(shown, result.original)
+    assert shown is result.original
     window.before_after_action.trigger()
     result, shown = wait_frame(window, qtbot)
-    assert np.array_equal(shown, result.composite)
+    assert shown is result.composite
 
 
 def test_switch_source_live(open_window, clip, square_clip, qtbot):

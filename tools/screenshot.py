@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             QTimer.singleShot(int(args.seconds * 1000), finish)
 
         def finish() -> None:
+            stall.stop()  # the grab and the PNG encoding below are not live preview work
             args.out.parent.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.out))
             closing.append(time.perf_counter())
@@ -92,6 +93,9 @@ class StallMeter:
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._tick)
         self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
 
     def reset(self) -> None:
         self.max_gap_ms = 0.0
