@@ -264,6 +264,7 @@ class MainWindow(QMainWindow):
             self._vcam_failed(message)
         elif kind == "error":
             self.source_label.setText(message)
+            self.preview.set_placeholder(message)  # shown only while there is no picture yet
             box = getattr(self, "error_box", None)
             if box is not None and box.isVisible():
                 box.setText(message)  # one box, however often the pipeline repeats itself
@@ -276,15 +277,16 @@ class MainWindow(QMainWindow):
         elif kind in ("source_lost", "source_retry", "source_ended"):
             self._source_message = message
             self.source_label.setText(message)
-            if kind == "source_ended":
-                self.preview.set_placeholder(message)
+            self.preview.set_placeholder(message)
         # "stopped" needs nothing: it only follows our own stop().
 
     def _update_source_label(self) -> None:
         fallback = self.settings.source.spec is None and self._cameras == []
-        text = NO_CAMERA if fallback else self._source_message
+        text = NO_CAMERA if fallback else f"Source: {self._source_message}" if self._source_message else ""
         self.source_label.setText(text)
         self.source_label.setToolTip(self._source_message)
+        if self._source_message:
+            self.setWindowTitle(f"personseg-live — {self._source_message}")
 
     def _show_device_info(self) -> None:
         try:
@@ -333,7 +335,10 @@ class MainWindow(QMainWindow):
 
     def _on_freeze(self, checked: bool) -> None:
         self._frozen = checked
-        self.source_label.setText("Preview frozen (Space to resume)" if checked else self._source_message)
+        if checked:
+            self.source_label.setText("Preview frozen (Space to resume)")
+        else:
+            self._update_source_label()
 
     def _on_mirror_action(self, checked: bool) -> None:
         self.source_panel.mirror_check.setChecked(checked)  # the panel emits changed -> _on_source_changed
@@ -342,7 +347,7 @@ class MainWindow(QMainWindow):
         vcam = replace(self.settings.vcam, enabled=checked)
         self.settings = replace(self.settings, vcam=vcam)
         self.pipeline.set_vcam(vcam)
-        self.source_label.setText("Virtual camera on" if checked else "Virtual camera off")
+        self.statusBar().showMessage("Virtual camera starting…" if checked else "Virtual camera off", 3000)
         self._changed()
 
     def _vcam_failed(self, message: str) -> None:
@@ -351,7 +356,7 @@ class MainWindow(QMainWindow):
         self.vcam_action.blockSignals(False)
         self.settings = replace(self.settings, vcam=VcamSettings(enabled=False, device=self.settings.vcam.device))
         self._changed()
-        self.source_label.setText("Virtual camera unavailable")
+        self.statusBar().showMessage("Virtual camera unavailable", 5000)
         from ..video.sinks import VCAM_HELP
 
         box = getattr(self, "vcam_error_box", None)
