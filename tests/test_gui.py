@@ -208,6 +208,9 @@ def test_controls_reach_the_pipeline(open_window, clip, qtbot):
     wait_frame(window, qtbot, lambda r: np.abs(r.composite[2, 2, :3].astype(int) - green).max() < 40)
     window.background_panel.mode_buttons["none"].click()
     assert window.settings.background.mode == "none"
+    window.background_panel.mode_buttons["transparent"].click()
+    wait_frame(window, qtbot, lambda r: r.composite.shape[2] == 4)
+    qtbot.waitUntil(lambda: window.preview.current_image().hasAlphaChannel())  # drawn over a checkerboard
 
     window.matte_panel.threshold.setValue(0.8)
     window.matte_panel.feather.setValue(7)
@@ -218,6 +221,20 @@ def test_controls_reach_the_pipeline(open_window, clip, qtbot):
     window.background_panel.mode_buttons["blur"].click()
     window.background_panel.blur_slider.setValue(60)
     assert backgrounds.calls[-1][0].mode == "blur" and backgrounds.calls[-1][0].blur_strength == 60
+
+
+def test_background_picture_from_a_file(open_window, clip, qtbot, tmp_path):
+    picture = tmp_path / "red.png"
+    cv2.imwrite(str(picture), np.full((60, 80, 3), (0, 0, 255), np.uint8))
+    window = open_window(source_args(clip))
+    window.background_panel.choose_file(picture)
+    assert (window.settings.background.mode, window.settings.background.path) == ("image", str(picture))
+    assert window.background_panel.gallery.count() >= 1 and window.background_panel.gallery.isVisibleTo(window)
+    red = np.array([0, 0, 255])
+    wait_frame(window, qtbot, lambda r: np.abs(r.composite[2, 2].astype(int) - red).max() < 40)
+    window.background_panel.mode_buttons["blur"].click()
+    window.background_panel.mode_buttons["picture"].click()  # back to the last picture
+    assert window.settings.background.path == str(picture)
 
 
 def test_before_after_shows_the_original(open_window, clip, qtbot):
