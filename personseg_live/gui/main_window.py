@@ -7,6 +7,7 @@ debounced save, so the settings file is written once a drag ends rather than onc
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -407,7 +408,10 @@ class MainWindow(QMainWindow):
         # Non-modal: the pipeline keeps running and the preview keeps moving behind it.
         box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
         if details:
-            box.setInformativeText(details)
+            # Setup steps carry their own line breaks and indented commands: keep them as written,
+            # in a box wide enough that the commands stay on one line.
+            box.setInformativeText(f'<div style="white-space: pre-wrap">{html.escape(details)}</div>')
+            box.setStyleSheet("QLabel#qt_msgbox_informativelabel { min-width: 700px; }")
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.finished.connect(lambda _result, b=box: self._forget_box(b))
@@ -451,7 +455,10 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(dialog)
         layout.addWidget(table)
         layout.addWidget(buttons)
-        dialog.resize(420, 460)
+        table.resizeRowsToContents()
+        height = table.verticalHeader().length() + table.horizontalHeader().height() + 2 * table.frameWidth()
+        table.setMinimumHeight(min(height, 640))
+        dialog.resize(420, 0)
         dialog.show()
         self.shortcuts_dialog = dialog
         return dialog
