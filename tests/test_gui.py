@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -24,7 +23,7 @@ from PySide6.QtGui import QColor, QTextDocument  # noqa: E402
 from personseg_live.gui.app import apply_args, close_on_signals, create_window  # noqa: E402
 from personseg_live.gui.widgets import fit_rect, to_qimage  # noqa: E402
 from personseg_live.gui.worker import PipelineBridge  # noqa: E402
-from personseg_live.settings import MatteSettings, Settings, SourceSettings, load_settings  # noqa: E402
+from personseg_live.settings import MatteSettings, Settings, load_settings  # noqa: E402
 
 FIRST_FRAME_MS = 20_000  # generous: the CI machine may be busy (a training job shares it here)
 
@@ -174,8 +173,10 @@ def test_apply_args_overrides_without_persisting(tmp_path):
     s, sections, warnings = apply_args(Settings(), source_args("3", background=str(img), model="default"))
     assert s.source.spec == "3" and s.background.mode == "image" and s.background.path == str(img.resolve())
     assert set(sections) == {"source", "background", "model"} and not warnings
-    s, _, _ = apply_args(Settings(), source_args("0", background="#ff0000"))
+    s, _, _ = apply_args(Settings(), source_args("0", background="color:#ff0000"))
     assert (s.background.mode, s.background.color) == ("color", "#FF0000")
+    s, sections, _ = apply_args(Settings(), argparse.Namespace(source=None, background=None, model=None, vcam=True))
+    assert s.vcam.enabled and sections == ["vcam"]
     _, _, warnings = apply_args(Settings(), source_args("0", background="nonsense"))
     assert warnings and "nonsense" in warnings[0]
 
@@ -366,9 +367,10 @@ def test_close_on_signals_closes_the_window(qtbot, open_window, clip):
 @pytest.mark.slow
 def test_sigterm_exits_cleanly(clip, tmp_path):
     """``personseg-live --source FILE`` as users start it; SIGTERM closes it with exit code 0 within 2 s."""
-    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path), QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    settings = tmp_path / "settings.json"
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from personseg_live.cli import main; sys.exit(main())", "--source", str(clip)],
+        [sys.executable, "-m", "personseg_live.cli", "--source", str(clip), "--settings", str(settings)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -383,8 +385,10 @@ def test_sigterm_exits_cleanly(clip, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert code == 0, proc.stdout.read().decode()
-    assert took < 2.0
+    output = proc.stdout.read().decode()
+    assert code == 0, output
+    assert took < 2.0, f"{took:.2f} s"
+    assert settings.exists()  # it went through the window's own close (which saves), not a hard kill
 
 
 def test_model_switch_and_ui_stay_responsive(open_window, clip, qtbot):

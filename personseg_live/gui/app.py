@@ -16,12 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from PySide6.QtCore import QSocketNotifier
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication
-
-from .. import assets
-from ..settings import BACKGROUND_MODES
-
 
 
 def run_gui(args: argparse.Namespace | None = None, *, settings_path: str | Path | None = None, segmenter=None) -> int:
@@ -60,7 +55,12 @@ def create_window(args: argparse.Namespace | None = None, *, settings_path: str 
 
 
 def apply_args(settings, args: argparse.Namespace):
-    """(settings with the command-line choices, the sections they touched, warnings for bad values)."""
+    """(settings with the command-line choices, the sections they touched, warnings for bad values).
+
+    The same options as the headless path (``cli.py``), parsed by the same ``parse_background``.
+    """
+    from ..offline import parse_background
+
     overrides: list[str] = []
     warnings: list[str] = []
     source = getattr(args, "source", None)
@@ -70,31 +70,25 @@ def apply_args(settings, args: argparse.Namespace):
     background = getattr(args, "background", None)
     if background is not None:
         try:
-            settings = replace(settings, background=background_from_arg(settings.background, background))
-            overrides.append("background")
+            parsed = parse_background(background)
         except ValueError as exc:
             warnings.append(str(exc))
+        else:
+            # Only what the option names: the user's blur strength and colour stay as they were.
+            keep = {"blur_strength": settings.background.blur_strength}
+            if parsed.mode != "color":
+                keep["color"] = settings.background.color
+            settings = replace(settings, background=replace(parsed, **keep))
+            overrides.append("background")
     model = getattr(args, "model", None)
     backend = getattr(args, "backend", None)
     if model is not None or backend is not None:
         settings = replace(settings, model=model or settings.model, backend=backend or settings.backend)
         overrides.append("model")
+    if getattr(args, "vcam", False):
+        settings = replace(settings, vcam=replace(settings.vcam, enabled=True))
+        overrides.append("vcam")
     return settings, overrides, warnings
-
-
-def background_from_arg(current, value: str):
-    """``--background``: a mode name, ``#RRGGBB`` for a colour, or an image/video file."""
-    if value in BACKGROUND_MODES:
-        return replace(current, mode=value)
-    if value.startswith("#") and QColor(value).isValid():
-        return replace(current, mode="color", color=QColor(value).name().upper())  # #RGB -> #RRGGBB
-    path = Path(value).expanduser()
-    if path.is_file():
-        mode = "video" if path.suffix.lower() in assets.VIDEO_EXTS else "image"
-        return replace(current, mode=mode, path=str(path.resolve()))
-    raise ValueError(
-        f"--background {value!r}: not a mode ({', '.join(BACKGROUND_MODES)}), a #RRGGBB colour or an existing file"
-    )
 
 
 @contextmanager

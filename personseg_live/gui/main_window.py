@@ -43,7 +43,7 @@ STATS_INTERVAL_S = 0.25  # refresh the fps/latency text 4x a second: readable, a
 class MainWindow(QMainWindow):
     """``MainWindow(settings, settings_path=...)``; the pipeline starts at once and stops on close.
 
-    ``session_overrides`` names settings sections ("source", "background", "model") that came from
+    ``session_overrides`` names settings sections ("source", "background", "model", "vcam") that came from
     the command line: they apply now but are not written to the settings file unless the user
     changes them in the window, so ``--source clip.mp4`` does not become the next run's default.
     ``saved`` is the settings as loaded from the file (what to write back for those sections).
