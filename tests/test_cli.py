@@ -1,0 +1,137 @@
+"""The command line, in-process and (for signals) as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from personseg_live import cli
+from personseg_live.video import VCAM_HELP
+
+from videos import probe, write_video
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("cli") / "clip.mp4", frames=20, fps=30, audio=True)
+
+
+def run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_process_ok(tmp_path, clip, capsys):
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "process", clip, out, "--background", "color:#00FF00", "--mask-out", tmp_path / "m", "--quiet")
+    assert code == 0, err
+    assert probe(out)["frames"] == 20 and probe(out)["audio_codec"] == "aac"
+    assert len(list((tmp_path / "m").glob("*.png"))) == 20
+
+
+def test_process_folder_of_videos(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a", "b"):
+        write_video(src / f"{name}.mp4", frames=5)
+    code, _, err = run(capsys, "process", src, tmp_path / "out", "--quiet", "--mask-out", tmp_path / "m")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "b.mp4"]
+    assert len(list((tmp_path / "m" / "a").glob("*.png"))) == 5
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{tmp}/missing.mp4", "{tmp}/o.mp4"], "input not found"),
+        (["{tmp}/corrupt.mp4", "{tmp}/o.mp4"], "corrupt.mp4"),
+        (["{clip}", "{tmp}/no/such/dir/o.mp4"], "output folder does not exist"),
+        (["{clip}", "{tmp}/o.mp4", "--background", "sparkles"], "--background 'sparkles'"),
+        (["{clip}", "{tmp}/o.mp4", "--threshold", "7"], "--threshold"),
+        (["{clip}", "{tmp}/o.mp4", "--model", "no-such-model"], "no-such-model"),
+        (["{clip}", "{tmp}/o.mp4", "--background", "transparent"], "transparent output needs .webm"),
+    ],
+)
+def test_process_errors_are_one_clear_line(tmp_path, clip, capsys, args, message):
+    (tmp_path / "corrupt.mp4").write_bytes(b"garbage" * 50)
+    argv = ["process", *(a.format(tmp=tmp_path, clip=clip) for a in args), "--quiet"]
+    code, out, err = run(capsys, *argv)
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("personseg-live: error:") and message in lines[0], err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_cameras(capsys):
+    code, out, _ = run(capsys, "cameras")
+    assert code == 0 and out.strip()
+
+
+def test_has_display(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert not cli.has_display()
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert cli.has_display()
+    monkeypatch.delenv("QT_QPA_PLATFORM")
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    assert cli.has_display()
+
+
+def test_headless_without_vcam_writes_a_file(tmp_path, clip, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no user settings file leaks in
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    code, _, err = run(capsys, "--headless", "--source", clip, "--background", "none")
+    assert code == 0, err
+    assert "no display" in err
+    assert probe(tmp_path / "personseg-live-clip.mp4")["frames"] == 20
+
+
+def test_headless_vcam_without_device(tmp_path, clip, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    code, _, err = run(capsys, "--headless", "--vcam", "--source", clip)
+    assert code == 2
+    assert VCAM_HELP in err
+
+
+SIGNAL_SCRIPT = r"""
+import sys, pyvirtualcam
+class Memory:
+    def __init__(self, *, width, height, fps, fourcc, device, **kw): pass
+    def send(self, frame): print("frame", flush=True)
+    def close(self): print("closed", flush=True)
+    def device(self): return "memory"
+    def native_fourcc(self): return None
+pyvirtualcam.register_backend("memory", Memory)
+from personseg_live.cli import main
+sys.exit(main(["--headless", "--vcam", "--source", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_headless_stops_cleanly_on_signal(tmp_path, clip, sig):
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SIGNAL_SCRIPT, str(clip)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parent.parent,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while proc.stdout.readline().strip() != "frame":  # the pipeline is up and sending
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "closed" in out  # the virtual camera was released
