@@ -7,6 +7,7 @@ pipeline: the window decides what a change means.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
@@ -387,6 +388,16 @@ def thumbnail(path: str | Path, size: QSize = THUMB) -> QIcon:
     return QIcon(QPixmap.fromImage(image))  # fromImage copies, so the buffer may go
 
 
+def bundled_name(path: Path) -> str:
+    """A bundled background's file name for people: "twilio_BohoHome" -> "Boho Home" (the prefix
+    names where it came from, which SOURCE.md records), "wa_office_2" -> "Office 2"."""
+    parts = path.stem.split("_")
+    if len(parts) > 1 and parts[0].islower():
+        parts = parts[1:]
+    words = " ".join(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", p) for p in parts)
+    return words[:1].upper() + words[1:]
+
+
 class BackgroundPanel(QWidget):
     """Blur (with strength), a picture (bundled thumbnails or any image/video file), a colour, none, transparent."""
 
@@ -428,7 +439,7 @@ class BackgroundPanel(QWidget):
             THUMB.height() + 28 + self.gallery.horizontalScrollBar().sizeHint().height() + 2 * self.gallery.frameWidth()
         )
         for path in assets.backgrounds():
-            self._add_gallery_item(path)
+            self._add_gallery_item(path, bundled_name(path))
         if settings.path and self._find_item(settings.path) is None:
             self._add_gallery_item(Path(settings.path))
 
@@ -540,8 +551,8 @@ class BackgroundPanel(QWidget):
         path = item.data(Qt.ItemDataRole.UserRole)
         self._apply(mode=media_mode(path), path=path)
 
-    def _add_gallery_item(self, path: Path) -> None:
-        item = QListWidgetItem(thumbnail(path), path.stem)
+    def _add_gallery_item(self, path: Path, name: str | None = None) -> None:
+        item = QListWidgetItem(thumbnail(path), name or path.stem)
         item.setData(Qt.ItemDataRole.UserRole, str(path))
         item.setToolTip(str(path))
         item.setSizeHint(QSize(THUMB.width() + 8, THUMB.height() + 24))
