@@ -418,3 +418,23 @@ def test_model_switch_and_ui_stay_responsive(open_window, clip, qtbot):
     print(f"max event-loop gap while switching model and playing: {worst:.0f} ms")
     # A real stall (a join or a model load in the GUI thread) is seconds; a busy CI box adds ~100 ms.
     assert worst < 1000
+
+
+def test_window_layout_is_remembered(open_window, clip, settings_file, qtbot):
+    window = open_window(source_args(clip))
+    window.resize(760, 560)  # inside the offscreen platform's 800x600 screen, which restoring clamps to
+    window.dock.hide()
+    window.close()
+    assert (settings_file.parent / "window.ini").exists()
+    again = open_window(source_args(clip))
+    assert (again.width(), again.height()) == (760, 560)
+    assert not again.dock.isVisible()
+
+
+def test_escape_leaves_full_screen(open_window, clip, qtbot):
+    window = open_window(source_args(clip))
+    window.fullscreen_action.trigger()
+    assert not window.dock.isVisible() and not window.toolbar.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.fullscreen_action.isChecked()
+    assert window.dock.isVisible() and window.toolbar.isVisible()

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self.resize(1280, 760)
+        self._restore_layout()
 
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_now)
@@ -488,10 +489,42 @@ class MainWindow(QMainWindow):
         except OSError as exc:  # a read-only or full disk must not take the session down
             self.show_warning(f"Could not save the settings: {exc}")
 
+    def _layout_store(self) -> QSettings:
+        # Window size and dock placement are Qt's own blobs, not user settings: they live in an
+        # INI file beside the settings file (so a test's or portable install's path covers both).
+        from ..settings import settings_path
+
+        path = Path(self.settings_path) if self.settings_path else settings_path()
+        return QSettings(str(path.with_name("window.ini")), QSettings.Format.IniFormat)
+
+    def _restore_layout(self) -> None:
+        store = self._layout_store()
+        geometry, state = store.value("geometry"), store.value("state")
+        # State first: restoring the docks can resize the window, the geometry then sets it right.
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+
+    def _save_layout(self) -> None:
+        if self.isFullScreen():
+            return  # keep the last windowed layout: a full-screen one would come back with no controls
+        store = self._layout_store()
+        store.setValue("geometry", self.saveGeometry())
+        store.setValue("state", self.saveState())
+        store.sync()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        if event.key() == Qt.Key.Key_Escape and self.isFullScreen():
+            self.fullscreen_action.setChecked(False)  # Esc leaves full screen, as in every video player
+            return
+        super().keyPressEvent(event)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
         if not self._closed:
             self._closed = True
             self.save_now()
+            self._save_layout()
             self.hide()  # feels instant; the threads finish stopping behind it
             self.pipeline.stop(timeout=2.0)
             for box in list(self._message_boxes):
