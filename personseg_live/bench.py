@@ -150,10 +150,10 @@ def run(*, quick: bool = False) -> dict:
     results: dict = {"cpu_threads": cpu_threads(), "quick": quick, "model": [], "offline": [], "live": None}
     for backend in ("litert", "tensorflow"):
         results["model"].append(bench_model(backend, frames=15 if quick else 50))
-    segmenter = Segmenter()
+    offline_segmenter = Segmenter(threads=1)  # as `personseg-live process` runs it
     for height in (720, 1080):
-        results["offline"].append(bench_offline(height, max_frames=120 if quick else None, segmenter=segmenter))
-    results["live"] = bench_live(seconds=3.0 if quick else 10.0, segmenter=segmenter)
+        results["offline"].append(bench_offline(height, max_frames=120 if quick else None, segmenter=offline_segmenter))
+    results["live"] = bench_live(seconds=3.0 if quick else 10.0, segmenter=Segmenter())
     return results
 
 

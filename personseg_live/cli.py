@@ -135,7 +135,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     try:
         from .model.segmenter import Segmenter
 
-        segmenter = Segmenter(options.model, backend=options.backend)
+        segmenter = Segmenter(options.model, backend=options.backend, threads=1)  # see offline.process_video
     except (ModelError, ValueError) as exc:
         return _fail(str(exc))
 

@@ -97,11 +97,13 @@ class Matte:
         if s.feather > 0:
             sigma = max(0.3, s.feather * ww / w)
             alpha = cv2.GaussianBlur(alpha, (0, 0), sigma)
+        # Clip before the upsample: bilinear interpolation stays inside 0..1 (cheaper than at full size).
+        alpha = np.clip(alpha, 0.0, 1.0, out=alpha if alpha is not prob else None)
         if (wh, ww) == (h, w):
             np.copyto(self._out, alpha)
         else:
             cv2.resize(alpha, (w, h), dst=self._out, interpolation=cv2.INTER_LINEAR)
-        return np.clip(self._out, 0.0, 1.0, out=self._out)
+        return self._out
 
     def _smooth(self, prob: np.ndarray, grey: np.ndarray, smoothing: float) -> np.ndarray:
         prev, prev_grey = self._prev_prob, self._prev_grey
@@ -125,9 +127,16 @@ class Matte:
 
 
 def _grey_small(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    from ..model.segmenter import downscale
+    """The frame at ``size`` in grey: the guide for the filter and the signal for motion.
 
-    small = frame if frame.shape[:2] == size else downscale(frame, size)
+    Bilinear down to twice the size, then INTER_AREA's fast 2x path: 0.4 ms from 720p where a
+    single INTER_AREA costs 1.2 ms, without bilinear's aliasing (which would read as motion)."""
+    h, w = size
+    small = frame
+    if frame.shape[0] > 2 * h and frame.shape[1] > 2 * w:
+        small = cv2.resize(small, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    if small.shape[:2] != size:
+        small = cv2.resize(small, (w, h), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
 
 
