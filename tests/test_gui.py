@@ -438,3 +438,14 @@ def test_escape_leaves_full_screen(open_window, clip, qtbot):
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert not window.fullscreen_action.isChecked()
     assert window.dock.isVisible() and window.toolbar.isVisible()
+
+
+def test_a_model_that_no_longer_loads_falls_back_to_the_default(clip, qtbot, settings_file):
+    # No shared segmenter here: the pipeline itself has to load (and fail to load) the model.
+    window = create_window(source_args(clip, model="no-such-model"), settings_path=settings_file)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.error_box is not None, timeout=FIRST_FRAME_MS)
+    assert "no-such-model" in window.error_box.text()
+    qtbot.waitUntil(lambda: window.preview.frames_shown > 0, timeout=FIRST_FRAME_MS)  # the default runs
+    assert window.settings.model == "default" and window.model_panel.model() == "default"

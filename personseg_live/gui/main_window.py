@@ -31,11 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..assets import DEFAULT_MODEL
 from ..settings import Settings, VcamSettings, save_settings
 from .worker import PipelineBridge, run_in_background
 from .widgets import BACKGROUND_CHOICES, BackgroundPanel, MattePanel, ModelPanel, PreviewWidget, SourcePanel
 
 NO_CAMERA = "No camera found — showing the demo clip"
+MODEL_ERROR_PREFIX = "cannot load model"  # how the pipeline's "error" events about a model begin
 SAVE_DELAY_MS = 600  # a slider drag settles well within this; closing saves at once anyway
 STATS_INTERVAL_S = 0.25  # refresh the fps/latency text 4x a second: readable, and no relayout per frame
 
@@ -49,7 +51,7 @@ class MainWindow(QMainWindow):
     ``saved`` is the settings as loaded from the file (what to write back for those sections).
     """
 
-    first_frame = Signal()
+    first_frame = Signal()  # the first picture is on screen (start-up timing, screenshots)
 
     def __init__(
         self,
@@ -75,8 +77,13 @@ class MainWindow(QMainWindow):
         self._last_stats = 0.0
         self._message_boxes: list[QMessageBox] = []
         self._background_jobs: list = []
-        self.first_frame_at: float | None = None
-        self.created_at = time.perf_counter()
+        self._got_frame = False
+        self.error_box: QMessageBox | None = None
+        self.vcam_error_box: QMessageBox | None = None
+        # What to fall back to when a model fails to load: the one before the last switch, and at
+        # start-up the bundled default (a saved choice that no longer loads must not leave the
+        # pipeline with no model at all).
+        self._fallback_model = (DEFAULT_MODEL, "auto")
 
         self._build_panels()
         self._build_actions()
@@ -244,8 +251,8 @@ class MainWindow(QMainWindow):
     def _on_frame(self, result) -> None:
         if self._closed:
             return
-        if self.first_frame_at is None:
-            self.first_frame_at = time.perf_counter()
+        if not self._got_frame:
+            self._got_frame = True
             self.first_frame.emit()
         if not self._frozen:
             self.preview.show_frame(result.original if self.settings.show_original else result.composite)
@@ -265,9 +272,11 @@ class MainWindow(QMainWindow):
         if kind == "vcam_error":
             self._vcam_failed(message)
         elif kind == "error":
+            if message.startswith(MODEL_ERROR_PREFIX):
+                self._model_failed()
             self.source_label.setText(message)
             self.preview.set_placeholder(message)  # shown only while there is no picture yet
-            box = getattr(self, "error_box", None)
+            box = self.error_box
             if box is not None and box.isVisible():
                 box.setText(message)  # one box, however often the pipeline repeats itself
             else:
@@ -326,10 +335,23 @@ class MainWindow(QMainWindow):
         self._changed()
 
     def _on_model_changed(self, model: str, backend: str) -> None:
+        self._fallback_model = (self.settings.model, self.settings.backend)
         self.settings = replace(self.settings, model=model, backend=backend)
         self.device_label.setText(f"loading {model}…")
         self.pipeline.set_model(model, backend)
         self._changed("model")
+
+    def _model_failed(self) -> None:
+        model, backend = self._fallback_model
+        if (self.settings.model, self.settings.backend) == (model, backend):
+            return  # the fallback itself failed: nothing better to offer than the error box
+        self.settings = replace(self.settings, model=model, backend=backend)
+        self.model_panel.set_model(model, backend)
+        self._changed("model")
+        try:
+            self.pipeline.segmenter_info
+        except Exception:  # no model runs at all (it failed at start-up): load the fallback
+            self.pipeline.set_model(model, backend)
 
     def _on_before_after(self, checked: bool) -> None:
         self.settings = replace(self.settings, show_original=checked)
@@ -361,7 +383,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Virtual camera unavailable", 5000)
         from ..video.sinks import VCAM_HELP
 
-        box = getattr(self, "vcam_error_box", None)
+        box = self.vcam_error_box
         if box is not None and box.isVisible():
             box.setText(message)
             box.raise_()
