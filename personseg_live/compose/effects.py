@@ -4,7 +4,7 @@
     out = comp(frame, alpha)          # uint8 BGR; BGRA when mode == "transparent"
 
 Everything expensive is done once or at low resolution: images are cover-fitted once per frame
-size, the blur runs at a quarter of the resolution (3 ms instead of 24 ms at 720p) and the blend is
+size, the blur runs at 1/2..1/8 of the resolution (~1 ms instead of 24 ms at 720p) and the blend is
 ``cv2.blendLinear`` (a fused uint8 kernel, ~10x a float numpy blend).
 """
 
@@ -19,8 +19,8 @@ import numpy as np
 
 from ..settings import BACKGROUND_MODES, BackgroundSettings
 
-#: The blur runs at 1/BLUR_DOWNSCALE of the frame's size.
-BLUR_DOWNSCALE = 4
+#: The blur runs at up to 1/BLUR_MAX_DOWNSCALE of the frame's size (see blur_factor).
+BLUR_MAX_DOWNSCALE = 8
 
 
 class BackgroundError(ValueError):
@@ -55,6 +55,28 @@ def blur_sigma(strength: int, frame_h: int) -> float:
     """Gaussian sigma at full resolution for a 1..100 strength; scales with the frame so the look
     does not change with the camera's resolution (25 -> sigma 12 at 720p)."""
     return max(0.5, float(strength) * 0.5 * frame_h / 720)
+
+
+def blur_factor(strength: int, frame_h: int) -> int:
+    """How much smaller than the frame to blur: as small as keeps the blur >= 1 px there
+    (a strong blur at 1/8 size costs a sixteenth of the 1/2-size one and looks the same)."""
+    factor = 1
+    while factor < BLUR_MAX_DOWNSCALE and blur_sigma(strength, frame_h) / (factor * 2) >= 1.0:
+        factor *= 2
+    return factor
+
+
+def _weighted_blur(small: np.ndarray, alpha: np.ndarray, sigma: float) -> np.ndarray:
+    """Blur of the background only: the person is weighted out before blurring and the weights
+    renormalised, so the person's colours do not bleed into the background as a halo."""
+    sh, sw = small.shape[:2]
+    weight = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_LINEAR)  # alpha is smooth: no aliasing
+    np.subtract(np.float32(1.0), weight, out=weight)
+    weight += np.float32(1e-3)  # a frame that is all person still gets a (plain) blur
+    num = cv2.GaussianBlur(small.astype(np.float32) * weight[..., None], (0, 0), sigma)
+    den = cv2.GaussianBlur(weight, (0, 0), sigma)
+    num /= den[..., None]
+    return cv2.convertScaleAbs(num)
 
 
 class Compositor:
@@ -101,23 +123,62 @@ class Compositor:
         np.subtract(np.float32(1.0), alpha, out=self._inv)
         return cv2.blendLinear(frame, background, alpha, self._inv)
 
+    # I420 (offline fast path) -----------------------------------------------------------------
+
+    def compose_i420(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """Like ``__call__`` for a frame in I420 layout (see ``i420_planes``), result in I420.
+
+        Offline files are yuv420p on both ends: compositing in that space skips two full-size colour
+        conversions and blends 1.5 instead of 3 bytes per pixel (about 5 ms less CPU per 720p frame).
+        Not for "transparent" (needs BGRA)."""
+        mode = self.settings.mode
+        if mode == "transparent":
+            raise ValueError("transparent output has no I420 form; use __call__ with a BGR frame")
+        if mode == "none":
+            return frame
+        h, w = alpha.shape
+        if mode == "blur":
+            background = self._blurred_i420(frame, alpha)
+        elif mode == "video":
+            background = cv2.cvtColor(self._video_frame((h, w)), cv2.COLOR_BGR2YUV_I420)
+        else:
+            key = ("i420", self.settings.mode, self.settings.path, self.settings.color, (h, w))
+            if key != getattr(self, "_i420_key", None):
+                self._i420_bg = cv2.cvtColor(self._static((h, w)), cv2.COLOR_BGR2YUV_I420)
+                self._i420_key = key
+            background = self._i420_bg
+        out = np.empty_like(frame)
+        alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
+        inv = np.subtract(np.float32(1.0), alpha)
+        inv_half = np.subtract(np.float32(1.0), alpha_half)
+        for src, bg, dst, a, b in zip(i420_planes(frame), i420_planes(background), i420_planes(out),
+                                      (alpha, alpha_half, alpha_half), (inv, inv_half, inv_half)):
+            cv2.blendLinear(src, bg, a, b, dst=dst)
+        return out
+
+    def _blurred_i420(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        h, w = alpha.shape
+        y, u, v = i420_planes(frame)
+        factor = blur_factor(self.settings.blur_strength, h)
+        sw, sh = max(1, w // factor), max(1, h // factor)
+        small = cv2.merge([cv2.resize(p, (sw, sh), interpolation=cv2.INTER_LINEAR) for p in (y, u, v)])
+        bg_small = cv2.split(_weighted_blur(small, alpha, blur_sigma(self.settings.blur_strength, h) / factor))
+        out = np.empty_like(frame)
+        oy, ou, ov = i420_planes(out)
+        cv2.resize(bg_small[0], (w, h), dst=oy, interpolation=cv2.INTER_LINEAR)
+        cv2.resize(bg_small[1], (w // 2, h // 2), dst=ou, interpolation=cv2.INTER_LINEAR)
+        cv2.resize(bg_small[2], (w // 2, h // 2), dst=ov, interpolation=cv2.INTER_LINEAR)
+        return out
+
     # Backgrounds ------------------------------------------------------------------------------
 
     def _blurred(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        """Blur of the background only: the person is weighted out before blurring (and the
-        weights renormalised), so the person's colours do not bleed into the background as a halo."""
         h, w = frame.shape[:2]
-        sw, sh = max(1, w // BLUR_DOWNSCALE), max(1, h // BLUR_DOWNSCALE)
+        factor = blur_factor(self.settings.blur_strength, h)
+        sw, sh = max(1, w // factor), max(1, h // factor)
         # Plain bilinear: its aliasing is invisible under the blur, and it costs 0.15 ms, not 1.2 ms.
-        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-        weight = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_LINEAR)  # alpha is smooth: no aliasing
-        np.subtract(np.float32(1.0), weight, out=weight)
-        weight += np.float32(1e-3)  # a frame that is all person still gets a (plain) blur
-        sigma = blur_sigma(self.settings.blur_strength, h) / BLUR_DOWNSCALE
-        num = cv2.GaussianBlur(small * weight[..., None], (0, 0), sigma)
-        den = cv2.GaussianBlur(weight, (0, 0), sigma)
-        num /= den[..., None]
-        bg_small = cv2.convertScaleAbs(num)
+        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_LINEAR)
+        bg_small = _weighted_blur(small, alpha, blur_sigma(self.settings.blur_strength, h) / factor)
         return cv2.resize(bg_small, (w, h), interpolation=cv2.INTER_LINEAR)
 
     def _static(self, shape: tuple[int, int]) -> np.ndarray:
@@ -163,6 +224,30 @@ class Compositor:
             raise BackgroundError(f"background mode {s.mode!r} needs a file path")
         if s.mode in ("image", "video") and not Path(s.path).is_file():
             raise BackgroundError(f"background file not found: {s.path}")
+
+
+def i420_planes(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of Y (h, w), U and V (h/2, w/2) in an I420 buffer of shape (h*3/2, w) — the layout of
+    PyAV's ``to_ndarray()`` for yuv420p and of OpenCV's ``COLOR_BGR2YUV_I420`` (even h and w)."""
+    h, w = frame.shape[0] * 2 // 3, frame.shape[1]
+    q = h // 4
+    return frame[:h], frame[h : h + q].reshape(h // 2, w // 2), frame[h + q : h + 2 * q].reshape(h // 2, w // 2)
+
+
+def i420_to_bgr_half(frame: np.ndarray) -> np.ndarray:
+    """A half-size BGR copy of an I420 frame, for the model and the matte's guide (neither needs
+    more): 0.3 ms at 720p instead of 1.1 ms for the full-size conversion."""
+    h, w = frame.shape[0] * 2 // 3, frame.shape[1]
+    if h % 4 or w % 4:
+        bgr = cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420)
+        return cv2.resize(bgr, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    y, u, v = i420_planes(frame)
+    half = np.empty((h // 2 * 3 // 2, w // 2), np.uint8)
+    hy, hu, hv = i420_planes(half)
+    cv2.resize(y, (w // 2, h // 2), dst=hy, interpolation=cv2.INTER_AREA)
+    cv2.resize(u, (w // 4, h // 4), dst=hu, interpolation=cv2.INTER_AREA)
+    cv2.resize(v, (w // 4, h // 4), dst=hv, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(half, cv2.COLOR_YUV2BGR_I420)
 
 
 def load_image(path: str | Path) -> np.ndarray:

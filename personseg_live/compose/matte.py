@@ -75,9 +75,11 @@ class Matte:
         self._prev_prob = None
         self._prev_grey = None
 
-    def __call__(self, lowres_prob: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, lowres_prob: np.ndarray, frame: np.ndarray, *, out_size: tuple[int, int] | None = None) -> np.ndarray:
+        """Alpha at the frame's size, or at ``out_size`` (h, w) when the frame given is a smaller copy
+        (offline passes a half-size frame: the guide needs no more than the work resolution)."""
         s = self.settings
-        h, w = frame.shape[:2]
+        h, w = out_size or frame.shape[:2]
         wh, ww = work_size((h, w), lowres_prob.shape[:2])
         if self._shape != (h, w, wh, ww):
             self.reset()

@@ -209,6 +209,9 @@ class VideoFileSink:
         else:
             # OpenCV's SIMD BGR->I420 (1 ms at 720p) instead of swscale's (~5 ms); same limited-range BT.601.
             vf = av.VideoFrame.from_ndarray(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+        self._encode(vf, pts, time_base)
+
+    def _encode(self, vf, pts: int | None, time_base: Fraction | None) -> None:
         if pts is None:
             vf.pts = self._next_pts
             vf.time_base = self.time_base
@@ -218,6 +221,14 @@ class VideoFileSink:
             vf.time_base = time_base or self.time_base
         self._container.mux(self._video.encode(vf))
         self.frames += 1
+
+    def send_i420(self, frame: np.ndarray, *, pts: int | None = None, time_base: Fraction | None = None) -> None:
+        """A frame already in I420 layout ((h*3/2, w) uint8, the encoder's size): no conversion at all."""
+        import av
+
+        if self.transparent or frame.shape != (self._enc_h * 3 // 2, self._enc_w):
+            raise ValueError(f"send_i420 needs a ({self._enc_h * 3 // 2}, {self._enc_w}) I420 frame and an opaque output")
+        self._encode(av.VideoFrame.from_ndarray(frame, format="yuv420p"), pts, time_base)
 
     def write_audio(self, packet) -> None:
         """A demuxed packet of the ``audio`` stream given at construction."""
