@@ -106,11 +106,11 @@ def wait_frame(window, qtbot, predicate=lambda result: True, timeout: int = FIRS
         if not seen and predicate(result):
             seen.append((result, window.preview.last_frame))
 
-    window.bridge.frame.connect(take)
+    window.bridge.frame_listeners.append(take)
     try:
         qtbot.waitUntil(lambda: len(seen) > 0, timeout=timeout)
     finally:
-        window.bridge.frame.disconnect(take)
+        window.bridge.frame_listeners.remove(take)
     return seen[0]
 
 
@@ -154,17 +154,41 @@ def test_fit_rect_keeps_aspect():
     assert (r.width(), r.height()) == (800, 450) and r.top() == 175
 
 
-def test_bridge_keeps_only_the_newest_frame(qtbot):
+def test_bridge_keeps_only_the_newest_frame_and_every_event(qtbot):
     bridge = PipelineBridge()
-    got = []
-    bridge.frame.connect(got.append)
-    worker = threading.Thread(target=lambda: [bridge.on_frame(i) for i in range(100)])
+    frames, events, threads = [], [], set()
+    bridge.frame_listeners.append(lambda r: (frames.append(r), threads.add(threading.get_ident())))
+    bridge.event_listeners.append(events.append)
+
+    def pipeline_thread() -> None:
+        bridge.on_event("opened")
+        for i in range(100):
+            bridge.on_frame(i)
+        bridge.on_event("ended")
+
+    worker = threading.Thread(target=pipeline_thread)
     worker.start()
     worker.join()
-    qtbot.waitUntil(lambda: len(got) > 0, timeout=2000)
+    qtbot.waitUntil(lambda: len(frames) > 0, timeout=2000)
     qtbot.wait(50)
-    assert got == [99]  # 99 frames replaced, one delivered: no backlog
+    assert frames == [99]  # 99 frames replaced, one delivered: no backlog
     assert bridge.dropped == 99
+    assert events == ["opened", "ended"]
+    assert threads == {threading.get_ident()}  # delivered in the GUI thread
+
+
+def test_frames_do_not_eat_the_refcount_of_true(qtbot):
+    """PySide6 6.12.0's Signal.emit drops a reference to True per call (a crash after ~1000 on
+    Python 3.11); the bridge must not emit per frame."""
+    bridge = PipelineBridge()
+    got = []
+    bridge.frame_listeners.append(got.append)
+    before = sys.getrefcount(True)
+    for i in range(500):
+        bridge.on_frame(i)
+        qtbot.wait(0)
+    qtbot.waitUntil(lambda: got[-1:] == [499], timeout=2000)
+    assert sys.getrefcount(True) - before > -50
 
 
 def test_apply_args_overrides_without_persisting(tmp_path):

@@ -1,64 +1,94 @@
-"""Bridges the pipeline's worker threads to the GUI thread through Qt signals.
+"""Bridges the pipeline's worker threads to the GUI thread through Qt's event queue.
 
 The pipeline calls ``on_frame``/``on_event`` from its own threads. Nothing here touches a widget:
-frames are parked in a one-slot mailbox and the GUI thread is woken by a queued signal, so when the
+frames are parked in a one-slot mailbox and the GUI thread is woken by a posted event, so when the
 GUI falls behind, older frames are replaced rather than queued (latest frame wins, as in the
 pipeline itself) and the event loop never builds a backlog of 2.7 MB frames.
+
+Why posted events and not a queued ``Signal(object)``: PySide6 6.12.0's ``SignalInstance.emit()``
+returns ``True`` without taking a reference to it, so every emit from Python lowers the refcount
+of ``True``; on Python 3.11 (where ``True`` is not immortal) 30 fps x 2 emits crash the process
+with "bool_dealloc" after about half a minute. ``QCoreApplication.postEvent`` is the same queued
+hand-over to the receiver's thread without that call. ``guard_emit_refcount`` covers the emits
+we cannot avoid (superqt's sliders emit from Python on every move).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import sys
 import threading
 from typing import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal
 from superqt.utils import create_worker
+
+_WAKE = QEvent.Type(QEvent.registerEventType())
 
 
 class PipelineBridge(QObject):
-    """Pass ``bridge.on_frame``/``bridge.on_event`` to ``Pipeline``; connect to ``frame``/``event``.
+    """Pass ``bridge.on_frame``/``bridge.on_event`` to ``Pipeline``.
 
-    ``frame`` and ``event`` are always emitted in the thread that owns the bridge (the GUI thread).
+    ``frame_listeners``/``event_listeners`` (plain callables) are called in the thread that owns
+    the bridge (the GUI thread), with the newest FrameResult and each PipelineEvent respectively.
     """
-
-    frame = Signal(object)  # FrameResult, the newest one
-    event = Signal(object)  # PipelineEvent
-    _wake = Signal()
-    _relay_event = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._lock = threading.Lock()
-        self._pending = None
+        self._pending_frame = None
+        self._pending_events: list = []
+        self._wake_posted = False
+        self.frame_listeners: list[Callable] = []
+        self.event_listeners: list[Callable] = []
         self.dropped = 0  # frames replaced before the GUI took them; a health figure for tests and logs
         self.delivered = 0
-        # Explicitly queued: the emitting thread is a plain Python thread, and the slots must run
-        # in the GUI thread whatever Qt guesses about thread affinity.
-        self._wake.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-        self._relay_event.connect(self.event, Qt.ConnectionType.QueuedConnection)
 
     # Called from the pipeline's threads -----------------------------------------------------------
 
     def on_frame(self, result) -> None:
         with self._lock:
-            was_empty = self._pending is None
-            if not was_empty:
+            if self._pending_frame is not None:
                 self.dropped += 1
-            self._pending = result
-        if was_empty:  # a wake-up is already queued otherwise; it will take this newer frame
-            self._wake.emit()
+            self._pending_frame = result
+            self._post_wake_locked()
 
     def on_event(self, event) -> None:
-        self._relay_event.emit(event)
+        with self._lock:
+            self._pending_events.append(event)  # events are rare and each one matters: all are kept
+            self._post_wake_locked()
+
+    def _post_wake_locked(self) -> None:
+        if not self._wake_posted:  # one wake-up in flight is enough; it takes whatever is newest
+            self._wake_posted = True
+            QCoreApplication.postEvent(self, QEvent(_WAKE))
 
     # GUI thread -----------------------------------------------------------------------------------
 
-    def _deliver(self) -> None:
+    def event(self, e: QEvent) -> bool:  # noqa: D401 (Qt override)
+        if e.type() != _WAKE:
+            return super().event(e)
         with self._lock:
-            result, self._pending = self._pending, None
+            result, self._pending_frame = self._pending_frame, None
+            events, self._pending_events = self._pending_events, []
+            self._wake_posted = False
+        for ev in events:  # events first: "source_opened" belongs before that source's first frame
+            for listener in list(self.event_listeners):
+                _call(listener, ev)
         if result is not None:
             self.delivered += 1
-            self.frame.emit(result)
+            for listener in list(self.frame_listeners):
+                _call(listener, result)
+        return True
+
+
+def _call(listener: Callable, arg) -> None:
+    # One failing listener must neither starve the others nor escape into Qt's event dispatch.
+    try:
+        listener(arg)
+    except Exception:
+        sys.excepthook(*sys.exc_info())
 
 
 def run_in_background(fn: Callable, *, on_done: Callable, on_error: Callable | None = None) -> object:
@@ -73,3 +103,28 @@ def run_in_background(fn: Callable, *, on_done: Callable, on_error: Callable | N
         worker.errored.connect(on_error)
     worker.start()
     return worker
+
+
+class _Probe(QObject):
+    ping = Signal()
+
+
+@functools.cache
+def guard_emit_refcount() -> bool:
+    """Make ``True`` immortal where ``Signal.emit`` would otherwise free it (see the module doc).
+
+    Probes once per process: if emitting from Python lowers ``True``'s refcount and the
+    interpreter does not already treat ``True`` as immortal (Python >= 3.12 does), adds a huge
+    count to it, which is what 3.12 does by design. Returns whether the guard was applied.
+    """
+    if sys.version_info >= (3, 12) or hasattr(sys, "gettotalrefcount"):  # immortal, or a debug build's layout
+        return False
+    probe = _Probe()
+    before = sys.getrefcount(True)
+    for _ in range(64):
+        probe.ping.emit()
+    if sys.getrefcount(True) - before > -48:  # other threads may move it a little; the bug moves it by 64
+        return False
+    # ob_refcnt is the first field of every object in a release build of CPython 3.11.
+    ctypes.c_ssize_t.from_address(id(True)).value += 1 << 40
+    return True
