@@ -340,14 +340,16 @@ def test_settings_survive_a_restart(open_window, clip, qtbot, settings_file):
     window.matte_panel.threshold.setValue(0.7)
     window.background_panel.choose_color("#123456")
     window.before_after_action.trigger()
+    window.mirror_action.trigger()  # a change to the source section, but not to which source
     window.close()
     saved, warnings = load_settings(settings_file)
     assert not warnings
     assert saved.matte.threshold == pytest.approx(0.7)
     assert (saved.background.mode, saved.background.color) == ("color", "#123456")
     assert saved.show_original
-    # --source was only for that session: it is not written as the new default
+    # --source was only for that session: it is not written as the new default; mirror is kept
     assert saved.source.spec is None
+    assert saved.source.mirror
 
     again = open_window(source_args(clip))
     assert again.settings.matte.threshold == pytest.approx(0.7)

@@ -316,6 +316,7 @@ class MainWindow(QMainWindow):
         self._save_timer.start()
 
     def _on_source_changed(self, source) -> None:
+        picked_another = source.spec != self.settings.source.spec
         self.settings = replace(self.settings, source=source)
         self.mirror_action.blockSignals(True)
         self.mirror_action.setChecked(source.mirror)
@@ -323,7 +324,8 @@ class MainWindow(QMainWindow):
         self._source_message = "Opening the source…"
         self.source_label.setText(self._source_message)
         self.pipeline.set_source(source)
-        self._changed("source")
+        # Mirror or resolution changes do not make a --source file the next run's default.
+        self._changed("source" if picked_another else None)
 
     def _on_background_changed(self, background) -> None:
         self.settings = replace(self.settings, background=background)
@@ -499,11 +501,17 @@ class MainWindow(QMainWindow):
     # Settings and shutdown -----------------------------------------------------------------------------
 
     def settings_to_save(self) -> Settings:
-        """The current settings, with command-line-only sections put back to what the file had."""
-        keep = {section: getattr(self._saved, section) for section in self._overrides}
-        if "model" in keep:
-            keep["backend"] = self._saved.backend
-        return replace(self.settings, **keep)
+        """The current settings, with what came only from the command line put back to what the file had."""
+        s, saved = self.settings, self._saved
+        if "source" in self._overrides:  # --source names the source only; mirror etc. are the user's
+            s = replace(s, source=replace(s.source, spec=saved.source.spec))
+        if "background" in self._overrides:
+            s = replace(s, background=saved.background)
+        if "model" in self._overrides:
+            s = replace(s, model=saved.model, backend=saved.backend)
+        if "vcam" in self._overrides:
+            s = replace(s, vcam=replace(s.vcam, enabled=saved.vcam.enabled))
+        return s
 
     def save_now(self) -> None:
         self._save_timer.stop()
