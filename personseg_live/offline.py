@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from . import assets
@@ -192,7 +193,9 @@ def process_video(
                     continue
                 _, frame, pts, tb = item
                 if i420:
-                    small = i420_to_bgr_half(frame)
+                    # The model and the matte work at <= 320 px: a half-size copy serves them as well as
+                    # the frame from 960 px up; below that it would starve them of detail.
+                    small = i420_to_bgr_half(frame) if max(width, height) >= 960 else cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420)
                     alpha = matte(segmenter.lowres(small), small, out_size=(height, width))
                     out = compositor.compose_i420(frame, alpha)
                 else:

@@ -162,3 +162,25 @@ def test_bad_backgrounds(tmp_path):
     with pytest.raises(BackgroundError, match="cannot read"):
         comp(np.zeros((H, W, 3), np.uint8), np.zeros((H, W), np.float32))
     assert parse_color("#00B140") == (0x40, 0xB1, 0x00)
+
+
+@pytest.mark.parametrize("size", [(96, 160), (180, 320), (90, 164)])
+@pytest.mark.parametrize("mode", ["blur", "color", "none"])
+def test_i420_path_matches_bgr(size, mode):
+    """The offline fast path (composite in I420) gives the picture the BGR path gives."""
+    from personseg_live.compose.effects import i420_to_bgr_half
+
+    h, w = size
+    rng = np.random.default_rng(3)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (0, 0), 2)
+    alpha = np.zeros((h, w), np.float32)
+    cv2.circle(alpha, (w // 2, h // 2), h // 3, 1.0, -1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 2)
+    i420 = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
+    comp = Compositor(BackgroundSettings(mode=mode, color="#3366CC"))
+    got = cv2.cvtColor(comp.compose_i420(i420, alpha), cv2.COLOR_YUV2BGR_I420)
+    want = comp(frame, alpha)
+    assert np.abs(got.astype(int) - want).mean() < 3.0
+    half = i420_to_bgr_half(i420)
+    assert half.shape == (h // 2, w // 2, 3)
+    assert np.abs(half.astype(int) - cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)).mean() < 4.0

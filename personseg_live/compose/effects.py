@@ -230,8 +230,9 @@ def i420_planes(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Views of Y (h, w), U and V (h/2, w/2) in an I420 buffer of shape (h*3/2, w) — the layout of
     PyAV's ``to_ndarray()`` for yuv420p and of OpenCV's ``COLOR_BGR2YUV_I420`` (even h and w)."""
     h, w = frame.shape[0] * 2 // 3, frame.shape[1]
-    q = h // 4
-    return frame[:h], frame[h : h + q].reshape(h // 2, w // 2), frame[h + q : h + 2 * q].reshape(h // 2, w // 2)
+    flat = frame.reshape(-1)  # offsets, not rows: a chroma plane need not fill whole rows of w
+    c = (h // 2) * (w // 2)
+    return flat[: h * w].reshape(h, w), flat[h * w : h * w + c].reshape(h // 2, w // 2), flat[h * w + c :].reshape(h // 2, w // 2)
 
 
 def i420_to_bgr_half(frame: np.ndarray) -> np.ndarray:
