@@ -29,8 +29,11 @@ def run_gui(args: argparse.Namespace | None = None, *, settings_path: str | Path
     # waits in the socket until the event loop runs, by which time the window exists).
     with close_on_signals(lambda: windows[0].close() if windows else app.quit()):
         windows.append(create_window(args, settings_path=settings_path, segmenter=segmenter))
-        windows[0].show()
-        return app.exec()
+        try:
+            windows[0].show()
+            return app.exec()
+        finally:
+            windows[0].shutdown()  # a no-op after a normal close; vital when the loop ended otherwise
 
 
 def create_window(args: argparse.Namespace | None = None, *, settings_path: str | Path | None = None, segmenter=None):

@@ -551,13 +551,25 @@ class MainWindow(QMainWindow):
             return
         super().keyPressEvent(event)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
-        if not self._closed:
-            self._closed = True
+    def shutdown(self) -> None:
+        """Save and stop the pipeline's threads; idempotent. Called by closing the window, and by
+        run_gui whenever the event loop ends without a close (the X server went away, say): the
+        pipeline's threads are not daemons, so without this the interpreter would wait for them
+        forever on its way out."""
+        if self._closed:
+            return
+        self._closed = True
+        self._save_timer.stop()
+        try:
             self.save_now()
             self._save_layout()
-            self.hide()  # feels instant; the threads finish stopping behind it
+        finally:
             self.pipeline.stop(timeout=2.0)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
+        if not self._closed:
+            self.hide()  # feels instant; the threads finish stopping behind it
+            self.shutdown()
             for box in list(self._message_boxes):
                 box.close()
         event.accept()
