@@ -60,10 +60,48 @@ def test_masks_are_the_final_alpha(tmp_path, clip_25, segmenter):
 
 
 def test_transparent_webm(tmp_path, clip_25, segmenter):
+    import av
+
     out = tmp_path / "out.webm"
     process_video(clip_25, out, ProcessOptions(background=BackgroundSettings(mode="transparent")), segmenter=segmenter, progress=False)
     info = probe(out)
     assert info["frames"] == 30 and info["video_codec"] in ("vp9", "libvpx-vp9")
+    # The alpha plane is there: FFmpeg's native VP9 decoder ignores it, libvpx reads it.
+    with av.open(str(out)) as container:
+        decoder = av.CodecContext.create("libvpx-vp9", "r")
+        frames = [f for packet in container.demux(video=0) for f in decoder.decode(packet)]
+    assert frames[0].format.name == "yuva420p"
+    alpha = frames[5].to_ndarray(format="rgba")[..., 3]
+    assert alpha.min() < 64 and alpha.max() > 192
+
+
+def test_pcm_audio_is_reencoded_to_aac(tmp_path, segmenter):
+    import av
+    from fractions import Fraction
+
+    from videos import synthetic_frame
+
+    src = tmp_path / "pcm.mov"
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 160, 96, "yuv420p"
+        audio = out.add_stream("pcm_s16le", rate=48000)
+        audio.layout = "stereo"
+        for i in range(30):
+            vf = av.VideoFrame.from_ndarray(synthetic_frame(i), format="bgr24")
+            vf.pts, vf.time_base = i, Fraction(1, 30)
+            out.mux(video.encode(vf))
+        out.mux(video.encode(None))
+        for t in range(0, 48000, 1024):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 2048), np.int16), format="s16", layout="stereo")
+            af.sample_rate, af.pts, af.time_base = 48000, t, Fraction(1, 48000)
+            out.mux(audio.encode(af))
+        out.mux(audio.encode(None))
+    dst = tmp_path / "out.mp4"
+    process_video(src, dst, ProcessOptions(), segmenter=segmenter, progress=False)
+    a, b = probe(src), probe(dst)
+    assert b["audio_codec"] == "aac" and b["frames"] == 30
+    assert abs(b["audio_duration"] - a["audio_duration"]) <= 1 / 30
 
 
 def test_interrupt_leaves_no_output(tmp_path, clip_with_audio, segmenter):

@@ -249,4 +249,4 @@ def test_slow_consumer_drops_frames_instead_of_queueing(clip, segmenter):
     p.stop()
     assert p.dropped_frames > 0
     # Each frame is at most ~one consumer period old: no backlog builds up.
-    assert max(r.latency_ms for r in rec.frames[3:]) < 250
+    assert max(r.latency_ms for r in rec.frames[3:]) < 400  # a backlog would pass 500 ms by frame 8
