@@ -279,6 +279,13 @@ def test_switch_source_live(open_window, clip, square_clip, qtbot):
     wait_frame(window, qtbot, lambda r: r.original.shape[:2] == (128, 128))
     assert window.settings.source.spec == str(square_clip)
     assert window.source_panel.source_combo.currentText() == square_clip.name
+    # and through the picker itself, as a user does: the bundled demo clip (640x360)
+    combo = window.source_panel.source_combo
+    combo.setCurrentIndex(combo.findText("Demo clip"))
+    combo.activated.emit(combo.currentIndex())
+    assert window.settings.source.spec == "demo"
+    wait_frame(window, qtbot, lambda r: r.original.shape[:2] == (360, 640))
+    assert not window.source_panel.resolution_combo.isEnabled()  # a file plays at its own size
 
 
 def test_keyboard_shortcuts_are_listed_and_work(open_window, clip, qtbot):
@@ -475,3 +482,12 @@ def test_a_model_that_no_longer_loads_falls_back_to_the_default(clip, qtbot, set
     assert "no-such-model" in window.error_box.text()
     qtbot.waitUntil(lambda: window.preview.frames_shown > 0, timeout=FIRST_FRAME_MS)  # the default runs
     assert window.settings.model == "default" and window.model_panel.model() == "default"
+
+
+def test_shutdown_without_a_close_stops_the_pipeline(open_window, clip):
+    """run_gui calls shutdown() however the event loop ended (the X server may be gone)."""
+    window = open_window(source_args(clip))
+    window.shutdown()
+    assert not window.pipeline.running
+    window.shutdown()  # idempotent, and closing afterwards is harmless
+    window.close()
