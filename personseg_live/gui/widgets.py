@@ -330,7 +330,7 @@ class SourcePanel(QWidget):
 
 
 def _is_camera(spec: str) -> bool:
-    return spec.isdigit()
+    return spec.isdigit() or spec.startswith("/dev/video")  # what open_source() opens as a camera
 
 
 def _is_demo(spec: str) -> bool:
