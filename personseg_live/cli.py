@@ -92,7 +92,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     from .model.backends import ModelError
     from .offline import InputError, ProcessOptions, expand_inputs, output_for, parse_background, process_video
     from .settings import MatteSettings, validate, Settings
-    from .video.sinks import OutputError
+    from .video.sinks import OutputError, is_png_sequence
 
     try:
         background = parse_background(args.background, blur=args.blur)
@@ -128,8 +128,8 @@ def cmd_process(args: argparse.Namespace) -> int:
             return _fail(f"cannot create output folder {out}: {exc.strerror or exc}")
         jobs = [(src, output_for(src, out, transparent)) for src in inputs]
     else:
-        if out.is_dir() and out.suffix == "" and not transparent:
-            out = output_for(inputs[0], out, transparent)
+        if out.is_dir() and not (transparent and is_png_sequence(out)):
+            out = output_for(inputs[0], out, transparent)  # an existing folder: the result goes inside
         jobs = [(inputs[0], out)]
 
     try:

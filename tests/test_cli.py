@@ -135,3 +135,13 @@ def test_headless_stops_cleanly_on_signal(tmp_path, clip, sig):
             proc.kill()
     assert proc.returncode == 0, err
     assert "closed" in out  # the virtual camera was released
+
+
+def test_process_into_existing_folder(tmp_path, clip, capsys):
+    (tmp_path / "other.txt").write_text("x")
+    code, _, err = run(capsys, "process", clip, tmp_path, "--quiet", "--background", "none")
+    assert code == 0, err
+    assert probe(tmp_path / "clip.mp4")["frames"] == 20
+    code, _, err = run(capsys, "process", clip, tmp_path, "--quiet", "--background", "transparent")
+    assert code == 0, err
+    assert (tmp_path / "clip.webm").exists() and (tmp_path / "other.txt").read_text() == "x"

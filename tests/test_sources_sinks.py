@@ -182,3 +182,20 @@ def test_virtual_camera_unavailable_message():
     message = str(info.value)
     assert message.startswith(VCAM_HELP)
     assert "exclusive_caps=1" in message and "OBS" in message and "Details:" in message
+
+
+def test_png_sequence_sink_never_replaces_a_folder_with_other_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(OutputError, match="other files"):
+        PngSequenceSink(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_video_file_sink_repairs_repeated_timestamps(tmp_path):
+    from fractions import Fraction
+
+    out = tmp_path / "out.mp4"
+    with VideoFileSink(out, width=32, height=32, fps=30, time_base=Fraction(1, 30)) as sink:
+        for pts in (0, 1, 1, 2, 4):  # a repeated timestamp, then a gap (variable frame rate)
+            sink.send(np.zeros((32, 32, 3), np.uint8), pts=pts, time_base=Fraction(1, 30))
+    assert probe(out)["frames"] == 5

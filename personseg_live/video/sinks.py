@@ -169,6 +169,7 @@ class VideoFileSink:
             self._abort()
             raise
         self._next_pts = 0
+        self._last_pts: int | None = None
         self.frames = 0
 
     def _add_audio(self, audio, suffix: str) -> None:
@@ -212,13 +213,18 @@ class VideoFileSink:
         self._encode(vf, pts, time_base)
 
     def _encode(self, vf, pts: int | None, time_base: Fraction | None) -> None:
+        step = max(1, round(1 / (self.rate * self.time_base)))
         if pts is None:
-            vf.pts = self._next_pts
-            vf.time_base = self.time_base
-            self._next_pts += max(1, round(1 / (self.rate * self.time_base)))
+            vf.pts, vf.time_base = self._next_pts, self.time_base
         else:
-            vf.pts = pts
-            vf.time_base = time_base or self.time_base
+            vf.pts, vf.time_base = pts, time_base or self.time_base
+            if vf.time_base != self.time_base:
+                vf.pts, vf.time_base = round(pts * vf.time_base / self.time_base), self.time_base
+            if self._last_pts is not None and vf.pts <= self._last_pts:
+                # Broken files repeat timestamps; the encoder refuses non-increasing ones.
+                vf.pts = self._last_pts + 1
+        self._last_pts = vf.pts
+        self._next_pts = vf.pts + step
         self._container.mux(self._video.encode(vf))
         self.frames += 1
 
@@ -286,6 +292,11 @@ class VideoFileSink:
         self.close(complete=exc_type is None)
 
 
+def is_png_sequence(folder: Path) -> bool:
+    """True for a folder holding nothing but numbered PNGs (00000.png ...), or nothing at all."""
+    return all(p.is_file() and p.suffix == ".png" and p.stem.isdigit() for p in folder.iterdir())
+
+
 class PngSequenceSink:
     """Frames as numbered PNGs (00000.png, ...) in a folder: lossless, with alpha (BGRA) when given.
 
@@ -296,6 +307,9 @@ class PngSequenceSink:
         check_writable(self.path)
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"{self.path} exists and is not a folder")
+        if self.path.is_dir() and not is_png_sequence(self.path):
+            # The finished sequence replaces the folder as a whole: never a folder with other files.
+            raise OutputError(f"{self.path} is a folder with other files in it; give a new folder for the PNG frames")
         self._tmp = temporary_name(self.path)
         shutil.rmtree(self._tmp, ignore_errors=True)
         self._tmp.mkdir(parents=True)

@@ -75,6 +75,9 @@ class CameraSource:
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, settings.height)
         cap.set(cv2.CAP_PROP_FPS, settings.fps)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # no driver-side backlog: the newest frame, not an old one
+        # An unplugged camera should fail a read within 2 s (the default wait is 10 s), so the
+        # pipeline reports it promptly and stop() is not held up by a read that never returns.
+        cap.set(cv2.CAP_PROP_READ_TIMEOUT_MSEC, 2000)
         self._cap = cap
         ok, frame = cap.read()
         if not ok or frame is None:
