@@ -373,7 +373,10 @@ def thumbnail(path: str | Path, size: QSize = THUMB) -> QIcon:
         cap.release()
         frame = frame if ok else None
     else:
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        # JPEG decodes at a quarter of the size in a third of the time; a thumbnail needs no more.
+        frame = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_4)
+        if frame is None or min(frame.shape[:2]) < size.height():
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if frame is None:
         pix = QPixmap(size)
         pix.fill(QColor(90, 90, 90))
