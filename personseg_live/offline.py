@@ -126,7 +126,6 @@ def process_video(
     on_frame: Callable[[int], None] | None = None,
 ) -> ProcessReport:
     """Process one file. ``on_frame(index)`` is called after each frame (tests use it to interrupt)."""
-    import av
     from tqdm import tqdm
 
     src, dst = Path(src), Path(dst)

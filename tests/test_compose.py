@@ -63,7 +63,7 @@ def test_smoothing_follows_motion_without_ghosting():
     positions = list(range(10, 130, 8))  # 8 px per frame: fast
     frames, lows = _square_frames(positions)
     matte = Matte(MatteSettings(smoothing=0.9))
-    for frame, low, x in zip(frames, lows, positions):
+    for frame, low in zip(frames, lows):
         alpha = matte(low, frame)
     x = positions[-1]
     assert alpha[30 + 12, x + 12] > 0.9  # the square's current place is person

@@ -5,13 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 import pytest
 import pyvirtualcam
 
 from personseg_live.pipeline import FrameResult, LatestFrame, Pipeline, PipelineEvent
 from personseg_live.settings import BackgroundSettings, MatteSettings, Settings, SourceSettings, VcamSettings
-from personseg_live.video import FileSource, SourceError
+from personseg_live.video import SourceError
 
 from videos import synthetic_frame, write_video
 
