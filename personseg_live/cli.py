@@ -87,7 +87,14 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_process(args: argparse.Namespace) -> int:
+    # SIGTERM (a service manager, `kill`) ends the run like Ctrl-C: the partial output is removed.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
     from .compose import BackgroundError
     from .model.backends import ModelError
     from .offline import InputError, ProcessOptions, expand_inputs, output_for, parse_background, process_video

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -145,3 +146,27 @@ def test_process_into_existing_folder(tmp_path, clip, capsys):
     code, _, err = run(capsys, "process", clip, tmp_path, "--quiet", "--background", "transparent")
     assert code == 0, err
     assert (tmp_path / "clip.webm").exists() and (tmp_path / "other.txt").read_text() == "x"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_process_interrupted_leaves_no_file(tmp_path, sig):
+    src = write_video(tmp_path / "long.mp4", frames=240, size=(640, 360))
+    out = tmp_path / "out" / "result.mp4"
+    out.parent.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "personseg_live.cli", "process", str(src), str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent,
+    )
+    try:
+        buf = ""
+        deadline = time.monotonic() + 60
+        while not re.search(r"\|\s*[1-9][0-9]*/240", buf):  # the progress bar has started moving
+            assert time.monotonic() < deadline and proc.poll() is None, buf
+            buf += proc.stderr.read(1)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert list(out.parent.iterdir()) == []  # neither the result nor a partial file
