@@ -33,6 +33,8 @@ from .settings import BACKGROUND_MODES, BackgroundSettings, MatteSettings
 from .video.sinks import VIDEO_CODECS, OutputError, PngSequenceSink, VideoFileSink, check_writable
 
 QUEUE_DEPTH = 8
+#: Frames per model call on the TensorFlow backend (LiteRT runs one at a time).
+BATCH_TENSORFLOW = 8
 
 
 class InputError(RuntimeError):
@@ -179,9 +181,35 @@ def process_video(
         writer.start()
 
         matte = Matte(options.matte)
+        # LiteRT on a CPU gains nothing from batches; TensorFlow (on a GPU) does.
+        batch_size = BATCH_TENSORFLOW if segmenter.backend == "tensorflow" else 1
         total = vstream.frames or None
         t0 = time.perf_counter()
         count = 0
+        pending: list[tuple] = []  # (frame, model input, pts, time base), in frame order
+
+        def finish(batch: list[tuple]) -> None:
+            nonlocal count
+            lows = segmenter.lowres_batch([small for _, small, _, _ in batch]) if len(batch) > 1 else [segmenter.lowres(batch[0][1])]
+            for (frame, small, pts, tb), low in zip(batch, lows):
+                if i420:
+                    alpha = matte(low, small, out_size=(height, width))
+                    out = compositor.compose_i420(frame, alpha)
+                else:
+                    alpha = matte(low, frame)
+                    out = compositor(frame, alpha)
+                mask = None
+                if options.mask_out is not None:
+                    mask = np.empty(alpha.shape, np.uint8)
+                    np.multiply(alpha, 255.0, out=alpha)  # the matte's buffer: already used above
+                    np.rint(alpha, out=alpha)
+                    mask[...] = alpha
+                _put(encoded, ("i420" if i420 else "video", out, pts, tb, mask, count), stop, errors)
+                count += 1
+                bar.update(1)
+                if on_frame is not None:
+                    on_frame(count - 1)
+
         with tqdm(total=total, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True) as bar:
             while True:
                 item = _get(decoded, stop, errors)
@@ -195,21 +223,14 @@ def process_video(
                     # The model and the matte work at <= 320 px: a half-size copy serves them as well as
                     # the frame from 960 px up; below that it would starve them of detail.
                     small = i420_to_bgr_half(frame) if max(width, height) >= 960 else cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420)
-                    alpha = matte(segmenter.lowres(small), small, out_size=(height, width))
-                    out = compositor.compose_i420(frame, alpha)
                 else:
-                    alpha = matte(segmenter.lowres(frame), frame)
-                    out = compositor(frame, alpha)
-                mask = np.empty(alpha.shape, np.uint8) if options.mask_out is not None else None
-                if mask is not None:
-                    np.multiply(alpha, 255.0, out=alpha)
-                    np.rint(alpha, out=alpha)
-                    mask[...] = alpha
-                _put(encoded, ("i420" if i420 else "video", out, pts, tb, mask, count), stop, errors)
-                count += 1
-                bar.update(1)
-                if on_frame is not None:
-                    on_frame(count - 1)
+                    small = frame
+                pending.append((frame, small, pts, tb))
+                if len(pending) >= batch_size:
+                    finish(pending)
+                    pending = []
+            if pending and not stop.is_set() and not errors:
+                finish(pending)
         _put(encoded, None, stop, errors)
         writer.join()
         reader.join()
