@@ -166,7 +166,10 @@ def process_video(
                 transparent=transparent, audio=astream, preset=options.preset, crf=options.crf,
             )
         if options.mask_out is not None:
-            options.mask_out.mkdir(parents=True, exist_ok=True)
+            try:
+                options.mask_out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"cannot create the mask folder {options.mask_out}: {exc.strerror or exc}") from exc
 
         decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
         encoded: queue.Queue = queue.Queue(QUEUE_DEPTH)

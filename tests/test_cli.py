@@ -54,6 +54,8 @@ def test_process_folder_of_videos(tmp_path, capsys):
         (["{tmp}/missing.mp4", "{tmp}/o.mp4"], "input not found"),
         (["{tmp}/corrupt.mp4", "{tmp}/o.mp4"], "corrupt.mp4"),
         (["{clip}", "{tmp}/no/such/dir/o.mp4"], "output folder does not exist"),
+        (["{clip}", "/proc/personseg-live-test.mp4"], "cannot write /proc/personseg-live-test.mp4"),  # unwritable even for root
+        (["{clip}", "{clip}/o.mp4"], "is a file, not a folder"),
         (["{clip}", "{tmp}/o.mp4", "--background", "sparkles"], "--background 'sparkles'"),
         (["{clip}", "{tmp}/o.mp4", "--threshold", "7"], "--threshold"),
         (["{clip}", "{tmp}/o.mp4", "--model", "no-such-model"], "no-such-model"),

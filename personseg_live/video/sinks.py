@@ -88,6 +88,8 @@ def temporary_name(path: Path) -> Path:
 
 def check_writable(path: Path) -> None:
     folder = path.parent if str(path.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
     if not folder.is_dir():
         raise OutputError(f"output folder does not exist: {folder}")
     if not os.access(folder, os.W_OK):
@@ -144,7 +146,10 @@ class VideoFileSink:
         self.rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
         self.time_base = time_base or (1 / self.rate)
         self._tmp = temporary_name(self.path)
-        self._container = av.open(str(self._tmp), mode="w")
+        try:
+            self._container = av.open(str(self._tmp), mode="w")
+        except (OSError, av.error.FFmpegError) as exc:
+            raise OutputError(f"cannot write {self.path}: {getattr(exc, 'strerror', None) or exc}") from exc
         try:
             codec = VIDEO_CODECS[suffix]
             stream = self._container.add_stream(codec, rate=self.rate)
@@ -165,6 +170,12 @@ class VideoFileSink:
             self._resampler = None
             if audio is not None:
                 self._add_audio(audio, suffix)
+            # Open the file and write the header now: an unwritable target fails here, with its name,
+            # rather than at the first frame in the writer thread.
+            self._container.start_encoding()
+        except (OSError, av.error.FFmpegError) as exc:
+            self._abort()
+            raise OutputError(f"cannot write {self.path}: {getattr(exc, 'strerror', None) or exc}") from exc
         except Exception:
             self._abort()
             raise
@@ -312,7 +323,10 @@ class PngSequenceSink:
             raise OutputError(f"{self.path} is a folder with other files in it; give a new folder for the PNG frames")
         self._tmp = temporary_name(self.path)
         shutil.rmtree(self._tmp, ignore_errors=True)
-        self._tmp.mkdir(parents=True)
+        try:
+            self._tmp.mkdir(parents=True)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         self.frames = 0
         self._open = True
 
