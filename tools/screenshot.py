@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--seconds", type=float, default=4.0, help="run this long after the first frame")
     parser.add_argument("--size", default="1280x760", help="window size WxH")
+    parser.add_argument(
+        "--baseline", action="store_true",
+        help="first time an idle event loop as long: the stall a busy machine causes on its own",
+    )
     args = parser.parse_args(argv)
 
     from PySide6.QtCore import QTimer
@@ -39,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     from personseg_live.gui.app import create_window
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    origin = STARTED
+    if args.baseline:
+        print(f"idle event loop, no window: max stall {idle_stall_ms(args.seconds):.0f} ms")
+        origin += args.seconds  # time the start-up from here, not through the baseline
     source = args.source or str(assets.demo_clip())
     with tempfile.TemporaryDirectory() as tmp:
         cli = argparse.Namespace(source=source, background=args.background, model=None)
@@ -47,12 +55,16 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(w, h)
         window.show()
 
+        # GUI-thread cost per frame: taking the frame (scale + convert) and painting it.
+        take_ms = time_calls(window.bridge.frame_listeners, 0)
+        paint_ms = time_method(type(window.preview), "paintEvent")
+
         stall = StallMeter()
         first: list[float] = []
         closing: list[float] = []
 
         def on_first_frame() -> None:
-            first.append(time.perf_counter() - STARTED)
+            first.append(time.perf_counter() - origin)
             stall.reset()  # count stalls while frames flow, not the start-up
             QTimer.singleShot(int(args.seconds * 1000), finish)
 
@@ -76,9 +88,56 @@ def main(argv: list[str] | None = None) -> int:
         print(f"first composited frame on screen: {first[0]:.2f} s after start")
         print(f"max event-loop stall while running: {stall.max_gap_ms:.0f} ms (timer at 10 ms)")
         print(f"frames drawn: {window.preview.frames_shown}, skipped by the GUI: {window.bridge.dropped}")
+        print(f"GUI thread per frame: take {summary(take_ms)}; paint {summary(paint_ms)}")
         print(f"window: {window.width()}x{window.height()}, saved {args.out}")
         print(f"exit code {code}, closing took {time.perf_counter() - closing[0]:.2f} s")
         return code
+
+
+def time_calls(listeners: list, index: int) -> list[float]:
+    """Wrap ``listeners[index]`` so each call's duration (ms) lands in the returned list."""
+    times: list[float] = []
+    inner = listeners[index]
+
+    def timed(arg) -> None:
+        t = time.perf_counter()
+        inner(arg)
+        times.append((time.perf_counter() - t) * 1000)
+
+    listeners[index] = timed
+    return times
+
+
+def time_method(cls: type, name: str) -> list[float]:
+    """The same for a method of a class (Qt calls overrides through the class)."""
+    times: list[float] = []
+    inner = getattr(cls, name)
+
+    def timed(self, *args) -> None:
+        t = time.perf_counter()
+        inner(self, *args)
+        times.append((time.perf_counter() - t) * 1000)
+
+    setattr(cls, name, timed)
+    return times
+
+
+def summary(ms: list[float]) -> str:
+    if not ms:
+        return "n/a"
+    ordered = sorted(ms)
+    return f"mean {sum(ms) / len(ms):.1f} ms, p95 {ordered[int(0.95 * (len(ms) - 1))]:.1f} ms, max {ordered[-1]:.1f} ms"
+
+
+def idle_stall_ms(seconds: float) -> float:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    meter = StallMeter()
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+    meter.stop()
+    return meter.max_gap_ms
 
 
 class StallMeter:
