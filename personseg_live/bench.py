@@ -167,6 +167,69 @@ def bench_live(*, seconds: float = 10.0, height: int = 720, segmenter=None) -> d
     }
 
 
+def bench_stability(folder: Path, *, segmenter=None, settings=None) -> dict:
+    """Flicker and IoU of the raw model against the default matte on labelled clips.
+
+    ``folder`` holds images/<seq>_<NNNNN>.jpg and masks/<seq>_<NNNNN>.png (consecutive frames; the
+    DAVIS person set has this layout). Flicker: mean |a_t - a_(t-1)| per clip; IoU: alpha >= 0.5
+    (the mask PNGs' 128) against the mask. Raw: the model's probability upsampled, no matte.
+    """
+    import cv2
+
+    from .compose import Matte
+    from .model.segmenter import Segmenter
+    from .settings import MatteSettings
+
+    segmenter = segmenter or Segmenter()
+    images = sorted((Path(folder) / "images").glob("*.jpg"))
+    if not images:
+        raise FileNotFoundError(f"no images/*.jpg in {folder}")
+    clips: dict[str, list[Path]] = {}
+    for path in images:
+        clips.setdefault(path.stem.rsplit("_", 1)[0], []).append(path)
+
+    def flicker(xs: list) -> float:
+        return float(np.mean([np.abs(b - a).mean() for a, b in zip(xs, xs[1:])]))
+
+    def iou(a: np.ndarray, b: np.ndarray) -> float:
+        union = (a | b).sum()
+        return float((a & b).sum() / union) if union else 1.0
+
+    rows = []
+    for name, paths in clips.items():
+        matte = Matte(settings or MatteSettings())
+        raw, ours, gts = [], [], []
+        for path in paths:
+            frame = cv2.imread(str(path))
+            gts.append(cv2.imread(str(path.parent.parent / "masks" / f"{path.stem}.png"), cv2.IMREAD_GRAYSCALE) > 127)
+            low = segmenter.lowres(frame)
+            raw.append(cv2.resize(low, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR))
+            ours.append(np.rint(matte(low, frame) * 255) / 255)  # as --mask-out stores it
+        rows.append({
+            "clip": name, "frames": len(paths),
+            "flicker_raw": flicker(raw), "flicker_matte": flicker(ours),
+            "flicker_truth": flicker([g.astype(np.float32) for g in gts]),
+            "iou_raw": float(np.mean([iou(r >= 0.5, g) for r, g in zip(raw, gts)])),
+            "iou_matte": float(np.mean([iou(a >= 0.5, g) for a, g in zip(ours, gts)])),
+        })
+    mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0] if k not in ("clip", "frames")}
+    mean["flicker_ratio"] = round(mean["flicker_matte"] / mean["flicker_raw"], 3)
+    mean["iou_change_points"] = round(100 * (mean["iou_matte"] - mean["iou_raw"]), 2)
+    return {"folder": str(folder), "clips": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows], "mean": mean}
+
+
+def format_stability(r: dict) -> str:
+    lines = [f"temporal stability on {r['folder']} (flicker = mean |alpha_t - alpha_t-1|; IoU at alpha >= 0.5):"]
+    for c in r["clips"] + [{"clip": "MEAN", **r["mean"]}]:
+        lines.append(
+            f"  {c['clip']:<20} flicker raw {c['flicker_raw']:.4f} matte {c['flicker_matte']:.4f} truth {c['flicker_truth']:.4f}"
+            f" | IoU raw {c['iou_raw']:.3f} matte {c['iou_matte']:.3f}"
+        )
+    m = r["mean"]
+    lines.append(f"  matte flicker = {m['flicker_ratio']:.2f}x raw; IoU {m['iou_change_points']:+.2f} points")
+    return "\n".join(lines)
+
+
 def run(*, quick: bool = False) -> dict:
     from .model.backends import cpu_threads
     from .model.segmenter import Segmenter
@@ -212,7 +275,15 @@ def format_text(r: dict) -> str:
     return "\n".join(lines)
 
 
-def main(*, json_output: bool = False, quick: bool = False) -> int:
+def main(*, json_output: bool = False, quick: bool = False, stability: Path | None = None) -> int:
+    if stability is not None:
+        try:
+            results = bench_stability(stability)
+        except FileNotFoundError as exc:
+            print(f"personseg-live: error: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(results, indent=2) if json_output else format_stability(results))
+        return 0
     if not json_output:
         print("measuring (about a minute; --quick for a rough figure)…", file=sys.stderr)
     results = run(quick=quick)

@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure model speed, offline FPS and live latency")
     b.add_argument("--json", action="store_true", help="print the results as JSON")
     b.add_argument("--quick", action="store_true", help="fewer frames (a rough figure in a few seconds)")
+    b.add_argument(
+        "--stability", type=Path, metavar="DIR",
+        help="instead: flicker and IoU of the raw model vs the matte on labelled clips (DIR/images/<clip>_<NNNNN>.jpg + DIR/masks/*.png)",
+    )
 
     sub.add_parser("cameras", help="list the cameras that open")
     return parser
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             from .bench import main as bench_main
 
-            return bench_main(json_output=args.json, quick=args.quick)
+            return bench_main(json_output=args.json, quick=args.quick, stability=args.stability)
         if args.command == "cameras":
             return cmd_cameras()
         return cmd_app(args)

@@ -172,3 +172,15 @@ def test_process_interrupted_leaves_no_file(tmp_path, sig):
             proc.kill()
     assert proc.returncode == 130, err
     assert list(out.parent.iterdir()) == []  # neither the result nor a partial file
+
+
+def test_bench_stability(people_dir, capsys, tmp_path):
+    import json
+
+    code, out, err = run(capsys, "bench", "--stability", people_dir, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["clips"][0]["frames"] == 8
+    assert {"flicker_raw", "flicker_matte", "iou_raw", "iou_matte", "flicker_ratio"} <= set(result["mean"])
+    code, _, err = run(capsys, "bench", "--stability", tmp_path)
+    assert code == 1 and "no images" in err
