@@ -189,7 +189,8 @@ def bench_stability(folder: Path, *, segmenter=None, settings=None) -> dict:
         clips.setdefault(path.stem.rsplit("_", 1)[0], []).append(path)
 
     def flicker(xs: list) -> float:
-        return float(np.mean([np.abs(b - a).mean() for a, b in zip(xs, xs[1:])]))
+        pairs = [np.abs(b - a).mean() for a, b in zip(xs, xs[1:]) if a.shape == b.shape]  # a cut: no pair
+        return float(np.mean(pairs)) if pairs else 0.0
 
     def iou(a: np.ndarray, b: np.ndarray) -> float:
         union = (a | b).sum()
@@ -213,7 +214,7 @@ def bench_stability(folder: Path, *, segmenter=None, settings=None) -> dict:
             "iou_matte": float(np.mean([iou(a >= 0.5, g) for a, g in zip(ours, gts)])),
         })
     mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0] if k not in ("clip", "frames")}
-    mean["flicker_ratio"] = round(mean["flicker_matte"] / mean["flicker_raw"], 3)
+    mean["flicker_ratio"] = round(mean["flicker_matte"] / mean["flicker_raw"], 3) if mean["flicker_raw"] else None
     mean["iou_change_points"] = round(100 * (mean["iou_matte"] - mean["iou_raw"]), 2)
     return {"folder": str(folder), "clips": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows], "mean": mean}
 
@@ -226,7 +227,8 @@ def format_stability(r: dict) -> str:
             f" | IoU raw {c['iou_raw']:.3f} matte {c['iou_matte']:.3f}"
         )
     m = r["mean"]
-    lines.append(f"  matte flicker = {m['flicker_ratio']:.2f}x raw; IoU {m['iou_change_points']:+.2f} points")
+    ratio = f"{m['flicker_ratio']:.2f}x raw" if m["flicker_ratio"] is not None else "n/a (no consecutive frames)"
+    lines.append(f"  matte flicker = {ratio}; IoU {m['iou_change_points']:+.2f} points")
     return "\n".join(lines)
 
 
