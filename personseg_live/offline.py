@@ -276,6 +276,7 @@ def _open_input(src: Path):
 def _read(container, vstream, astream, out: queue.Queue, stop: threading.Event, errors: list, i420: bool) -> None:
     import av
 
+    size = (vstream.codec_context.width, vstream.codec_context.height)
     streams = [vstream] + ([astream] if astream is not None else [])
     index = 0
     try:
@@ -286,11 +287,15 @@ def _read(container, vstream, astream, out: queue.Queue, stop: threading.Event, 
                 _put(out, ("audio", packet), stop, errors)
                 continue
             for frame in packet.decode():
+                pts, time_base = frame.pts, frame.time_base
+                if i420 and (frame.width, frame.height) != size:
+                    # A mid-stream size change: keep the output's size (the encoder cannot change it).
+                    frame = frame.reformat(width=size[0], height=size[1], format="yuv420p")
                 image = to_i420(frame) if i420 else to_bgr(frame)
-                _put(out, ("video", image, frame.pts, frame.time_base), stop, errors)
+                _put(out, ("video", image, pts, time_base), stop, errors)
                 index += 1
     except av.error.FFmpegError as exc:
-        errors.append(InputError(f"decoding failed after {index} frames: {exc}"))
+        errors.append(InputError(f"{container.name}: decoding failed after {index} frames ({exc})"))
     except BaseException as exc:
         errors.append(exc)
     finally:
