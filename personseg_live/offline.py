@@ -186,7 +186,7 @@ def process_video(
         matte = Matte(options.matte)
         # LiteRT on a CPU gains nothing from batches; TensorFlow (on a GPU) does.
         batch_size = BATCH_TENSORFLOW if segmenter.backend == "tensorflow" else 1
-        total = vstream.frames or None
+        total = vstream.frames or estimate_frames(container, vstream, rate)  # mkv/webm often have no count
         t0 = time.perf_counter()
         count = 0
         pending: list[tuple] = []  # (frame, model input, pts, time base), in frame order
@@ -254,6 +254,17 @@ def process_video(
     finally:
         compositor.close()
         container.close()
+
+
+def estimate_frames(container, vstream, rate) -> int | None:
+    """Frames from duration x rate, for the progress bar's ETA (None when the file says neither)."""
+    if vstream.duration and vstream.time_base:
+        seconds = float(vstream.duration * vstream.time_base)
+    elif container.duration:
+        seconds = container.duration / 1e6
+    else:
+        return None
+    return max(1, round(seconds * float(rate))) if seconds > 0 else None
 
 
 def _open_input(src: Path):
