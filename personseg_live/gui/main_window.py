@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from ..assets import DEFAULT_MODEL
 from ..settings import Settings, VcamSettings, save_settings
-from .worker import PipelineBridge, guard_emit_refcount, run_in_background
+from .worker import PipelineBridge, run_in_background
 from .widgets import BACKGROUND_CHOICES, BackgroundPanel, MattePanel, ModelPanel, PreviewWidget, SourcePanel
 
 NO_CAMERA = "No camera found — showing the demo clip"
@@ -65,7 +65,6 @@ class MainWindow(QMainWindow):
         enumerate_cameras: bool = True,
     ):
         super().__init__()
-        guard_emit_refcount()  # before any widget emits: see worker.py
         self.setWindowTitle("personseg-live")
         self.settings = settings
         self.settings_path = settings_path

@@ -8,20 +8,17 @@ pipeline itself) and the event loop never builds a backlog of 2.7 MB frames.
 Why posted events and not a queued ``Signal(object)``: PySide6 6.12.0's ``SignalInstance.emit()``
 returns ``True`` without taking a reference to it, so every emit from Python lowers the refcount
 of ``True``; on Python 3.11 (where ``True`` is not immortal) 30 fps x 2 emits crash the process
-with "bool_dealloc" after about half a minute. ``QCoreApplication.postEvent`` is the same queued
-hand-over to the receiver's thread without that call. ``guard_emit_refcount`` covers the emits
-we cannot avoid (superqt's sliders emit from Python on every move).
+with "bool_dealloc" after about half a minute. pyproject.toml excludes 6.12; the posted event
+(the same queued hand-over to the receiver's thread) also keeps the 30 fps path off ``emit``.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import sys
 import threading
 from typing import Callable
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject
 from superqt.utils import create_worker
 
 _WAKE = QEvent.Type(QEvent.registerEventType())
@@ -103,28 +100,3 @@ def run_in_background(fn: Callable, *, on_done: Callable, on_error: Callable | N
         worker.errored.connect(on_error)
     worker.start()
     return worker
-
-
-class _Probe(QObject):
-    ping = Signal()
-
-
-@functools.cache
-def guard_emit_refcount() -> bool:
-    """Make ``True`` immortal where ``Signal.emit`` would otherwise free it (see the module doc).
-
-    Probes once per process: if emitting from Python lowers ``True``'s refcount and the
-    interpreter does not already treat ``True`` as immortal (Python >= 3.12 does), adds a huge
-    count to it, which is what 3.12 does by design. Returns whether the guard was applied.
-    """
-    if sys.version_info >= (3, 12) or hasattr(sys, "gettotalrefcount"):  # immortal, or a debug build's layout
-        return False
-    probe = _Probe()
-    before = sys.getrefcount(True)
-    for _ in range(64):
-        probe.ping.emit()
-    if sys.getrefcount(True) - before > -48:  # other threads may move it a little; the bug moves it by 64
-        return False
-    # ob_refcnt is the first field of every object in a release build of CPython 3.11.
-    ctypes.c_ssize_t.from_address(id(True)).value += 1 << 40
-    return True
