@@ -234,6 +234,9 @@ def process_video(
                     pending = []
             if pending and not stop.is_set() and not errors:
                 finish(pending)
+            if bar.total != count:  # an estimated total: end the bar at the true count
+                bar.total = count
+                bar.refresh()
         _put(encoded, None, stop, errors)
         writer.join()
         reader.join()
