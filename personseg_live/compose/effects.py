@@ -89,6 +89,8 @@ class Compositor:
         self._video: cv2.VideoCapture | None = None
         self._video_path: str | None = None
         self._inv: np.ndarray | None = None  # 1 - alpha, reused
+        self._i420_key: tuple | None = None
+        self._i420_background: np.ndarray | None = None  # the static background in I420
         self._check(self.settings)
 
     def update(self, settings: BackgroundSettings) -> None:
@@ -142,11 +144,11 @@ class Compositor:
         elif mode == "video":
             background = cv2.cvtColor(self._video_frame((h, w)), cv2.COLOR_BGR2YUV_I420)
         else:
-            key = ("i420", self.settings.mode, self.settings.path, self.settings.color, (h, w))
-            if key != getattr(self, "_i420_key", None):
-                self._i420_bg = cv2.cvtColor(self._static((h, w)), cv2.COLOR_BGR2YUV_I420)
+            key = (self.settings.mode, self.settings.path, self.settings.color, (h, w))
+            if key != self._i420_key:
+                self._i420_background = cv2.cvtColor(self._static((h, w)), cv2.COLOR_BGR2YUV_I420)
                 self._i420_key = key
-            background = self._i420_bg
+            background = self._i420_background
         out = np.empty_like(frame)
         alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
         inv = np.subtract(np.float32(1.0), alpha)
