@@ -188,3 +188,11 @@ def test_expand_inputs(tmp_path):
     assert [p.name for p in expand_inputs(str(tmp_path / "*.mp4"))] == ["b.mp4"]
     with pytest.raises(InputError):
         expand_inputs(str(tmp_path / "*.mkv"))
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_image_and_video_backgrounds(tmp_path, clip_25, clip_with_audio, segmenter, people_dir, kind):
+    background = sorted((people_dir / "images").glob("*.jpg"))[0] if kind == "image" else clip_with_audio
+    out = tmp_path / "out.mp4"
+    report = process_video(clip_25, out, ProcessOptions(background=parse_background(str(background))), segmenter=segmenter, progress=False)
+    assert report.frames == 30 and probe(out)["frames"] == 30
