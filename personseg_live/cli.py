@@ -296,7 +296,9 @@ def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
         elif event.kind == "source_ended":
             print(f"personseg-live: {event.message}", file=sys.stderr)
             done.set()
-        elif event.kind in ("error", "source_lost", "source_retry", "source_opened"):
+        elif event.kind == "source_opened":
+            print(f"personseg-live: reading {event.message}", file=sys.stderr)
+        elif event.kind in ("error", "source_lost", "source_retry"):
             print(f"personseg-live: {event.message}", file=sys.stderr)
 
     def on_frame(result) -> None:

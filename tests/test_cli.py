@@ -184,3 +184,14 @@ def test_bench_stability(people_dir, capsys, tmp_path):
     assert {"flicker_raw", "flicker_matte", "iou_raw", "iou_matte", "flicker_ratio"} <= set(result["mean"])
     code, _, err = run(capsys, "bench", "--stability", tmp_path)
     assert code == 1 and "no images" in err
+
+
+def test_headless_live_recording(tmp_path, clip, capsys):
+    """The camera path of headless mode (live pipeline -> file), driven by a file that ends."""
+    from personseg_live.settings import Settings, SourceSettings
+
+    out = tmp_path / "rec.mp4"
+    code = cli._run_live(Settings(source=SourceSettings(spec=str(clip), loop=False)), vcam=False, output=out)
+    err = capsys.readouterr().err
+    assert code == 0 and "reading clip.mp4" in err and "ended" in err
+    assert 1 <= probe(out)["frames"] <= 20
