@@ -250,3 +250,10 @@ def test_foreign_tflite_teacher_for_pseudo_labels(tmp_path, people_dir):
     mask = cv2.imread(str(next((out / "masks").glob("*.png"))), cv2.IMREAD_GRAYSCALE)
     target = cv2.imread(str(people_dir / "masks" / "ccp_0001.png"), cv2.IMREAD_GRAYSCALE)
     assert iou(mask / 255.0, target / 255.0) > 0.7
+
+
+def test_bench_against_a_reference_segmenter(tmp_path):
+    out = tmp_path / "ref.json"
+    run_training("bench", "--reference", str(MEDIAPIPE_LANDSCAPE), "--runs", "3", "--json", str(out))
+    row = json.loads(out.read_text())
+    assert set(row) == {"segmenter_720p", "reference_invoke", "reference_720p"} and min(row.values()) > 0

@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--size", action="append", type=_size, default=None, help="HxW (default 144x256, 224x224, 288x512)")
     b.add_argument("--backend", action="append", choices=["litert", "tensorflow"], default=None)
     b.add_argument("--runs", type=int, default=50)
+    b.add_argument("--reference", type=Path, default=None,
+                   help="instead: Segmenter(--model)(720p frame) vs this TFLite segmenter on the same frame")
+    b.add_argument("--model", default="default", help="with --reference: the model to compare")
     b.add_argument("--json", type=Path, default=None)
 
     args = p.parse_args(argv)

@@ -31,10 +31,53 @@ def _median_ms(fn, x: np.ndarray, runs: int) -> float:
     return float(np.median(times) * 1000)
 
 
+def compare_with_reference(reference: Path, model: str, runs: int) -> dict:
+    """``Segmenter(model)(frame)`` on a 1280x720 frame, resize and upsample included, against a reference
+    TFLite segmenter given the same frame (its invoke alone, and with the same resize/upsample).
+
+    Calls alternate so both see the same machine load.
+    """
+    import cv2
+
+    from personseg_live import Segmenter
+    from personseg_live.model.segmenter import downscale, upsample
+
+    frame = np.random.default_rng(0).integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+    ours = Segmenter(model, backend="litert")
+    ref = LiteRTBackend(reference)
+    h, w = ref.native_shape
+    x = cv2.cvtColor(downscale(frame, (h, w)), cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
+
+    def ref_full():
+        small = cv2.cvtColor(downscale(frame, (h, w)), cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
+        return upsample(ref.predict(small)[0], frame.shape[:2])
+
+    calls = {"segmenter_720p": lambda: ours(frame), "reference_invoke": lambda: ref.predict(x),
+             "reference_720p": ref_full}
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    for fn in calls.values():
+        for _ in range(5):
+            fn()
+    for _ in range(runs):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    row = {k: round(float(np.median(v) * 1000), 3) for k, v in times.items()}
+    for k, v in row.items():
+        print(f"{k:<18} {v:8.2f} ms (median of {runs})", flush=True)
+    return row
+
+
 def bench_command(args) -> list[dict]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from .export import export
 
+    if args.reference:
+        row = compare_with_reference(args.reference, args.model, args.runs)
+        if args.json:
+            args.json.write_text(json.dumps(row, indent=2) + "\n")
+        return [row]
     archs = args.arch or list(ARCHITECTURES)
     sizes = args.size or DEFAULT_SIZES
     backends = args.backend or ["litert", "tensorflow"]
