@@ -28,8 +28,11 @@ def models_dir() -> Path:
 
 
 def model_names() -> list[str]:
-    """Names of the bundled models (each has at least a .tflite or .keras file)."""
-    names = {p.stem for p in models_dir().iterdir() if p.suffix in (".tflite", ".keras")}
+    """Names of the bundled models (each has at least a .tflite or .keras file).
+
+    ``<name>.<H>x<W>.tflite`` files are fixed-shape copies of ``<name>``, not models of their own.
+    """
+    names = {p.stem for p in models_dir().iterdir() if p.suffix in (".tflite", ".keras") and "." not in p.stem}
     return sorted(names, key=lambda n: (n != DEFAULT_MODEL, n))
 
 

@@ -15,10 +15,26 @@ from pathlib import Path
 from personseg_live.model.segmenter import RUNTIME_AREA
 
 
-def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True) -> list[Path]:
+def _write_tflite(model, hw: tuple[int | None, int | None], out: Path, float16: bool) -> Path:
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as td:
+        model.export(td, format="tf_saved_model", input_signature=[tf.TensorSpec([1, *hw, 3], tf.float32)], verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(td)
+        if float16:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        tflite = converter.convert()
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(tflite)
+    tmp.replace(out)
+    return out
+
+
+def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True,
+           static_sizes: tuple[tuple[int, int], ...] = ((144, 256),)) -> list[Path]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-    import tensorflow as tf
 
     from personseg_live.model.architectures import ARCHITECTURES
 
@@ -42,19 +58,14 @@ def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True) -> 
     tmp.replace(keras_out)
     written.append(keras_out)
 
-    with tempfile.TemporaryDirectory() as td:
-        sig = [tf.TensorSpec([1, None if dynamic else h, None if dynamic else w, 3], tf.float32)]
-        model.export(td, format="tf_saved_model", input_signature=sig, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(td)
-        if float16:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        tflite = converter.convert()
     tfl_out = out_dir / f"{name}.tflite"
-    tmp = tfl_out.with_name(tfl_out.name + ".tmp")
-    tmp.write_bytes(tflite)
-    tmp.replace(tfl_out)
-    written.append(tfl_out)
+    for stale in out_dir.glob(f"{name}.*x*.tflite"):
+        stale.unlink()
+    written.append(_write_tflite(model, (None, None) if dynamic else (h, w), tfl_out, float16))
+    if dynamic:
+        # The webcam/video shape also as a fixed-shape copy: one XNNPACK partition instead of five.
+        for sh, sw in static_sizes:
+            written.append(_write_tflite(model, (sh, sw), out_dir / f"{name}.{sh}x{sw}.tflite", float16))
 
     meta = {
         "name": name,

@@ -166,6 +166,6 @@ def downscale(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def upsample(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Model-resolution probability -> frame resolution, bilinear, clipped to 0..1."""
-    out = cv2.resize(prob, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-    return np.clip(out, 0.0, 1.0, out=out)
+    """Model-resolution probability -> frame resolution, bilinear."""
+    # Bilinear weights are convex, so a 0..1 sigmoid output stays in 0..1: no clip (0.17 ms at 720p).
+    return cv2.resize(prob, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
