@@ -8,6 +8,8 @@ from pathlib import Path
 
 from personseg_live.model.architectures import ARCHITECTURES
 
+from .train import STRATEGIES
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_BACKGROUNDS = REPO.parent / "shared" / "backgrounds"
 
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--backgrounds", default=str(SHARED_BACKGROUNDS) if SHARED_BACKGROUNDS.is_dir() else None,
                    help="scene photos to paste people onto (default ../shared/backgrounds)")
     t.add_argument("--init", default=None, help="start from this .keras checkpoint (fine-tuning)")
-    t.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"])
+    t.add_argument("--strategy", default="default", choices=STRATEGIES,
+                   help="tf.distribute: default (one device), mirrored (all local GPUs), multiworker (TF_CONFIG)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
 
     pl = sub.add_parser("pseudo-label", help="soft masks for unlabelled photos from a teacher model")

@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,6 @@ class TrainConfig:
     strategy: str = "default"
     bce_weight: float = 1.0
     dice_weight: float = 1.0
-    extra: dict = field(default_factory=dict)
 
 
 def make_strategy(name: str):
