@@ -221,7 +221,8 @@ def test_bench_prints_ms(tmp_path):
     assert rows[0]["arch"] == "tiny" and rows[0]["ms"] > 0
 
 
-@pytest.mark.parametrize("command", ["prepare-coco", "train", "pseudo-label", "export", "evaluate", "bench"])
+@pytest.mark.parametrize("command", ["prepare-coco", "negatives", "train", "pseudo-label", "import-tflite", "export",
+                                     "evaluate", "bench"])
 def test_every_command_has_help(command):
     assert "usage:" in run_training(command, "--help").stdout
 
@@ -257,3 +258,16 @@ def test_bench_against_a_reference_segmenter(tmp_path):
     run_training("bench", "--reference", str(MEDIAPIPE_LANDSCAPE), "--runs", "3", "--json", str(out))
     row = json.loads(out.read_text())
     assert set(row) == {"segmenter_720p", "reference_invoke", "reference_720p"} and min(row.values()) > 0
+
+
+def test_negatives_are_empty_scenes(tmp_path):
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    cv2.imwrite(str(scenes / "room.jpg"), np.full((480, 640, 3), 120, np.uint8))
+    out = tmp_path / "neg"
+    result = run_training("negatives", "--backgrounds", str(scenes), "--out", str(out), "--synthetic", "3")
+    assert "wrote 4 empty scenes" in result.stdout
+    splits = load_splits([DataSpec(out)], val_fraction=0.0)
+    assert sorted(s.id for s in splits.train) == ["plain_000", "plain_001", "plain_002", "scene_room"]
+    assert all(s.mask.max() == 0 for s in splits.train)
+    assert all(max(s.image.shape[:2]) == 320 for s in splits.train)

@@ -1,4 +1,4 @@
-"""``python -m training <command>``: prepare-coco, train, pseudo-label, import-tflite, export, evaluate, bench."""
+"""``python -m training <command>``: prepare-coco, negatives, train, pseudo-label, import-tflite, export, evaluate, bench."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--images", required=True, type=Path, help="folder of the COCO images")
     c.add_argument("--out", required=True, type=Path, help="output folder (images/ + masks/)")
     c.add_argument("--min-area", type=float, default=0.01, help="skip images where people cover less (fraction)")
+
+    ng = sub.add_parser("negatives", help="a folder dataset of scenes without people (photos + plain walls)")
+    ng.add_argument("--backgrounds", type=Path, default=SHARED_BACKGROUNDS, help="scene photos without people")
+    ng.add_argument("--out", required=True, type=Path)
+    ng.add_argument("--synthetic", type=int, default=60, help="how many plain walls to draw")
 
     t = sub.add_parser("train", help="train an architecture on folder datasets",
                        epilog="Distributed: --strategy mirrored uses every GPU of this machine; "
@@ -107,6 +112,10 @@ def _run(args) -> int:
 
         n = prepare_coco(args.annotations, args.images, args.out, args.min_area)
         print(f"wrote {n} person image/mask pairs to {args.out}")
+    elif args.command == "negatives":
+        from .data import write_negatives
+
+        print(f"wrote {write_negatives(args.backgrounds, args.out, args.synthetic)} empty scenes to {args.out}")
     elif args.command == "train":
         from .train import TrainConfig, train
 

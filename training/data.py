@@ -177,3 +177,45 @@ def prepare_coco(annotations: Path, images: Path, out: Path, min_area: float = 0
     )
     (out / "index.json").write_text(json.dumps({"pairs": written, "source": str(annotations)}))
     return written
+
+
+def write_negatives(backgrounds: Path, out: Path, synthetic: int = 60, seed: int = 0) -> int:
+    """An image/mask folder of scenes with nobody in them: the scene photos plus plain walls.
+
+    Nearly every training crop holds a person, so without these the model learns "something is always
+    there" and keeps half of an empty plain wall as person when the user steps away. Flat colours,
+    gradients and soft noise stand in for plain walls and out-of-focus rooms.
+    """
+    rng = np.random.default_rng(seed)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    n = 0
+
+    def save(stem: str, bgr: np.ndarray) -> None:
+        cv2.imwrite(str(out / "images" / f"{stem}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        cv2.imwrite(str(out / "masks" / f"{stem}.png"), np.zeros(bgr.shape[:2], np.uint8))
+
+    for p in sorted(backgrounds.iterdir()) if backgrounds.is_dir() else []:
+        if p.suffix.lower() in IMAGE_EXTS:
+            bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
+            if bgr is not None:
+                s = 320 / max(bgr.shape[:2])
+                save(f"scene_{p.stem}", cv2.resize(bgr, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
+                n += 1
+    for i in range(synthetic):
+        h, w = (240, 320) if rng.random() < 0.7 else (320, 240)
+        a, b = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+        t = np.linspace(0, 1, w if rng.random() < 0.5 else h, dtype=np.float32)
+        ramp = t[None, :, None] if len(t) == w else t[:, None, None]
+        img = a * (1 - ramp) + b * ramp * (rng.random() < 0.7)  # a gradient, or a flat colour
+        img = np.broadcast_to(img, (h, w, 3)).astype(np.float32)
+        noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), rng.uniform(2, 20))
+        img = img + noise[..., None] * rng.uniform(0, 40) / max(float(noise.std()), 1e-3) * 0.3
+        save(f"plain_{i:03d}", np.clip(img, 0, 255).astype(np.uint8))
+        n += 1
+    (out / "SOURCE.md").write_text(
+        f"# {out.name}: scenes without people\n\nWritten by `python -m training negatives`: the scene photos of "
+        f"`{backgrounds}` (their own licences) resized to 320 px, and {synthetic} synthetic plain walls "
+        "(flat colours, gradients, blurred noise). Every mask is empty.\n"
+    )
+    return n
