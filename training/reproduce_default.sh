@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retrain the shipped default model end to end from ../shared, on the CPU (about 70 min on 2 cores).
+# Retrain the shipped default model end to end from ../shared, on the CPU (about 75 min on 2 cores).
 # Re-running it resumes: finished steps are skipped, an interrupted training continues (--resume).
 #   SHARED=../shared RUNS=runs bash training/reproduce_default.sh
 set -euo pipefail
@@ -48,8 +48,19 @@ $PY -m training train --arch mobile --init "$RUNS/default/best.keras" --lr 1.5e-
   --data "$D/voc-person,paste=0" --data "$D/coco128-seg-person,paste=0" \
   --data "$RUNS/pseudo/lfw_mp,weight=0.4,paste=0"
 
-# 6. Export into assets/models and report.
-$PY -m training export "$RUNS/default192/best.keras" --name default
+# 6. Stage 3: scenes without people, so an empty room or plain wall stays background.
+[ -d "$RUNS/negatives/masks" ] || $PY -m training negatives --backgrounds "$SHARED/backgrounds" --out "$RUNS/negatives"
+RESUME=""
+[ -f "$RUNS/default_neg/config.json" ] && RESUME="--resume"
+$PY -m training train --arch mobile --init "$RUNS/default192/best.keras" --lr 5e-5 --epochs 3 --patience 3 \
+  --size 192x192 --out "$RUNS/default_neg" $RESUME \
+  --data "$D/ccp-person,paste=0.7" --data "$D/celebamask-hq-subset,weight=0.7,paste=0.6" \
+  --data "$D/davis2016-person,weight=0.4,split=sequence,paste=0.3" --data "$D/nprportrait-seg,weight=3" \
+  --data "$D/voc-person,paste=0" --data "$D/coco128-seg-person,paste=0" \
+  --data "$RUNS/pseudo/lfw_mp,weight=0.4,paste=0" --data "$RUNS/negatives,weight=1.5,paste=0"
+
+# 7. Export into assets/models and report.
+$PY -m training export "$RUNS/default_neg/best.keras" --name default
 $PY -m training evaluate --model default \
   --data "$D/ccp-person" --data "$D/celebamask-hq-subset" --data "$D/nprportrait-seg" \
   --data "$D/voc-person" --data "$D/coco128-seg-person" --data "$D/davis2016-person,split=sequence"
