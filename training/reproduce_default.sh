@@ -28,25 +28,25 @@ if [ ! -f "$RUNS/mobile_init.keras" ]; then
     --arch mobile --out "$RUNS/mobile_init.keras"
 fi
 
-# 4. Fine-tune on every labelled set plus the pseudo-labels (seed 0; resumes when the run exists).
+# Every labelled set plus the pseudo-labels, with the per-set weights and paste probabilities of the card.
+DATA=(--data "$D/ccp-person,paste=0.7" --data "$D/celebamask-hq-subset,weight=0.7,paste=0.6"
+      --data "$D/davis2016-person,weight=0.4,split=sequence,paste=0.3" --data "$D/nprportrait-seg,weight=3"
+      --data "$D/voc-person,paste=0" --data "$D/coco128-seg-person,paste=0"
+      --data "$RUNS/pseudo/lfw_mp,weight=0.4,paste=0")
+
+# 4. Fine-tune (seed 0; resumes when the run exists).
 RESUME=""
 [ -f "$RUNS/default/config.json" ] && RESUME="--resume"
 $PY -m training train --arch mobile --init "$RUNS/mobile_init.keras" --lr 5e-4 --epochs 30 --patience 10 \
   --out "$RUNS/default" $RESUME \
-  --data "$D/ccp-person,paste=0.7" --data "$D/celebamask-hq-subset,weight=0.7,paste=0.6" \
-  --data "$D/davis2016-person,weight=0.4,split=sequence,paste=0.3" --data "$D/nprportrait-seg,weight=3" \
-  --data "$D/voc-person,paste=0" --data "$D/coco128-seg-person,paste=0" \
-  --data "$RUNS/pseudo/lfw_mp,weight=0.4,paste=0"
+  "${DATA[@]}"
 
 # 5. Stage 2: 192x192 crops (the pixel count the runtime feeds), lower LR.
 RESUME=""
 [ -f "$RUNS/default192/config.json" ] && RESUME="--resume"
 $PY -m training train --arch mobile --init "$RUNS/default/best.keras" --lr 1.5e-4 --epochs 8 --patience 8 \
   --size 192x192 --out "$RUNS/default192" $RESUME \
-  --data "$D/ccp-person,paste=0.7" --data "$D/celebamask-hq-subset,weight=0.7,paste=0.6" \
-  --data "$D/davis2016-person,weight=0.4,split=sequence,paste=0.3" --data "$D/nprportrait-seg,weight=3" \
-  --data "$D/voc-person,paste=0" --data "$D/coco128-seg-person,paste=0" \
-  --data "$RUNS/pseudo/lfw_mp,weight=0.4,paste=0"
+  "${DATA[@]}"
 
 # 6. Stage 3: scenes without people, so an empty room or plain wall stays background.
 [ -d "$RUNS/negatives/masks" ] || $PY -m training negatives --backgrounds "$SHARED/backgrounds" --out "$RUNS/negatives"
@@ -54,10 +54,7 @@ RESUME=""
 [ -f "$RUNS/default_neg/config.json" ] && RESUME="--resume"
 $PY -m training train --arch mobile --init "$RUNS/default192/best.keras" --lr 5e-5 --epochs 3 --patience 3 \
   --size 192x192 --out "$RUNS/default_neg" $RESUME \
-  --data "$D/ccp-person,paste=0.7" --data "$D/celebamask-hq-subset,weight=0.7,paste=0.6" \
-  --data "$D/davis2016-person,weight=0.4,split=sequence,paste=0.3" --data "$D/nprportrait-seg,weight=3" \
-  --data "$D/voc-person,paste=0" --data "$D/coco128-seg-person,paste=0" \
-  --data "$RUNS/pseudo/lfw_mp,weight=0.4,paste=0" --data "$RUNS/negatives,weight=1.5,paste=0"
+  "${DATA[@]}" --data "$RUNS/negatives,weight=1.5,paste=0"
 
 # 7. Export into assets/models and report.
 $PY -m training export "$RUNS/default_neg/best.keras" --name default
