@@ -65,14 +65,12 @@ class LatestFrame:
         self._cond = threading.Condition()
         self._item = None
         self.dropped = 0
-        self.put_count = 0
 
     def put(self, item) -> None:
         with self._cond:
             if self._item is not None:
                 self.dropped += 1
             self._item = item
-            self.put_count += 1
             self._cond.notify()
 
     def get(self, timeout: float | None = None):
