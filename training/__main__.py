@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
 
     pl = sub.add_parser("pseudo-label", help="soft masks for unlabelled photos from a teacher model")
-    pl.add_argument("--teacher", required=True, help="bundled model name, .keras or any [1,H,W,3]->[1,H,W,1] .tflite")
+    pl.add_argument("--teacher", required=True, help="bundled model name, .keras, any [1,H,W,3]->[1,H,W,1] .tflite, or a TF.js graph model.json (e.g. rvm.json)")
     pl.add_argument("--images", required=True, type=Path)
     pl.add_argument("--out", required=True, type=Path)
     pl.add_argument("--scales", default="1.0", help="comma-separated TTA scales, e.g. 0.75,1.0,1.25")

@@ -1,9 +1,10 @@
 """Soft person masks for unlabelled photos from a teacher, with flip and scale test-time augmentation.
 
-The teacher is any of our models (bundled name, ``.keras`` or ``.tflite``) or any TFLite segmenter taking
+The teacher is any of our models (bundled name, ``.keras`` or ``.tflite``), any TFLite segmenter taking
 [1,H,W,3] RGB 0..1 and giving [1,H,W,1] person probability (e.g. MediaPipe's Apache-2.0 selfie models,
-``npm pack @mediapipe/selfie_segmentation``). Both load through the app's own Segmenter, which
-resizes to a fixed-size teacher's input or keeps the aspect for our fully convolutional ones.
+``npm pack @mediapipe/selfie_segmentation``) — both load through the app's own Segmenter, which
+resizes to a fixed-size teacher's input or keeps the aspect for our fully convolutional ones — or a TF.js
+graph model's ``model.json`` (e.g. Robust Video Matting, see ``tfjs_teacher``), run at the photo's size.
 
 Output: ``OUT/images/<id>.jpg`` (3-channel, so grayscale sets train like colour ones) and
 ``OUT/masks/<id>.png`` with the averaged probability x 255 — a folder dataset ``train`` reads as soft targets.
@@ -22,7 +23,7 @@ from personseg_live.model.segmenter import Segmenter
 from .data import IMAGE_EXTS
 
 
-def _at_scale(seg: Segmenter, bgr: np.ndarray, scale: float) -> np.ndarray:
+def _at_scale(seg, bgr: np.ndarray, scale: float) -> np.ndarray:
     """Teacher probability for ``bgr`` seen ``scale`` times its size: <1 shrinks it inside a reflected
     canvas (the teacher sees more context, people smaller), >1 zooms in and tiles the four quadrants."""
     h, w = bgr.shape[:2]
@@ -47,7 +48,16 @@ def _at_scale(seg: Segmenter, bgr: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(out / np.maximum(count, 1), (w, h), interpolation=cv2.INTER_AREA)
 
 
-def teacher_probability(seg: Segmenter, bgr: np.ndarray, scales=(1.0,), flip: bool = True) -> np.ndarray:
+def load_teacher(teacher: str):
+    """A callable ``bgr -> HxW probability`` for a bundled name, ``.keras``, ``.tflite`` or TF.js ``model.json``."""
+    if str(teacher).endswith(".json"):
+        from .tfjs_teacher import TfjsTeacher
+
+        return TfjsTeacher(teacher)
+    return Segmenter(teacher, backend="tensorflow" if str(teacher).endswith(".keras") else "litert")
+
+
+def teacher_probability(seg, bgr: np.ndarray, scales=(1.0,), flip: bool = True) -> np.ndarray:
     probs = []
     for s in scales:
         probs.append(_at_scale(seg, bgr, s))
@@ -64,7 +74,7 @@ def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: boo
         files = files[:limit]
     if not files:
         raise SystemExit(f"no images under {folder}")
-    seg = Segmenter(teacher, backend="litert" if not str(teacher).endswith(".keras") else "tensorflow")
+    seg = load_teacher(teacher)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     written = 0

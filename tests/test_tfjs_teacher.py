@@ -1,0 +1,164 @@
+"""TF.js graph-model teachers: quantized weight shards, fused-op splitting, RVM's recurrent signature.
+
+The models are written here in TF.js's own layout (GraphDef as JSON with empty Const values + a uint8-quantized
+weight shard), so the loader is checked against a reference computed by TensorFlow from the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow.core.framework import tensor_pb2
+
+from training.tfjs_teacher import TfjsTeacher, read_weights
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _node(name, op, inputs=(), **attrs):
+    node = tf.compat.v1.NodeDef(name=name, op=op, input=list(inputs))
+    for key, value in attrs.items():
+        node.attr[key].CopyFrom(value)
+    return node
+
+
+def _type(dtype=tf.float32):
+    return tf.compat.v1.AttrValue(type=dtype.as_datatype_enum)
+
+
+def _ints(*v):
+    return tf.compat.v1.AttrValue(list=tf.compat.v1.AttrValue.ListValue(i=list(v)))
+
+
+def _bytes(*v):
+    return tf.compat.v1.AttrValue(list=tf.compat.v1.AttrValue.ListValue(s=[x.encode() for x in v]))
+
+
+def _const(name, shape, dtype=tf.float32):
+    """A Const as TF.js writes it: dtype and shape, the values live in the weight shard."""
+    proto = tensor_pb2.TensorProto(dtype=dtype.as_datatype_enum, tensor_shape=tf.TensorShape(shape).as_proto())
+    return _node(name, "Const", dtype=_type(dtype), value=tf.compat.v1.AttrValue(tensor=proto))
+
+
+def _write_model(folder: Path, nodes, weights: dict[str, np.ndarray], inputs: dict, outputs: dict) -> Path:
+    """model.json + one shard; float weights uint8-quantized the way the TF.js converter does."""
+    graph = tf.compat.v1.GraphDef()
+    graph.node.extend(nodes)
+    manifest, shard, dequantized = [], b"", {}
+    for name, value in weights.items():
+        lo, hi = float(value.min()), float(value.max())
+        scale = (hi - lo) / 255 or 1.0
+        q = np.round((value - lo) / scale).astype(np.uint8)
+        shard += q.tobytes()
+        manifest.append({"name": name, "shape": list(value.shape), "dtype": "float32",
+                         "quantization": {"dtype": "uint8", "min": lo, "scale": scale, "original_dtype": "float32"}})
+        dequantized[name] = (q.astype(np.float32) * scale + lo).astype(np.float32)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "group1-shard1of1.bin").write_bytes(shard)
+    spec = {"format": "graph-model", "modelTopology": json_format.MessageToDict(graph),
+            "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": manifest}],
+            "signature": {"inputs": inputs, "outputs": outputs}}
+    (folder / "model.json").write_text(json.dumps(spec))
+    return dequantized
+
+
+@pytest.fixture
+def fused_model(tmp_path):
+    """image -> _FusedConv2D(BiasAdd, Relu6) -> FusedDepthwiseConv2dNative(BiasAdd) -> 1x1 conv -> sigmoid."""
+    rng = np.random.default_rng(0)
+    weights = {"w": rng.normal(0, 0.5, (3, 3, 3, 4)).astype(np.float32), "b": rng.normal(0, 0.1, 4).astype(np.float32),
+               "dw": rng.normal(0, 0.5, (3, 3, 4, 1)).astype(np.float32), "db": rng.normal(0, 0.1, 4).astype(np.float32),
+               "pw": rng.normal(0, 0.5, (1, 1, 4, 1)).astype(np.float32)}
+    same, ones = tf.compat.v1.AttrValue(s=b"SAME"), _ints(1, 1, 1, 1)
+    nodes = [_node("image", "Placeholder", dtype=_type(), shape=tf.compat.v1.AttrValue(shape=tf.TensorShape([1, None, None, 3]).as_proto())),
+             *[_const(k, v.shape) for k, v in weights.items()],
+             _node("c1", "_FusedConv2D", ["image", "w", "b"], T=_type(), strides=ones, padding=same,
+                   dilations=ones, fused_ops=_bytes("BiasAdd", "Relu6"), num_args=tf.compat.v1.AttrValue(i=1)),
+             _node("c2", "FusedDepthwiseConv2dNative", ["c1", "dw", "db"], T=_type(), strides=ones, padding=same,
+                   dilations=ones, fused_ops=_bytes("BiasAdd"), num_args=tf.compat.v1.AttrValue(i=1)),
+             _node("c3", "Conv2D", ["c2", "pw"], T=_type(), strides=ones, padding=same),
+             _node("prob", "Sigmoid", ["c3"], T=_type()),
+             _node("Identity", "Identity", ["prob"], T=_type())]
+    deq = _write_model(tmp_path / "fused", nodes, weights, {"image": {"name": "image:0"}},
+                       {"prob": {"name": "Identity:0"}})
+    return tmp_path / "fused" / "model.json", deq
+
+
+def test_quantized_fused_graph_matches_tensorflow(fused_model):
+    path, w = fused_model
+    rng = np.random.default_rng(1)
+    bgr = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    x = tf.constant(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[None].astype(np.float32) / 255)
+    y = tf.nn.relu6(tf.nn.conv2d(x, w["w"], 1, "SAME") + w["b"])
+    y = tf.nn.depthwise_conv2d(y, w["dw"], [1, 1, 1, 1], "SAME") + w["db"]
+    expected = tf.sigmoid(tf.nn.conv2d(y, w["pw"], 1, "SAME")).numpy()[0, :, :, 0]
+    prob = TfjsTeacher(path)(bgr)
+    assert prob.shape == (24, 40) and prob.dtype == np.float32
+    np.testing.assert_allclose(prob, expected, atol=1e-5)
+
+
+def test_shard_size_mismatch_is_reported(fused_model):
+    path, _ = fused_model
+    shard = path.parent / "group1-shard1of1.bin"
+    shard.write_bytes(shard.read_bytes() + b"\0")
+    with pytest.raises(ValueError, match="manifest"):
+        read_weights(path, json.loads(path.read_text())["weightsManifest"])
+
+
+def test_not_a_graph_model_is_a_clear_error(tmp_path):
+    bad = tmp_path / "model.json"
+    bad.write_text('{"format": "layers-model"}')
+    with pytest.raises(ValueError, match="not a TF.js graph model"):
+        TfjsTeacher(bad)
+
+
+def test_recurrent_states_are_carried_across_passes(tmp_path):
+    """An RVM-shaped graph whose alpha is 0.05 + 0.1 x mean(r1i) and whose r1o = r1i + 1: each extra pass on a
+    still photo must see the previous pass's state."""
+    weights = {"step": np.array([0.1, 1.0], np.float32)}  # quantized without loss: two values
+    nodes = [_node(n, "Placeholder", dtype=_type()) for n in ("src", "r1i", "r2i", "r3i", "r4i", "downsample_ratio")]
+    nodes += [_const("step", [2]),
+              _node("axes", "Const", dtype=_type(tf.int32), value=tf.compat.v1.AttrValue(tensor=tf.make_tensor_proto(np.array([1, 2, 3], np.int32)))),
+              _node("k0", "Const", dtype=_type(tf.int32), value=tf.compat.v1.AttrValue(tensor=tf.make_tensor_proto(np.array([0], np.int32)))),
+              _node("k1", "Const", dtype=_type(tf.int32), value=tf.compat.v1.AttrValue(tensor=tf.make_tensor_proto(np.array([1], np.int32)))),
+              _node("base", "Const", dtype=_type(), value=tf.compat.v1.AttrValue(tensor=tf.make_tensor_proto(np.float32(0.05)))),
+              _node("tenth", "Slice", ["step", "k0", "k1"], T=_type(), Index=_type(tf.int32)),
+              _node("one", "Slice", ["step", "k1", "k1"], T=_type(), Index=_type(tf.int32)),
+              _node("m", "Mean", ["r1i", "axes"], T=_type(), Tidx=_type(tf.int32), keep_dims=tf.compat.v1.AttrValue(b=True)),
+              _node("scaled", "Mul", ["m", "tenth"], T=_type()),
+              _node("zero_img", "Mul", ["src", "base"], T=_type()),
+              _node("alpha0", "Sub", ["zero_img", "zero_img"], T=_type()),
+              _node("alpha1", "AddV2", ["alpha0", "scaled"], T=_type()),
+              _node("alpha2", "AddV2", ["alpha1", "base"], T=_type()),
+              _node("pha", "Mean", ["alpha2", "k_last"], T=_type(), Tidx=_type(tf.int32), keep_dims=tf.compat.v1.AttrValue(b=True)),
+              _node("k_last", "Const", dtype=_type(tf.int32), value=tf.compat.v1.AttrValue(tensor=tf.make_tensor_proto(np.array([3], np.int32)))),
+              _node("r1o", "AddV2", ["r1i", "one"], T=_type())]
+    nodes += [_node(f"r{i}o", "Identity", [f"r{i}i"], T=_type()) for i in (2, 3, 4)]
+    inputs = {f"{n}:0": {"name": f"{n}:0"} for n in ("src", "r1i", "r2i", "r3i", "r4i", "downsample_ratio")}
+    outputs = {n: {"name": f"{n}:0"} for n in ("pha", "r1o", "r2o", "r3o", "r4o")}
+    _write_model(tmp_path / "rvm", nodes, weights, inputs, outputs)
+    bgr = np.full((10, 14, 3), 128, np.uint8)
+    np.testing.assert_allclose(TfjsTeacher(tmp_path / "rvm" / "model.json", passes=1)(bgr), 0.05, atol=1e-6)
+    three = TfjsTeacher(tmp_path / "rvm" / "model.json", passes=3)(bgr)
+    assert three.shape == (10, 14)
+    np.testing.assert_allclose(three, 0.25, atol=1e-6)
+
+
+def test_pseudo_label_command_takes_a_tfjs_teacher(tmp_path, fused_model, people_dir):
+    path, _ = fused_model
+    out = tmp_path / "pl"
+    subprocess.run([sys.executable, "-m", "training", "pseudo-label", "--teacher", str(path), "--images",
+                    str(people_dir), "--out", str(out), "--limit", "2", "--no-flip"], cwd=REPO, check=True,
+                   capture_output=True, timeout=300)
+    masks = sorted((out / "masks").glob("*.png"))
+    assert len(masks) == 2
+    image = cv2.imread(str(out / "images" / f"{masks[0].stem}.jpg"))
+    assert cv2.imread(str(masks[0]), cv2.IMREAD_GRAYSCALE).shape == image.shape[:2]
