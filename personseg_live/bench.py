@@ -178,6 +178,7 @@ def bench_stability(folder: Path, *, segmenter=None, settings=None) -> dict:
 
     from .compose import Matte
     from .model.segmenter import Segmenter
+    from .quality import flicker, iou
     from .settings import MatteSettings
 
     segmenter = segmenter or Segmenter()
@@ -187,14 +188,6 @@ def bench_stability(folder: Path, *, segmenter=None, settings=None) -> dict:
     clips: dict[str, list[Path]] = {}
     for path in images:
         clips.setdefault(path.stem.rsplit("_", 1)[0], []).append(path)
-
-    def flicker(xs: list) -> float:
-        pairs = [np.abs(b - a).mean() for a, b in zip(xs, xs[1:]) if a.shape == b.shape]  # a cut: no pair
-        return float(np.mean(pairs)) if pairs else 0.0
-
-    def iou(a: np.ndarray, b: np.ndarray) -> float:
-        union = (a | b).sum()
-        return float((a & b).sum() / union) if union else 1.0
 
     rows = []
     for name, paths in clips.items():
@@ -210,8 +203,8 @@ def bench_stability(folder: Path, *, segmenter=None, settings=None) -> dict:
             "clip": name, "frames": len(paths),
             "flicker_raw": flicker(raw), "flicker_matte": flicker(ours),
             "flicker_truth": flicker([g.astype(np.float32) for g in gts]),
-            "iou_raw": float(np.mean([iou(r >= 0.5, g) for r, g in zip(raw, gts)])),
-            "iou_matte": float(np.mean([iou(a >= 0.5, g) for a, g in zip(ours, gts)])),
+            "iou_raw": float(np.mean([iou(r, g) for r, g in zip(raw, gts)])),
+            "iou_matte": float(np.mean([iou(a, g) for a, g in zip(ours, gts)])),
         })
     mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0] if k not in ("clip", "frames")}
     mean["flicker_ratio"] = round(mean["flicker_matte"] / mean["flicker_raw"], 3) if mean["flicker_raw"] else None

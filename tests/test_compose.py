@@ -8,6 +8,7 @@ import pytest
 
 from personseg_live.compose import BackgroundError, Compositor, Matte
 from personseg_live.compose.effects import cover_fit, parse_color
+from personseg_live.quality import flicker
 from personseg_live.settings import BackgroundSettings, MatteSettings
 
 H, W = 96, 160
@@ -46,17 +47,13 @@ def _square_frames(positions, size=24, noise=0.0, seed=0):
     return frames, lows
 
 
-def _flicker(alphas):
-    return float(np.mean([np.abs(b - a).mean() for a, b in zip(alphas, alphas[1:])]))
-
-
 def test_smoothing_reduces_flicker_on_still_scene():
     frames, lows = _square_frames([60] * 30, noise=0.25)
     raw = Matte(MatteSettings(smoothing=0.0))
     smooth = Matte(MatteSettings())
     raw_alphas = [raw(l, f).copy() for l, f in zip(lows, frames)]
     smooth_alphas = [smooth(l, f).copy() for l, f in zip(lows, frames)]
-    assert _flicker(smooth_alphas[5:]) < 0.5 * _flicker(raw_alphas[5:])
+    assert flicker(smooth_alphas[5:]) < 0.5 * flicker(raw_alphas[5:])
 
 
 def test_smoothing_follows_motion_without_ghosting():

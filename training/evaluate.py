@@ -86,7 +86,7 @@ def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val"
         write_gallery(worst, gallery / f"{name}_{spec.path.name}_worst.jpg")
     flick = None
     if sequences:
-        flick = float(np.mean([flicker([p for _, p in sorted(frames)]) for frames in sequences.values()]))
+        flick = 100 * float(np.mean([flicker([p for _, p in sorted(frames)]) for frames in sequences.values()]))
     return Row(name, spec.path.name, len(pairs), float(np.mean(ious)) if ious else float("nan"),
                float(np.mean(bfs)) if bfs else float("nan"), flick, float(np.median(times) * 1000) if times else 0.0)
 

@@ -1,54 +1,16 @@
-"""Metrics: IoU and boundary F-score, as Keras metrics (for training logs) and numpy functions (for reports).
-
-Boundary F (Csurka et al.): precision/recall of predicted boundary pixels lying within ``tolerance``
-pixels of the true boundary; it reacts to halos and cut-off hair that IoU barely sees.
-"""
+"""Metrics: IoU and boundary F-score as Keras metrics (training logs); the numpy versions for reports
+live in ``personseg_live.quality`` (shared with the app's benchmark) and are re-exported here."""
 
 from __future__ import annotations
 
-import cv2
 import keras
-import numpy as np
 from keras import ops
 
+from personseg_live.quality import boundary_f, flicker, iou
 
-def iou(pred: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> float:
-    p, t = pred >= threshold, target >= 0.5
-    union = np.logical_or(p, t).sum()
-    return 1.0 if union == 0 else float(np.logical_and(p, t).sum() / union)
+__all__ = ["BoundaryF", "MeanIoU", "boundary_f", "flicker", "iou"]
 
 
-def _boundary(mask: np.ndarray) -> np.ndarray:
-    m = mask.astype(np.uint8)
-    return (m - cv2.erode(m, np.ones((3, 3), np.uint8))).astype(bool)
-
-
-def boundary_f(pred: np.ndarray, target: np.ndarray, threshold: float = 0.5, tolerance: int | None = None) -> float:
-    """F-score of boundaries; tolerance defaults to 0.75 % of the image diagonal (at least 1 px)."""
-    p, t = pred >= threshold, target >= 0.5
-    if tolerance is None:
-        tolerance = max(1, int(round(0.0075 * np.hypot(*p.shape))))
-    bp, bt = _boundary(p), _boundary(t)
-    if not bp.any() and not bt.any():
-        return 1.0
-    if not bp.any() or not bt.any():
-        return 0.0
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tolerance + 1, 2 * tolerance + 1))
-    near_t = cv2.dilate(bt.astype(np.uint8), k).astype(bool)
-    near_p = cv2.dilate(bp.astype(np.uint8), k).astype(bool)
-    precision = (bp & near_t).sum() / bp.sum()
-    recall = (bt & near_p).sum() / bt.sum()
-    return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
-
-
-def flicker(probs: list[np.ndarray]) -> float:
-    """Mean absolute frame-to-frame change of the probability (x100, in percent of full scale)."""
-    if len(probs) < 2:
-        return 0.0
-    return float(np.mean([np.abs(a - b).mean() for a, b in zip(probs[:-1], probs[1:])]) * 100)
-
-
-@keras.saving.register_keras_serializable(package="personseg_live")
 class MeanIoU(keras.metrics.Metric):
     """Dataset IoU (intersection and union summed over all pixels) at a 0.5 threshold."""
 
