@@ -272,3 +272,22 @@ def test_negatives_are_empty_scenes(tmp_path):
     assert sorted(s.id for s in splits.train) == ["plain_000", "plain_001", "plain_002", "scene_room"]
     assert all(s.mask.max() == 0 for s in splits.train)
     assert all(max(s.image.shape[:2]) == 320 for s in splits.train)
+
+
+def test_wide_shot_puts_a_small_whole_person_on_a_scene(people_dir):
+    sample = load_splits([DataSpec(people_dir)], val_fraction=0.0).train[0]
+    cfg = AugmentConfig(size=(96, 128), small_person=1.0, flip=0, color=0, grayscale=0, blur=0, noise=0)
+    scene = [np.full((200, 300, 3), (10, 200, 30), np.uint8)]  # a green scene: where it shows, it was pasted
+    for seed in range(8):
+        x, y = augment(sample, cfg, np.random.default_rng(seed), scene)
+        rows = np.nonzero(y[..., 0].max(axis=1) > 0.5)[0]
+        assert 0 < len(rows) <= 0.62 * 96, seed  # the person spans at most ~60 % of the height
+        background = y[..., 0] < 0.05
+        # Background pixels are the scene (pasted, brightness matched), not the photo's own street.
+        bg = x[background]
+        green = (bg[:, 1] > 3 * bg[:, 0]) & (bg[:, 1] > 3 * bg[:, 2])
+        assert green.mean() > 0.98, seed  # all but the soft rim next to the person
+    # Sets that may not be pasted (masks that miss people) never get wide shots.
+    sample.paste = 0.0
+    _, y = augment(sample, cfg, np.random.default_rng(0), scene)
+    assert len(np.nonzero(y[..., 0].max(axis=1) > 0.5)[0]) > 0.62 * 96 or y.max() < 0.5

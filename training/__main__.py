@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--init", default=None, help="start from this .keras checkpoint (fine-tuning)")
     t.add_argument("--strategy", default="default", choices=STRATEGIES,
                    help="tf.distribute: default (one device), mirrored (all local GPUs), multiworker (TF_CONFIG)")
+    t.add_argument("--small-person", type=float, default=0.0,
+                   help="share of wide-shot crops: a pasteable person shrunk to 20-60 %% of the crop height on a scene")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
 
     pl = sub.add_parser("pseudo-label", help="soft masks for unlabelled photos from a teacher model")
@@ -122,7 +124,8 @@ def _run(args) -> int:
         cfg = TrainConfig(data=args.data, out=args.out, arch=args.arch, epochs=args.epochs, batch=args.batch,
                           size=args.size, lr=args.lr, steps_per_epoch=args.steps_per_epoch,
                           val_fraction=args.val_fraction, patience=args.patience, seed=args.seed,
-                          backgrounds=args.backgrounds, init=args.init, strategy=args.strategy)
+                          backgrounds=args.backgrounds, init=args.init, strategy=args.strategy,
+                          small_person=args.small_person)
         best = train(cfg, resume=args.resume)
         print(f"best checkpoint: {best}")
     elif args.command == "pseudo-label":

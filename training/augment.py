@@ -24,6 +24,7 @@ class AugmentConfig:
     size: tuple[int, int] = (160, 160)  # (H, W) of training crops
     zoom: tuple[float, float] = (0.6, 2.5)  # area multiplier relative to the runtime scale (log-uniform)
     webcam_crop: float = 0.3  # probability of a head-and-shoulders crop from a taller person
+    small_person: float = 0.0  # probability of a wide shot: the person shrunk to 20-60 % of the crop height
     flip: float = 0.5
     color: float = 0.8
     grayscale: float = 0.08
@@ -101,6 +102,22 @@ def _random_window(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator)
     return y0, x0, ch, cw
 
 
+def _wide_shot_window(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator):
+    """A window several times the person's height, so a full body stands small in the frame as in
+    video of people walking, dancing or doing sport; None when the sample shows no person."""
+    bbox = _person_bbox(sample.mask)
+    if bbox is None:
+        return None
+    top, bottom, left, right = bbox
+    oh, ow = cfg.size
+    ch = (bottom - top) / rng.uniform(0.2, 0.6)
+    cw = ch * (ow / oh) * np.exp(rng.uniform(-0.15, 0.15))
+    # The person anywhere in the frame, whole or cut by an edge now and then.
+    cy = (top + bottom) / 2 + rng.uniform(-0.3, 0.3) * ch
+    cx = (left + right) / 2 + rng.uniform(-0.4, 0.4) * cw
+    return cy - ch / 2, cx - cw / 2, ch, cw
+
+
 def _paste(img: np.ndarray, mask: np.ndarray, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Composite the person over a random crop of a scene photo, with a slightly soft edge."""
     bg = _background_crop(background, mask.shape, rng)
@@ -139,11 +156,16 @@ def _photometric(img: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) 
 
 def augment(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator, backgrounds: list[np.ndarray]):
     """One training pair: (HxWx3 float32 RGB 0..1, HxWx1 float32 mask 0..1)."""
-    y0, x0, ch, cw = _random_window(sample, cfg, rng)
+    # A wide shot needs a new scene around the shrunk photo (else its edges frame the person): only for
+    # sets whose masks are complete enough to paste.
+    wide = bool(backgrounds) and sample.paste > 0 and rng.random() < cfg.small_person
+    window = _wide_shot_window(sample, cfg, rng) if wide else None
+    wide = window is not None
+    y0, x0, ch, cw = window if wide else _random_window(sample, cfg, rng)
     img, mask = _crop_resize(sample.image, sample.mask, y0, x0, ch, cw, cfg.size, rng, backgrounds)
     if rng.random() < cfg.flip:
         img, mask = img[:, ::-1], mask[:, ::-1]
-    if backgrounds and rng.random() < sample.paste:
+    if wide or (backgrounds and rng.random() < sample.paste):
         img = _paste(img, mask, backgrounds[rng.integers(len(backgrounds))], rng)
     img = _photometric(img, cfg, rng)
     return img, np.ascontiguousarray(mask[..., None], dtype=np.float32)

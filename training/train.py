@@ -43,6 +43,7 @@ class TrainConfig:
     strategy: str = "default"
     bce_weight: float = 1.0
     dice_weight: float = 1.0
+    small_person: float = 0.0  # share of wide-shot crops (AugmentConfig.small_person)
 
 
 def make_strategy(name: str):
@@ -135,7 +136,7 @@ def train(cfg: TrainConfig, resume: bool = False, verbose: int | None = None) ->
     if not splits.train:
         raise SystemExit("no training pairs after the validation split; add data or lower --val-fraction")
     backgrounds = load_backgrounds(Path(cfg.backgrounds)) if cfg.backgrounds else []
-    aug = AugmentConfig(size=tuple(cfg.size))
+    aug = AugmentConfig(size=tuple(cfg.size), small_person=cfg.small_person)
     print(f"train pairs {len(splits.train)}, validation pairs {len(splits.val)}, backgrounds {len(backgrounds)}", flush=True)
 
     strategy = make_strategy(cfg.strategy)
