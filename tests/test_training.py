@@ -291,3 +291,22 @@ def test_wide_shot_puts_a_small_whole_person_on_a_scene(people_dir):
     sample.paste = 0.0
     _, y = augment(sample, cfg, np.random.default_rng(0), scene)
     assert len(np.nonzero(y[..., 0].max(axis=1) > 0.5)[0]) > 0.62 * 96 or y.max() < 0.5
+
+
+def test_interpolate_mixes_weights_and_rejects_other_architectures(tmp_path):
+    keras.utils.set_random_seed(1)
+    a = architectures.build("tiny")
+    keras.utils.set_random_seed(2)
+    b = architectures.build("tiny")
+    a.save(tmp_path / "a.keras")
+    b.save(tmp_path / "b.keras")
+    run_training("interpolate", str(tmp_path / "a.keras"), str(tmp_path / "b.keras"), "--alpha", "0.25",
+                 "--out", str(tmp_path / "mix.keras"))
+    mix = keras.saving.load_model(tmp_path / "mix.keras", compile=False)
+    for m, x, y in zip(mix.get_weights(), a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(m, 0.25 * x + 0.75 * y, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+    architectures.build("fast").save(tmp_path / "other.keras")
+    result = run_training("interpolate", str(tmp_path / "a.keras"), str(tmp_path / "other.keras"),
+                          "--out", str(tmp_path / "bad.keras"), check=False)
+    assert result.returncode != 0 and "not the same architecture" in result.stderr

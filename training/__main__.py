@@ -1,4 +1,4 @@
-"""``python -m training <command>``: prepare-coco, negatives, train, pseudo-label, import-tflite, export, evaluate, bench."""
+"""``python -m training <command>``: prepare-coco, negatives, train, interpolate, pseudo-label, import-tflite, export, evaluate, bench."""
 
 from __future__ import annotations
 
@@ -74,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     it.add_argument("--out", required=True, type=Path, help="the .keras file to write (use with train --init)")
     it.add_argument("--check-image", type=Path, default=None, help="compare Keras and TFLite on this image")
 
+    wi = sub.add_parser("interpolate", help="WiSE-FT: alpha x fine-tuned + (1 - alpha) x init, weight by weight")
+    wi.add_argument("fine_tuned", type=Path, help="the fine-tuned .keras")
+    wi.add_argument("init", type=Path, help="the .keras it was fine-tuned from (same architecture)")
+    wi.add_argument("--alpha", type=float, default=0.7, help="weight of the fine-tuned model (1 = it unchanged)")
+    wi.add_argument("--out", required=True, type=Path)
+
     e = sub.add_parser("export", help=".keras checkpoint -> .keras + float16 .tflite + metadata")
     e.add_argument("checkpoint", type=Path)
     e.add_argument("--name", required=True, help="model name, e.g. default or seed")
@@ -128,6 +134,10 @@ def _run(args) -> int:
                           small_person=args.small_person)
         best = train(cfg, resume=args.resume)
         print(f"best checkpoint: {best}")
+    elif args.command == "interpolate":
+        from .interpolate import interpolate
+
+        print(f"wrote {interpolate(args.fine_tuned, args.init, args.alpha, args.out)}")
     elif args.command == "pseudo-label":
         from .pseudo_label import pseudo_label
 
