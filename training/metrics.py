@@ -11,6 +11,7 @@ from personseg_live.quality import boundary_f, flicker, iou
 __all__ = ["BoundaryF", "MeanIoU", "boundary_f", "flicker", "iou"]
 
 
+@keras.saving.register_keras_serializable(package="personseg_live")
 class MeanIoU(keras.metrics.Metric):
     """Dataset IoU (intersection and union summed over all pixels) at a 0.5 threshold."""
 
