@@ -38,7 +38,9 @@ MOTION_COMPENSATION = True
 #: Tuned with the default settings on DAVIS-2016 person clips (fast motion, moving camera) and the
 #: demo clip (a person at a desk): flicker 0.68x / 0.45x of the raw model's probability, and IoU on
 #: DAVIS +1.2 points over the raw model's (bundled model of 2026-11-24). Without motion compensation
-#: (a plain motion-gated EMA) the best setting reached 0.70x at +0.7 points.
+#: (a plain motion-gated EMA) the best setting reached 0.70x at +0.7 points. With the steadier model of
+#: 2026-11-25 (raw flicker -22 % on the demo clip) the same settings give 0.73x / 0.50x: less is left to
+#: smooth. PROB_MOTION 4 / FRAME_MOTION 2 reach 0.65x / 0.53x but cost 4.7 IoU points on DAVIS.
 
 #: Feather outwards only (see __call__); a plain blur costs 0.9 IoU points on DAVIS.
 FEATHER_OUTWARD = True
