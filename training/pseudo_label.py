@@ -12,6 +12,7 @@ Output: ``OUT/images/<id>.jpg`` (3-channel, so grayscale sets train like colour 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -22,8 +23,11 @@ from personseg_live.model.segmenter import Segmenter
 
 from .data import IMAGE_EXTS
 
+#: A teacher: BGR uint8 frame -> HxW float32 person probability (a Segmenter or a TfjsTeacher).
+Teacher = Callable[[np.ndarray], np.ndarray]
 
-def _at_scale(seg, bgr: np.ndarray, scale: float) -> np.ndarray:
+
+def _at_scale(seg: Teacher, bgr: np.ndarray, scale: float) -> np.ndarray:
     """Teacher probability for ``bgr`` seen ``scale`` times its size: <1 shrinks it inside a reflected
     canvas (the teacher sees more context, people smaller), >1 zooms in and tiles the four quadrants."""
     h, w = bgr.shape[:2]
@@ -48,7 +52,7 @@ def _at_scale(seg, bgr: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(out / np.maximum(count, 1), (w, h), interpolation=cv2.INTER_AREA)
 
 
-def load_teacher(teacher: str):
+def load_teacher(teacher: str) -> Teacher:
     """A callable ``bgr -> HxW probability`` for a bundled name, ``.keras``, ``.tflite`` or TF.js ``model.json``."""
     if str(teacher).endswith(".json"):
         from .tfjs_teacher import TfjsTeacher
@@ -57,7 +61,7 @@ def load_teacher(teacher: str):
     return Segmenter(teacher, backend="tensorflow" if str(teacher).endswith(".keras") else "litert")
 
 
-def teacher_probability(seg, bgr: np.ndarray, scales=(1.0,), flip: bool = True) -> np.ndarray:
+def teacher_probability(seg: Teacher, bgr: np.ndarray, scales=(1.0,), flip: bool = True) -> np.ndarray:
     probs = []
     for s in scales:
         probs.append(_at_scale(seg, bgr, s))
