@@ -86,6 +86,11 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
 
 
+def cannot_write(path: Path, exc: BaseException) -> OutputError:
+    """The error for a target the OS or FFmpeg refused, naming the file and the reason."""
+    return OutputError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}")
+
+
 def check_writable(path: Path) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if folder.exists() and not folder.is_dir():
@@ -149,7 +154,7 @@ class VideoFileSink:
         try:
             self._container = av.open(str(self._tmp), mode="w")
         except (OSError, av.error.FFmpegError) as exc:
-            raise OutputError(f"cannot write {self.path}: {getattr(exc, 'strerror', None) or exc}") from exc
+            raise cannot_write(self.path, exc) from exc
         try:
             codec = VIDEO_CODECS[suffix]
             stream = self._container.add_stream(codec, rate=self.rate)
@@ -175,7 +180,7 @@ class VideoFileSink:
             self._container.start_encoding()
         except (OSError, av.error.FFmpegError) as exc:
             self._abort()
-            raise OutputError(f"cannot write {self.path}: {getattr(exc, 'strerror', None) or exc}") from exc
+            raise cannot_write(self.path, exc) from exc
         except Exception:
             self._abort()
             raise
@@ -326,7 +331,7 @@ class PngSequenceSink:
         try:
             self._tmp.mkdir(parents=True)
         except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+            raise cannot_write(self.path, exc) from exc
         self.frames = 0
         self._open = True
 
