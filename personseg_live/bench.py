@@ -76,6 +76,7 @@ def bench_model(backend: str, *, frames: int = 50) -> dict:
 
 
 def bench_offline(height: int, *, max_frames: int | None = None, segmenter=None) -> dict:
+    from .model.backends import cpu_threads
     from .offline import ProcessOptions, process_video
 
     src = scaled_demo(height)
@@ -100,14 +101,8 @@ def bench_offline(height: int, *, max_frames: int | None = None, segmenter=None)
     # to ourselves, FPS approaches cores * 1000 / cpu_ms (less the threads' imperfect overlap).
     return {
         "height": height, "frames": frames, "seconds": round(seconds, 2), "fps": round(frames / seconds, 1),
-        "cpu_ms_per_frame": round(cpu_ms, 1), "fps_bound_idle_cores": round(cpu_threads_available() * 1e3 / cpu_ms, 1),
+        "cpu_ms_per_frame": round(cpu_ms, 1), "fps_bound_idle_cores": round(cpu_threads() * 1e3 / cpu_ms, 1),
     }
-
-
-def cpu_threads_available() -> int:
-    from .model.backends import cpu_threads
-
-    return cpu_threads()
 
 
 def machine_load() -> float | None:
