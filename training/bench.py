@@ -46,11 +46,14 @@ def compare_with_reference(reference: Path, model: str, runs: int) -> dict:
     ours = Segmenter(model, backend="litert")
     ref = LiteRTBackend(reference)
     h, w = ref.native_shape
-    x = cv2.cvtColor(downscale(frame, (h, w)), cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
+
+    def ref_input():  # what the Segmenter does before the model: resize, RGB, 0..1
+        return cv2.cvtColor(downscale(frame, (h, w)), cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
 
     def ref_full():
-        small = cv2.cvtColor(downscale(frame, (h, w)), cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
-        return upsample(ref.predict(small)[0], frame.shape[:2])
+        return upsample(ref.predict(ref_input())[0], frame.shape[:2])
+
+    x = ref_input()
 
     calls = {"segmenter_720p": lambda: ours(frame), "reference_invoke": lambda: ref.predict(x),
              "reference_720p": ref_full}
