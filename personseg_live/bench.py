@@ -52,11 +52,11 @@ def scaled_demo(height: int, cache_dir: Path | None = None) -> Path:
     return dst
 
 
-def bench_model(backend: str, *, frames: int = 50) -> dict:
+def bench_model(backend: str, *, frames: int = 50, model: str = "default") -> dict:
     from .model.segmenter import Segmenter
 
     try:
-        seg = Segmenter(backend=backend)
+        seg = Segmenter(model=model, backend=backend)
     except Exception as exc:
         return {"backend": backend, "available": False, "reason": f"{type(exc).__name__}: {exc}"}
     rng = np.random.default_rng(0)
@@ -162,82 +162,146 @@ def bench_live(*, seconds: float = 10.0, height: int = 720, segmenter=None) -> d
     }
 
 
-def bench_stability(folder: Path, *, segmenter=None, settings=None) -> dict:
-    """Flicker and IoU of the raw model against the default matte on labelled clips.
-
-    ``folder`` holds images/<seq>_<NNNNN>.jpg and masks/<seq>_<NNNNN>.png (consecutive frames; the
-    DAVIS person set has this layout). Flicker: mean |a_t - a_(t-1)| per clip; IoU: alpha >= 0.5
-    (the mask PNGs' 128) against the mask. Raw: the model's probability upsampled, no matte.
-    """
+def _labelled_clips(folder: Path):
+    """(clip name, iterator of (frame, truth mask)) for images/<clip>_<NNNNN>.jpg + masks/<same>.png."""
     import cv2
 
-    from .compose import Matte
-    from .model.segmenter import Segmenter
-    from .quality import flicker, iou
-    from .settings import MatteSettings
-
-    segmenter = segmenter or Segmenter()
-    images = sorted((Path(folder) / "images").glob("*.jpg"))
+    images = sorted((folder / "images").glob("*.jpg"))
     if not images:
         raise FileNotFoundError(f"no images/*.jpg in {folder}")
     clips: dict[str, list[Path]] = {}
     for path in images:
         clips.setdefault(path.stem.rsplit("_", 1)[0], []).append(path)
+    for name, paths in clips.items():
+        yield name, ((cv2.imread(str(p)), cv2.imread(str(folder / "masks" / f"{p.stem}.png"), cv2.IMREAD_GRAYSCALE) > 127)
+                     for p in paths)
+
+
+def _video_clip(path: Path, max_frames: int):
+    """One unlabelled clip: (file name, iterator of (frame, None)), at most ``max_frames`` frames."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise FileNotFoundError(f"cannot open video {path}")
+
+    def frames():
+        try:
+            for _ in range(max_frames):
+                ok, frame = cap.read()
+                if not ok:
+                    return
+                yield frame, None
+        finally:
+            cap.release()
+
+    yield path.name, frames()
+
+
+def bench_stability(source: Path, *, segmenter=None, settings=None, max_frames: int = 900) -> dict:
+    """Flicker (and IoU where there are masks) of the raw model, an unsmoothed matte and the matte.
+
+    ``source`` is a folder of labelled clips, images/<seq>_<NNNNN>.jpg and masks/<seq>_<NNNNN>.png
+    (consecutive frames; the DAVIS person set has this layout), or a video file (flicker only, first
+    ``max_frames`` frames). Flicker: mean |a_t - a_(t-1)| per clip. Raw: the model's probability
+    upsampled, no matte. Unsmoothed: the matte with ``smoothing=0`` (``process --smoothing 0``).
+    Mattes are rounded to 8 bits as ``--mask-out`` stores them; IoU at alpha >= 0.5.
+    """
+    from dataclasses import replace
+
+    from .compose import Matte
+    from .model.segmenter import Segmenter, upsample
+    from .quality import FlickerMeter, iou
+    from .settings import MatteSettings
+
+    source = Path(source)
+    if source.is_dir():
+        clips = _labelled_clips(source)
+    elif source.is_file():
+        clips = _video_clip(source, max_frames)
+    else:
+        raise FileNotFoundError(f"no such folder or video: {source}")
+    segmenter = segmenter or Segmenter()
+    settings = settings or MatteSettings()
+    kinds = ("raw", "unsmoothed", "matte")
 
     rows = []
-    for name, paths in clips.items():
-        matte = Matte(settings or MatteSettings())
-        raw, ours, gts = [], [], []
-        for path in paths:
-            frame = cv2.imread(str(path))
-            gts.append(cv2.imread(str(path.parent.parent / "masks" / f"{path.stem}.png"), cv2.IMREAD_GRAYSCALE) > 127)
+    for name, frames in clips:
+        mattes = {"unsmoothed": Matte(replace(settings, smoothing=0.0)), "matte": Matte(settings)}
+        meters = {k: FlickerMeter() for k in (*kinds, "truth")}
+        ious: dict[str, list[float]] = {k: [] for k in kinds}
+        count = 0
+        for frame, truth in frames:
+            if frame is None:
+                raise FileNotFoundError(f"cannot read a frame of clip {name} in {source}")
             low = segmenter.lowres(frame)
-            raw.append(cv2.resize(low, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR))
-            ours.append(np.rint(matte(low, frame) * 255) / 255)  # as --mask-out stores it
-        rows.append({
-            "clip": name, "frames": len(paths),
-            "flicker_raw": flicker(raw), "flicker_matte": flicker(ours),
-            "flicker_truth": flicker([g.astype(np.float32) for g in gts]),
-            "iou_raw": float(np.mean([iou(r, g) for r, g in zip(raw, gts)])),
-            "iou_matte": float(np.mean([iou(a, g) for a, g in zip(ours, gts)])),
-        })
-    mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0] if k not in ("clip", "frames")}
-    mean["flicker_ratio"] = round(mean["flicker_matte"] / mean["flicker_raw"], 3) if mean["flicker_raw"] else None
-    mean["iou_change_points"] = round(100 * (mean["iou_matte"] - mean["iou_raw"]), 2)
-    return {"folder": str(folder), "clips": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows], "mean": mean}
+            alphas = {"raw": upsample(low, frame.shape[:2])}
+            for kind, matte in mattes.items():
+                alphas[kind] = np.rint(matte(low, frame) * 255) * np.float32(1 / 255)
+            for kind, alpha in alphas.items():
+                meters[kind].add(alpha)
+                if truth is not None:
+                    ious[kind].append(iou(alpha, truth))
+            if truth is not None:
+                meters["truth"].add(truth)
+            count += 1
+        if count == 0:
+            raise FileNotFoundError(f"no frames in {source}")
+        row = {"clip": name, "frames": count, **{f"flicker_{k}": m.value for k, m in meters.items()}}
+        if ious["raw"]:
+            row.update({f"iou_{k}": float(np.mean(v)) for k, v in ious.items()})
+        else:
+            del row["flicker_truth"]
+        rows.append(row)
+    keys = [k for k in rows[0] if k not in ("clip", "frames")]
+    mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in keys}
+    for base in ("raw", "unsmoothed"):
+        mean[f"flicker_ratio_{base}"] = round(mean["flicker_matte"] / mean[f"flicker_{base}"], 3) if mean[f"flicker_{base}"] else None
+        if "iou_raw" in mean:
+            mean[f"iou_change_points_{base}"] = round(100 * (mean["iou_matte"] - mean[f"iou_{base}"]), 2)
+    return {"source": str(source), "model": segmenter.info.name,
+            "clips": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows], "mean": mean}
 
 
 def format_stability(r: dict) -> str:
-    lines = [f"temporal stability on {r['folder']} (flicker = mean |alpha_t - alpha_t-1|; IoU at alpha >= 0.5):"]
+    labelled = "iou_raw" in r["mean"]
+    lines = [f"temporal stability of model {r['model']} on {r['source']} (flicker = mean |alpha_t - alpha_t-1|"
+             f"{'; IoU at alpha >= 0.5' if labelled else ''}):",
+             f"  {'clip':<28} {'flicker: raw':>12} {'unsmoothed':>10} {'matte':>7}" + (f" {'truth':>7} | IoU: raw unsmoothed matte" if labelled else "")]
     for c in r["clips"] + [{"clip": "MEAN", **r["mean"]}]:
-        lines.append(
-            f"  {c['clip']:<20} flicker raw {c['flicker_raw']:.4f} matte {c['flicker_matte']:.4f} truth {c['flicker_truth']:.4f}"
-            f" | IoU raw {c['iou_raw']:.3f} matte {c['iou_matte']:.3f}"
-        )
+        line = f"  {c['clip'][:28]:<28} {c['flicker_raw']:>12.4f} {c['flicker_unsmoothed']:>10.4f} {c['flicker_matte']:>7.4f}"
+        if labelled:
+            line += f" {c['flicker_truth']:>7.4f} |      {c['iou_raw']:.3f}      {c['iou_unsmoothed']:.3f} {c['iou_matte']:.3f}"
+        lines.append(line)
     m = r["mean"]
-    ratio = f"{m['flicker_ratio']:.2f}x raw" if m["flicker_ratio"] is not None else "n/a (no consecutive frames)"
-    lines.append(f"  matte flicker = {ratio}; IoU {m['iou_change_points']:+.2f} points")
+    for base in ("raw", "unsmoothed"):
+        ratio = m[f"flicker_ratio_{base}"]
+        text = f"{ratio:.2f}x the {base}" if ratio is not None else f"n/a against the {base} (no consecutive frames)"
+        if labelled:
+            text += f"; IoU {m[f'iou_change_points_{base}']:+.2f} points"
+        lines.append(f"  matte flicker = {text}")
     return "\n".join(lines)
 
 
-def run(*, quick: bool = False) -> dict:
+def run(*, quick: bool = False, model: str = "default") -> dict:
     from .model.backends import cpu_threads
     from .model.segmenter import Segmenter
 
-    results: dict = {"cpu_threads": cpu_threads(), "load_before": machine_load(), "quick": quick, "model": [], "offline": [], "live": None}
+    results: dict = {"cpu_threads": cpu_threads(), "load_before": machine_load(), "quick": quick, "model_name": model,
+                     "model": [], "offline": [], "live": None}
     for backend in ("litert", "tensorflow"):
-        results["model"].append(bench_model(backend, frames=15 if quick else 50))
-    offline_segmenter = Segmenter(threads=1)  # as `personseg-live process` runs it
+        results["model"].append(bench_model(backend, frames=15 if quick else 50, model=model))
+    offline_segmenter = Segmenter(model=model, threads=1)  # as `personseg-live process` runs it
     for height in (720, 1080):
         results["offline"].append(bench_offline(height, max_frames=120 if quick else None, segmenter=offline_segmenter))
-    results["live"] = bench_live(seconds=3.0 if quick else 10.0, segmenter=Segmenter())
+    results["live"] = bench_live(seconds=3.0 if quick else 10.0, segmenter=Segmenter(model=model))
     results["load_after"] = machine_load()
     return results
 
 
 def format_text(r: dict) -> str:
     lines = [
-        f"personseg-live bench ({r['cpu_threads']} CPU threads{', quick' if r['quick'] else ''}; "
+        f"personseg-live bench of model {r['model_name']} ({r['cpu_threads']} CPU threads{', quick' if r['quick'] else ''}; "
         f"machine load {r['load_before']} -> {r['load_after']})",
         "", "model (720p frame):",
     ]
@@ -265,18 +329,25 @@ def format_text(r: dict) -> str:
     return "\n".join(lines)
 
 
-def main(*, json_output: bool = False, quick: bool = False, stability: Path | None = None) -> int:
+def main(*, json_output: bool = False, quick: bool = False, stability: Path | None = None, model: str = "default") -> int:
+    from .model.backends import ModelError
+    from .model.segmenter import Segmenter
+
     if stability is not None:
         try:
-            results = bench_stability(stability)
-        except FileNotFoundError as exc:
+            results = bench_stability(stability, segmenter=Segmenter(model=model))
+        except (FileNotFoundError, ModelError) as exc:
             print(f"personseg-live: error: {exc}", file=sys.stderr)
             return 1
         print(json.dumps(results, indent=2) if json_output else format_stability(results))
         return 0
     if not json_output:
         print("measuring (about a minute; --quick for a rough figure)…", file=sys.stderr)
-    results = run(quick=quick)
+    try:
+        results = run(quick=quick, model=model)
+    except ModelError as exc:
+        print(f"personseg-live: error: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(results, indent=2) if json_output else format_text(results))
     return 0
 

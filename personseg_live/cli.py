@@ -58,9 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print the results as JSON")
     b.add_argument("--quick", action="store_true", help="fewer frames (a rough figure in a few seconds)")
     b.add_argument(
-        "--stability", type=Path, metavar="DIR",
-        help="instead: flicker and IoU of the raw model vs the matte on labelled clips (DIR/images/<clip>_<NNNNN>.jpg + DIR/masks/*.png)",
+        "--stability", type=Path, metavar="DIR|VIDEO",
+        help="instead: flicker of the raw model, an unsmoothed matte and the matte on a video, or flicker and IoU on "
+        "labelled clips (DIR/images/<clip>_<NNNNN>.jpg + DIR/masks/*.png)",
     )
+    b.add_argument("--model", default="default", help="bundled model name or a .tflite/.keras file (default: default)")
 
     sub.add_parser("cameras", help="list the cameras that open")
     return parser
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             from .bench import main as bench_main
 
-            return bench_main(json_output=args.json, quick=args.quick, stability=args.stability)
+            return bench_main(json_output=args.json, quick=args.quick, stability=args.stability, model=args.model)
         if args.command == "cameras":
             return cmd_cameras()
         return cmd_app(args)

@@ -40,9 +40,31 @@ def boundary_f(pred: np.ndarray, target: np.ndarray, threshold: float = 0.5, tol
     return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
 
 
+class FlickerMeter:
+    """``flicker`` for a stream: ``add`` one frame at a time, read ``value``; keeps one frame."""
+
+    def __init__(self) -> None:
+        self._prev: np.ndarray | None = None
+        self._total = 0.0
+        self._pairs = 0
+
+    def add(self, frame: np.ndarray) -> None:
+        frame = np.asarray(frame, np.float32)
+        if self._prev is not None and self._prev.shape == frame.shape:
+            self._total += float(np.abs(frame - self._prev).mean())
+            self._pairs += 1
+        self._prev = frame.copy()
+
+    @property
+    def value(self) -> float:
+        return self._total / self._pairs if self._pairs else 0.0
+
+
 def flicker(frames: list[np.ndarray]) -> float:
     """Mean absolute frame-to-frame change of a probability / alpha sequence (0..1 scale).
 
     Consecutive frames of different sizes are a cut between clips and form no pair."""
-    pairs = [np.abs(b - a).mean() for a, b in zip(frames, frames[1:]) if a.shape == b.shape]
-    return float(np.mean(pairs)) if pairs else 0.0
+    meter = FlickerMeter()
+    for frame in frames:
+        meter.add(frame)
+    return meter.value

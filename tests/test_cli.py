@@ -174,16 +174,26 @@ def test_process_interrupted_leaves_no_file(tmp_path, sig):
     assert list(out.parent.iterdir()) == []  # neither the result nor a partial file
 
 
-def test_bench_stability(people_dir, capsys, tmp_path):
+def test_bench_stability(people_dir, clip, capsys, tmp_path):
     import json
 
     code, out, err = run(capsys, "bench", "--stability", people_dir, "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert result["clips"][0]["frames"] == 8
-    assert {"flicker_raw", "flicker_matte", "iou_raw", "iou_matte", "flicker_ratio"} <= set(result["mean"])
+    assert result["clips"][0]["frames"] == 8 and result["model"] == "default"
+    mean = result["mean"]
+    assert 0 < mean["iou_raw"] <= 1 and 0 < mean["iou_matte"] <= 1
+    assert mean["flicker_ratio_unsmoothed"] == round(mean["flicker_matte"] / mean["flicker_unsmoothed"], 3)
+    # A video without masks: flicker only, and the matte steadier than the unsmoothed one.
+    code, out, err = run(capsys, "bench", "--stability", clip, "--model", "default", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert "iou_raw" not in result["mean"] and result["clips"][0]["frames"] > 2
+    assert result["mean"]["flicker_matte"] < result["mean"]["flicker_unsmoothed"]
     code, _, err = run(capsys, "bench", "--stability", tmp_path)
     assert code == 1 and "no images" in err
+    code, _, err = run(capsys, "bench", "--stability", people_dir, "--model", "nosuchmodel")
+    assert code == 1 and "nosuchmodel" in err
 
 
 def test_headless_live_recording(tmp_path, clip, capsys):
