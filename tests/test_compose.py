@@ -56,10 +56,10 @@ def test_smoothing_reduces_flicker_on_still_scene():
     assert flicker(smooth_alphas[5:]) < 0.5 * flicker(raw_alphas[5:])
 
 
-def test_small_alpha_changes_are_held_and_a_person_who_leaves_leaves_nothing():
+def test_small_alpha_changes_are_damped_and_a_person_who_leaves_leaves_nothing():
     """Camera noise through the edge refinement nudges the soft edge each frame (the probability is
-    the same every frame here); the smoothed matte holds it, the unsmoothed one shows it. Leaving
-    clears the alpha to exactly 0."""
+    the same every frame here); the smoothed matte damps the nudges, the unsmoothed one shows them.
+    Leaving clears the alpha to exactly 0."""
     rng = np.random.default_rng(3)
     frames, lows = _square_frames([60] * 12)
     frames = [np.clip(f + rng.normal(0, 6, f.shape), 0, 255).astype(np.uint8) for f in frames]
@@ -67,7 +67,7 @@ def test_small_alpha_changes_are_held_and_a_person_who_leaves_leaves_nothing():
     raw, smooth = Matte(MatteSettings(smoothing=0.0)), Matte(MatteSettings())
     raw_alphas = [raw(l, f).copy() for l, f in zip(lows, frames)]
     smooth_alphas = [smooth(l, f).copy() for l, f in zip(lows, frames)]
-    assert flicker(smooth_alphas[2:]) < 0.05 * flicker(raw_alphas[2:])
+    assert flicker(smooth_alphas[2:]) < 0.2 * flicker(raw_alphas[2:])  # without the hold step: 1.0x
     for f in empty:
         alpha = smooth(np.zeros(LOW, np.float32), f)
     assert alpha.max() == 0.0
