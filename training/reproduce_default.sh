@@ -2,11 +2,13 @@
 # Retrain the shipped default model end to end from ../shared, on the CPU (about 2 h on 2 cores).
 # Re-running it resumes: finished steps are skipped, an interrupted training continues (--resume).
 #   SHARED=../shared RUNS=runs bash training/reproduce_default.sh
+# MODELS=DIR exports somewhere else than assets/models (to compare a rerun with the shipped model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
 RUNS=${RUNS:-runs}
 PY=${PY:-python}
+MODELS=${MODELS:-assets/models}
 D=$SHARED/data
 MP=mediapipe-selfie_segmentation-0.1.1675465747
 mkdir -p "$RUNS/teachers"
@@ -82,8 +84,8 @@ $PY -m training train --arch mobile --init "$RUNS/default_neg/best.keras" --lr 2
 #    about scenes our data lacks (unseen full-body video), at no run-time cost.
 $PY -m training interpolate "$RUNS/distill/best.keras" "$RUNS/mobile_init.keras" --alpha 0.7 --out "$RUNS/default_wise.keras"
 
-# 10. Export into assets/models and report.
-$PY -m training export "$RUNS/default_wise.keras" --name default
-$PY -m training evaluate --model default \
+# 10. Export (into assets/models unless MODELS says otherwise) and report.
+$PY -m training export "$RUNS/default_wise.keras" --name default --out "$MODELS"
+$PY -m training evaluate --model "$MODELS/default.tflite" \
   --data "$D/ccp-person" --data "$D/celebamask-hq-subset" --data "$D/nprportrait-seg" \
   --data "$D/voc-person" --data "$D/coco128-seg-person" --data "$D/davis2016-person,split=sequence"
