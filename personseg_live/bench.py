@@ -172,9 +172,16 @@ def _labelled_clips(folder: Path):
     clips: dict[str, list[Path]] = {}
     for path in images:
         clips.setdefault(path.stem.rsplit("_", 1)[0], []).append(path)
+
+    def frames(paths: list[Path]):
+        for p in paths:
+            mask = cv2.imread(str(folder / "masks" / f"{p.stem}.png"), cv2.IMREAD_GRAYSCALE)
+            if mask is None:
+                raise FileNotFoundError(f"no readable mask masks/{p.stem}.png in {folder}")
+            yield cv2.imread(str(p)), mask > 127
+
     for name, paths in clips.items():
-        yield name, ((cv2.imread(str(p)), cv2.imread(str(folder / "masks" / f"{p.stem}.png"), cv2.IMREAD_GRAYSCALE) > 127)
-                     for p in paths)
+        yield name, frames(paths)
 
 
 def _video_clip(path: Path, max_frames: int):

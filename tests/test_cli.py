@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -194,6 +195,11 @@ def test_bench_stability(people_dir, clip, capsys, tmp_path):
     assert code == 1 and "no images" in err
     code, _, err = run(capsys, "bench", "--stability", people_dir, "--model", "nosuchmodel")
     assert code == 1 and "nosuchmodel" in err
+    broken = tmp_path / "broken"
+    shutil.copytree(people_dir, broken)
+    next((broken / "masks").iterdir()).unlink()
+    code, _, err = run(capsys, "bench", "--stability", broken)
+    assert code == 1 and "no readable mask" in err
 
 
 def test_headless_live_recording(tmp_path, clip, capsys):
