@@ -94,6 +94,20 @@ def test_losses_rank_predictions():
     assert float(BCEDiceLoss()(soft, soft + 0.01)) < float(BCEDiceLoss()(soft, t))
 
 
+def test_boundary_weight_makes_edge_errors_cost_more():
+    t = np.zeros((1, 32, 32, 1), np.float32)
+    t[:, 8:24, 8:24] = 1
+    base = t * 0.9 + 0.05
+    edge, inner = base.copy(), base.copy()
+    edge[:, 8, 8:24] = 0.05  # the top row of the square missed: 16 pixels on the edge
+    inner[:, 16, 8:24] = 0.05  # a row through the middle missed: 16 pixels far from it
+    plain, aware = BCEDiceLoss(), BCEDiceLoss(boundary_weight=4.0)
+    assert abs(float(plain(t, edge)) - float(plain(t, inner))) < 1e-4
+    assert float(aware(t, edge)) > float(aware(t, inner)) + 0.01
+    restored = BCEDiceLoss.from_config(aware.get_config())
+    assert float(restored(t, edge)) == float(aware(t, edge))
+
+
 def test_metrics_known_values():
     t = np.zeros((32, 32), np.float32)
     t[8:24, 8:24] = 1

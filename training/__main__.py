@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="tf.distribute: default (one device), mirrored (all local GPUs), multiworker (TF_CONFIG)")
     t.add_argument("--small-person", type=float, default=0.0,
                    help="share of wide-shot crops: a pasteable person shrunk to 20-60 %% of the crop height on a scene")
+    t.add_argument("--boundary-weight", type=float, default=0.0,
+                   help="boundary-aware BCE: pixels near the mask's edge weigh 1 + this (0 = plain BCE)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
 
     pl = sub.add_parser("pseudo-label", help="soft masks for unlabelled photos from a teacher model")
@@ -131,7 +133,7 @@ def _run(args) -> int:
                           size=args.size, lr=args.lr, steps_per_epoch=args.steps_per_epoch,
                           val_fraction=args.val_fraction, patience=args.patience, seed=args.seed,
                           backgrounds=args.backgrounds, init=args.init, strategy=args.strategy,
-                          small_person=args.small_person)
+                          small_person=args.small_person, boundary_weight=args.boundary_weight)
         best = train(cfg, resume=args.resume)
         print(f"best checkpoint: {best}")
     elif args.command == "interpolate":

@@ -43,6 +43,7 @@ class TrainConfig:
     strategy: str = "default"
     bce_weight: float = 1.0
     dice_weight: float = 1.0
+    boundary_weight: float = 0.0  # extra BCE weight near the target's edge (BCEDiceLoss)
     small_person: float = 0.0  # share of wide-shot crops (AugmentConfig.small_person)
 
 
@@ -168,7 +169,7 @@ def train(cfg: TrainConfig, resume: bool = False, verbose: int | None = None) ->
         if not continue_from_last:
             model.compile(
                 optimizer=keras.optimizers.Adam(cfg.lr),
-                loss=BCEDiceLoss(cfg.bce_weight, cfg.dice_weight),
+                loss=BCEDiceLoss(cfg.bce_weight, cfg.dice_weight, cfg.boundary_weight),
                 metrics=[MeanIoU(), BoundaryF()],
             )
 
