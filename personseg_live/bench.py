@@ -80,7 +80,7 @@ def bench_offline(height: int, *, max_frames: int | None = None, segmenter=None)
     from .offline import ProcessOptions, process_video
 
     src = scaled_demo(height)
-    options = ProcessOptions()  # the defaults users get: default model, blur background
+    options = ProcessOptions()  # the defaults users get: blur background (the model: ``segmenter``, else default)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.mp4"
         stop_after = {"n": max_frames}
@@ -317,7 +317,7 @@ def format_text(r: dict) -> str:
             lines.append(f"  {m['backend']:<11} {m['device']:<4} input {m['input']:<8} {m['ms_per_frame_p50']:6.2f} ms/frame (p50)")
         else:
             lines.append(f"  {m['backend']:<11} unavailable: {m['reason']}")
-    lines += ["", "offline (demo clip, default model, blur, H.264):"]
+    lines += ["", "offline (demo clip, blur background, H.264):"]
     for o in r["offline"]:
         lines.append(
             f"  {o['height']}p  {o['fps']:6.1f} FPS  ({o['frames']} frames in {o['seconds']} s; "
