@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("process", None):
+        say_gpu_advice(args.backend)
     try:
         if args.command == "process":
             return cmd_process(args)
@@ -91,6 +93,15 @@ def main(argv: list[str] | None = None) -> int:
 def _fail(message: str, code: int = 1) -> int:
     print(f"personseg-live: error: {message}", file=sys.stderr)
     return code
+
+
+def say_gpu_advice(backend: str | None, root: Path | str = "/") -> None:
+    """Once per run: an NVIDIA GPU with no TensorFlow runs on the CPU; say which extra turns it on."""
+    from .model.backends import gpu_advice
+
+    advice = gpu_advice(backend or "auto", root)
+    if advice:
+        print(f"personseg-live: note: {advice}", file=sys.stderr)
 
 
 def _raise_interrupt(signum, frame) -> None:

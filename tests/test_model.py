@@ -128,3 +128,29 @@ def test_fixed_shape_copy_matches_the_dynamic_model(tmp_path):
     np.testing.assert_allclose(LiteRTBackend(shipped).predict(x), LiteRTBackend(lone).predict(x), atol=1e-4)
     assert assets.model_names() == sorted(assets.model_names(), key=lambda n: (n != "default", n))
     assert not any("." in n for n in assets.model_names())
+
+
+def test_interpreter_cache_keeps_the_shape_in_use(monkeypatch):
+    """The per-shape interpreter cache evicts the least recently used shape, not the oldest: a live
+    stream's shape, used between every other one, stays allocated."""
+    import ai_edge_litert.interpreter as litert
+
+    from personseg_live import assets
+    from personseg_live.model.backends import LiteRTBackend
+
+    created = []
+
+    class Counting(litert.Interpreter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            created.append(kwargs.get("model_path"))
+
+    monkeypatch.setattr(litert, "Interpreter", Counting)
+    backend = LiteRTBackend(assets.models_dir() / "default.tflite", threads=1, max_shapes=2)
+    live = np.zeros((1, *backend.native_shape, 3), np.float32)  # the probe's shape: already cached
+    created.clear()
+    for other in ((96, 160), (64, 128)):
+        backend.predict(live)
+        backend.predict(np.zeros((1, *other, 3), np.float32))  # a new shape evicts one entry
+    backend.predict(live)
+    assert len(created) == 2, created  # only the two other shapes were ever built; the live one stayed

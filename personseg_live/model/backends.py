@@ -7,7 +7,9 @@ starts in a fraction of a second.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
@@ -31,18 +33,45 @@ def cpu_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+#: The one piece of advice for "TensorFlow is missing" (the GPU path and ``--backend tensorflow``).
+GPU_EXTRA = 'pip install "personseg-live[gpu]"'
+
+
+def tensorflow_installed() -> bool:
+    """Whether TensorFlow can be imported, without importing it (that costs seconds)."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def nvidia_gpu_present(root: Path | str = "/") -> bool:
+    """An NVIDIA driver is loaded (Linux: its /proc entry or device node under ``root``)."""
+    root = Path(root)
+    return os.name == "nt" or any((root / p).exists() for p in ("proc/driver/nvidia/version", "dev/nvidia0"))
+
+
 def gpu_available() -> bool:
     """True when TensorFlow sees a GPU. Imports TensorFlow, so only asked when backend='auto' needs it."""
-    if not _cuda_possible():
+    # Importing TensorFlow costs seconds; skip it where no NVIDIA driver exists or TF is not installed.
+    if not nvidia_gpu_present() or not tensorflow_installed():
         return False
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def _cuda_possible() -> bool:
-    # Importing TensorFlow costs seconds; skip it where no NVIDIA driver exists at all.
-    return any(Path(p).exists() for p in ("/dev/nvidia0", "/proc/driver/nvidia/version")) or os.name == "nt"
+def gpu_advice(backend: str = "auto", root: Path | str = "/") -> str | None:
+    """What to say when an NVIDIA GPU sits idle because TensorFlow is missing (None: nothing to say).
+
+    Only for ``auto``: a user who picked the CPU backend has already chosen.
+    """
+    if backend != "auto" or tensorflow_installed() or not nvidia_gpu_present(root):
+        return None
+    return f"an NVIDIA GPU is present but TensorFlow is not installed, so the model runs on the CPU; {GPU_EXTRA} uses the GPU"
+
+
+def require_tensorflow() -> None:
+    """A one-line ModelError instead of an ImportError traceback when the TensorFlow backend is asked for."""
+    if not tensorflow_installed():
+        raise ModelError(f"the tensorflow backend needs TensorFlow, which is not installed: {GPU_EXTRA}")
 
 
 class LiteRTBackend:
@@ -61,7 +90,8 @@ class LiteRTBackend:
         self._path = Path(path)
         self._threads = threads or cpu_threads()
         self._max_shapes = max_shapes
-        self._interpreters: dict[tuple[int, ...], object] = {}
+        # Least recently used first: a lookup moves its shape to the end, eviction takes the front.
+        self._interpreters: OrderedDict[tuple[int, ...], object] = OrderedDict()
         self._Interpreter = Interpreter
         try:
             probe = Interpreter(model_path=str(self._path), num_threads=self._threads)
@@ -78,9 +108,11 @@ class LiteRTBackend:
 
     def _interpreter(self, shape: tuple[int, ...]):
         it = self._interpreters.get(shape)
-        if it is None:
+        if it is not None:
+            self._interpreters.move_to_end(shape)
+        else:
             if len(self._interpreters) >= self._max_shapes:
-                self._interpreters.pop(next(iter(self._interpreters)))
+                self._interpreters.popitem(last=False)
             static = self._static.get(shape[1:3])
             it = self._Interpreter(model_path=str(static or self._path), num_threads=self._threads)
             if static is None:
@@ -120,6 +152,7 @@ class TensorFlowBackend:
     name = "tensorflow"
 
     def __init__(self, path: Path):
+        require_tensorflow()
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
         import tensorflow as tf

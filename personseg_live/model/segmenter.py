@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .. import assets
-from .backends import Backend, LiteRTBackend, ModelError, TensorFlowBackend, gpu_available
+from .backends import Backend, LiteRTBackend, ModelError, TensorFlowBackend, gpu_available, require_tensorflow
 
 #: Pixels the fast family sees per frame, whatever the aspect (192^2 = 256x144 at 16:9).
 RUNTIME_AREA = 192 * 192
@@ -104,6 +104,8 @@ class Segmenter:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if backend == "auto":
             backend = "tensorflow" if gpu_available() else "litert"
+        if backend == "tensorflow":
+            require_tensorflow()  # before the model lookup: a missing extra is the error to report
         path = resolve_model(model, backend)
         self.path = path
         self.info = ModelInfo.read(path)
