@@ -13,7 +13,7 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,24 @@ class Settings:
     vcam: VcamSettings = field(default_factory=VcamSettings)
     model: str = "default"
     backend: str = field(default="auto", metadata={"choices": BACKENDS})
-    show_original: bool = False
+    # A view of this session only: reopening the app on the raw picture would look like a failure.
+    show_original: bool = field(default=False, metadata={"transient": True})
+
+
+def is_camera_spec(spec: str | None) -> bool:
+    """A camera (an index, a device node, or None = the first camera) rather than a file or the demo clip."""
+    return spec is None or str(spec).strip().isdigit() or str(spec).startswith("/dev/video")
+
+
+def remembered(settings: Settings, camera: str | None = None) -> Settings:
+    """What of ``settings`` the next launch should start with: transient states (before/after) at
+    their defaults, and a video file (or the demo clip) as the source replaced by ``camera`` (the
+    last camera used; None: the first one), so that a call never starts on a clip played once."""
+    keep = {f.name: f.default for f in fields(Settings) if f.metadata.get("transient")}
+    spec = settings.source.spec
+    if not is_camera_spec(spec):
+        spec = camera if is_camera_spec(camera) else None
+    return replace(settings, source=replace(settings.source, spec=spec), **keep)
 
 
 def settings_path() -> Path:
@@ -98,12 +115,15 @@ def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return Settings(), [f"{path}: not valid JSON ({exc}); using defaults"]
     warnings: list[str] = []
-    settings = _from_dict(Settings, data, "settings", warnings)
+    # remembered(): a file written by an older version may still hold a clip or before/after.
+    settings = remembered(_from_dict(Settings, data, "settings", warnings))
     return settings, [f"{path}: {w}" for w in warnings]
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:
-    """Write JSON to a temporary file beside the target, then rename over it (atomic on one filesystem)."""
+    """Write JSON to a temporary file beside the target, then rename over it (atomic on one filesystem).
+
+    Callers pass ``remembered(settings, ...)`` when the transient states must not be written."""
     path = Path(path) if path is not None else settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -12,6 +12,8 @@ from personseg_live.settings import (
     SourceSettings,
     load_settings,
     save_settings,
+    is_camera_spec,
+    remembered,
     settings_path,
     validate,
 )
@@ -39,7 +41,6 @@ def test_round_trip(tmp_path):
         background=BackgroundSettings(mode="image", blur_strength=60, path="/tmp/x.jpg", color="#112233"),
         model="other",
         backend="litert",
-        show_original=True,
     )
     save_settings(s, path)
     loaded, warnings = load_settings(path)
@@ -96,3 +97,24 @@ def test_non_object_top_level(tmp_path):
     path.write_text("[]")
     s, warnings = load_settings(path)
     assert s == Settings() and len(warnings) == 1
+
+
+def test_transient_states_are_not_remembered():
+    """Before/after and a played video file belong to one session; the camera is remembered."""
+    session = Settings(source=SourceSettings(spec="/videos/juggle.mp4", mirror=True), show_original=True)
+    kept = remembered(session, camera="2")
+    assert kept.show_original is False
+    assert kept.source.spec == "2" and kept.source.mirror  # the camera used before, and the user's mirror
+    assert remembered(session).source.spec is None  # no camera before: the first camera next time
+    assert remembered(replace(session, source=SourceSettings(spec="demo"))).source.spec is None
+    assert remembered(replace(session, source=SourceSettings(spec="1"))).source.spec == "1"
+    assert [is_camera_spec(s) for s in (None, "0", " 3", "/dev/video2", "demo", "a.mp4")] == [True] * 4 + [False] * 2
+
+
+def test_an_old_file_with_transient_states_loads_without_them(tmp_path):
+    path = tmp_path / "settings.json"
+    data = asdict(Settings(source=SourceSettings(spec="/videos/juggle.mp4"), show_original=True))
+    path.write_text(json.dumps(data))
+    s, warnings = load_settings(path)
+    assert warnings == []
+    assert s.show_original is False and s.source.spec is None

@@ -32,9 +32,17 @@ from PySide6.QtWidgets import (
 )
 
 from ..assets import DEFAULT_MODEL
-from ..settings import Settings, VcamSettings, save_settings
+from ..settings import Settings, VcamSettings, is_camera_spec, remembered, save_settings
 from .worker import PipelineBridge, run_in_background
-from .widgets import BACKGROUND_CHOICES, BackgroundPanel, MattePanel, ModelPanel, PreviewWidget, SourcePanel
+from .widgets import (
+    BACKGROUND_CHOICES,
+    BackgroundPanel,
+    MattePanel,
+    ModelPanel,
+    PreviewWidget,
+    SourcePanel,
+    guard_controls,
+)
 
 NO_CAMERA = "No camera found — showing the demo clip"
 MODEL_ERROR_PREFIX = "cannot load model"  # how the pipeline's "error" events about a model begin
@@ -70,6 +78,8 @@ class MainWindow(QMainWindow):
         self.settings_path = settings_path
         self._saved = saved if saved is not None else settings
         self._overrides = set(session_overrides)
+        # The camera to start on next time, whatever file this session plays last.
+        self._last_camera = remembered(self._saved).source.spec
         self._cameras: list | None = None  # None until enumerated
         self._source_message = ""
         self._frozen = False
@@ -149,6 +159,7 @@ class MainWindow(QMainWindow):
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self._control_guard = guard_controls(column)
 
     def _action(self, text: str, shortcut: str | QKeySequence, slot, *, checkable=False, checked=False, tip="") -> QAction:
         action = QAction(text, self)
@@ -259,7 +270,8 @@ class MainWindow(QMainWindow):
         now = time.perf_counter()
         if now - self._last_stats >= STATS_INTERVAL_S:
             self._last_stats = now
-            self.stats_label.setText(f"{result.fps:.1f} fps · {result.latency_ms:.0f} ms latency")
+            fps = f"{result.fps:.1f}" if result.fps > 0 else "—"  # one frame has no rate yet
+            self.stats_label.setText(f"{fps} fps · {result.latency_ms:.0f} ms latency")
             self.stats_label.setToolTip(
                 "\n".join(f"{stage}: {ms:.1f} ms" for stage, ms in result.timings_ms.items()) or "no stage timings"
             )
@@ -315,13 +327,18 @@ class MainWindow(QMainWindow):
         self._save_timer.start()
 
     def _on_source_changed(self, source) -> None:
-        picked_another = source.spec != self.settings.source.spec
+        old = self.settings.source
+        picked_another = source.spec != old.spec
         self.settings = replace(self.settings, source=source)
+        if picked_another and is_camera_spec(source.spec):
+            self._last_camera = source.spec
         self.mirror_action.blockSignals(True)
         self.mirror_action.setChecked(source.mirror)
         self.mirror_action.blockSignals(False)
-        self._source_message = "Opening the source…"
-        self.source_label.setText(self._source_message)
+        # Mirror flips the open source in place: no "source_opened" follows to replace an "Opening…".
+        if replace(old, mirror=source.mirror) != source:
+            self._source_message = "Opening the source…"
+            self.source_label.setText(self._source_message)
         self.pipeline.set_source(source)
         # Mirror or resolution changes do not make a --source file the next run's default.
         self._changed("source" if picked_another else None)
@@ -500,7 +517,8 @@ class MainWindow(QMainWindow):
     # Settings and shutdown -----------------------------------------------------------------------------
 
     def settings_to_save(self) -> Settings:
-        """The current settings, with what came only from the command line put back to what the file had."""
+        """The current settings, with what came only from the command line put back to what the file had,
+        and without this session's transient states (before/after, a video file as the source)."""
         s, saved = self.settings, self._saved
         if "source" in self._overrides:  # --source names the source only; mirror etc. are the user's
             s = replace(s, source=replace(s.source, spec=saved.source.spec))
@@ -510,7 +528,7 @@ class MainWindow(QMainWindow):
             s = replace(s, model=saved.model, backend=saved.backend)
         if "vcam" in self._overrides:
             s = replace(s, vcam=replace(s.vcam, enabled=saved.vcam.enabled))
-        return s
+        return remembered(s, camera=self._last_camera)
 
     def save_now(self) -> None:
         self._save_timer.stop()

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
     QButtonGroup,
     QCheckBox,
     QColorDialog,
@@ -639,6 +641,50 @@ class MattePanel(QWidget):
             refine=self.refine.isChecked(),
         )
         self.changed.emit(self._settings)
+
+
+# ------------------------------------------------------------------------------ wheel and keyboard
+
+# key -> (direction, a page rather than a single step)
+_STEP_KEYS = {
+    Qt.Key.Key_Right: (1, False), Qt.Key.Key_Up: (1, False), Qt.Key.Key_Left: (-1, False), Qt.Key.Key_Down: (-1, False),
+    Qt.Key.Key_PageUp: (1, True), Qt.Key.Key_PageDown: (-1, True),
+}
+
+
+class ControlGuard(QObject):
+    """Wheel and keys for the control panels, installed by ``guard_controls``.
+
+    The mouse wheel changes a slider or combo box only once the user has clicked or tabbed into
+    it: otherwise it scrolls the panel, so scrolling past Threshold mid-call does not move it.
+    Sliders step with the arrow keys (one step) and PageUp/PageDown (a page), the same for whole and
+    decimal sliders (superqt's decimal slider ignores the keys, its inner slider counts in ints).
+    """
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt naming)
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
+            event.ignore()  # handled here, not accepted: Qt passes it on to the scroll area
+            return True
+        if event.type() == QEvent.Type.KeyPress and isinstance(obj.parent(), QLabeledSlider):
+            step = _STEP_KEYS.get(event.key())
+            if step is not None and event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier):
+                slider, (direction, page) = obj.parent(), step
+                slider.setValue(slider.value() + direction * (slider.pageStep() if page else slider.singleStep()))
+                return True
+        return False
+
+
+def guard_controls(root: QWidget) -> ControlGuard:
+    """Install one ControlGuard on every slider, combo box and spin box under ``root``."""
+    guard = ControlGuard(root)
+    for labeled in root.findChildren(QLabeledSlider):  # the decimal slider is a subclass
+        labeled.setFocusProxy(labeled._slider)  # superqt exposes no accessor for the inner slider
+    for widget in root.findChildren(QWidget):
+        # The labeled slider too: it is a QAbstractSlider that would swallow the wheel its inner one passes up.
+        if isinstance(widget, (QAbstractSlider, QComboBox, QAbstractSpinBox)):
+            widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: a wheel never focuses
+            widget.installEventFilter(guard)
+    return guard
 
 
 def field_range(cls, name: str) -> tuple:
