@@ -1,4 +1,4 @@
-"""``personseg-live``: the app (default), ``process IN OUT``, ``bench``, ``cameras``.
+"""``personseg-live``: the app (default), ``process IN OUT``, ``bench``, ``cameras``, ``doctor``.
 
     personseg-live                                  # the window; headless when there is no display
     personseg-live --headless --vcam --source 0     # camera 0 -> virtual camera until Ctrl-C
@@ -6,6 +6,7 @@
     personseg-live process 'clips/*.mov' outdir/    # many files: OUT is a folder
     personseg-live bench --json
     personseg-live cameras
+    personseg-live doctor                           # what works here, and the fix for what does not
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto)")
     parser.add_argument("--output", type=Path, help="headless without --vcam: the file to write (default ./personseg-live-<source>.mp4)")
     parser.add_argument("--settings", type=Path, help="settings file (default: the per-user one)")
-    sub = parser.add_subparsers(dest="command", metavar="{process,bench,cameras}")
+    sub = parser.add_subparsers(dest="command", metavar="{process,bench,cameras,doctor}")
 
     p = sub.add_parser("process", help="process video files (every frame, audio kept)")
     p.add_argument("input", help="a video file, a folder of videos, or a glob pattern (quote it)")
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", default="default", help="bundled model name or a .tflite/.keras file (default: default)")
 
     sub.add_parser("cameras", help="list the cameras that open")
+    sub.add_parser("doctor", help="check cameras, the virtual camera, display, GPU, model, settings and disk; exit 1 on a problem")
     return parser
 
 
@@ -81,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             return bench_main(json_output=args.json, quick=args.quick, stability=args.stability, model=args.model)
         if args.command == "cameras":
             return cmd_cameras()
+        if args.command == "doctor":
+            from .doctor import main as doctor_main
+
+            return doctor_main(settings_file=args.settings)
         return cmd_app(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -48,10 +48,10 @@ def nvidia_gpu_present(root: Path | str = "/") -> bool:
     return os.name == "nt" or any((root / p).exists() for p in ("proc/driver/nvidia/version", "dev/nvidia0"))
 
 
-def gpu_available() -> bool:
+def gpu_available(root: Path | str = "/") -> bool:
     """True when TensorFlow sees a GPU. Imports TensorFlow, so only asked when backend='auto' needs it."""
     # Importing TensorFlow costs seconds; skip it where no NVIDIA driver exists or TF is not installed.
-    if not nvidia_gpu_present() or not tensorflow_installed():
+    if not nvidia_gpu_present(root) or not tensorflow_installed():
         return False
     import tensorflow as tf
 

@@ -22,11 +22,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-VCAM_HELP = """\
+VCAM_MODPROBE = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="personseg-live"'
+VCAM_HELP = f"""\
 No virtual camera device is available.
 
 Linux: load the v4l2loopback kernel module (package v4l2loopback-dkms or v4l2loopback-utils):
-    sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="personseg-live"
+    {VCAM_MODPROBE}
   exclusive_caps=1 makes the device report itself as a capture-only camera once we write to it;
   Chrome, Zoom and other WebRTC apps list only such devices, so without it the camera is invisible
   there. To load it at every boot, put the options in /etc/modprobe.d/v4l2loopback.conf.
@@ -369,5 +370,5 @@ class PngSequenceSink:
 
 
 __all__ = [
-    "OutputError", "PngSequenceSink", "VCAM_HELP", "VideoFileSink", "VirtualCameraSink", "VirtualCameraUnavailable",
+    "OutputError", "PngSequenceSink", "VCAM_HELP", "VCAM_MODPROBE", "VideoFileSink", "VirtualCameraSink", "VirtualCameraUnavailable",
 ]
