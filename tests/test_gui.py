@@ -561,3 +561,28 @@ def test_shutdown_without_a_close_stops_the_pipeline(open_window, clip):
     assert not window.pipeline.running
     window.shutdown()  # idempotent, and closing afterwards is harmless
     window.close()
+
+
+# ----------------------------------------------------------------------------------- setup advice
+
+
+def test_help_menu_shows_the_doctor_report(open_window, clip, qtbot):
+    window = open_window(source_args(clip))
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    next(a for a in help_menu.actions() if a.text() == "Check my setup…").trigger()
+    qtbot.waitUntil(lambda: getattr(window, "setup_box", None) is not None, timeout=FIRST_FRAME_MS)
+    shown = QTextDocument()
+    shown.setHtml(window.setup_box.informativeText())
+    lines = shown.toPlainText().splitlines()
+    assert any(line.startswith("ok    display:") and "offscreen" in line for line in lines)  # this Qt, not a probe
+    assert any(line.startswith("ok    model: default") for line in lines)
+    assert all(line.startswith(("ok    ", "FAIL  ")) for line in lines[:-1])
+
+
+def test_an_idle_gpu_is_mentioned_in_the_status_bar(open_window, clip, monkeypatch):
+    from personseg_live.model import backends
+
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # a lean install ...
+    monkeypatch.setattr(backends, "nvidia_gpu_present", lambda root="/": True)  # ... on an NVIDIA machine
+    window = open_window(source_args(clip), wait_first=False)
+    assert f"{backends.GPU_EXTRA} uses the GPU" in window.statusBar().currentMessage()

@@ -24,7 +24,7 @@ sys.modules["tensorflow"] = None
 sys.modules["keras"] = None
 import numpy as np
 from personseg_live import Segmenter
-from personseg_live import cli, offline, pipeline  # noqa: F401  everything the CPU path imports
+from personseg_live import cli, doctor, offline, pipeline  # noqa: F401  everything the CPU path imports
 from personseg_live.gui import app, main_window  # noqa: F401
 seg = Segmenter()
 assert seg.backend == "litert", seg

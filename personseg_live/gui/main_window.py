@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..assets import DEFAULT_MODEL
+from ..model.backends import gpu_advice
 from ..settings import Settings, VcamSettings, is_camera_spec, remembered, save_settings
 from .worker import PipelineBridge, run_in_background
 from .widgets import (
@@ -114,8 +115,13 @@ class MainWindow(QMainWindow):
         self.pipeline = Pipeline(settings, on_frame=self.bridge.on_frame, on_event=self.bridge.on_event, segmenter=segmenter)
         self.pipeline.start()
 
-        if warnings:
-            self.show_warning("Settings: " + "; ".join(warnings))
+        # Said once, at start: settings that fell back to defaults, an NVIDIA GPU left idle for want of TensorFlow.
+        notes = [f"Settings: {'; '.join(warnings)}"] if warnings else []
+        advice = gpu_advice(settings.backend)
+        if advice:
+            notes.append(advice[0].upper() + advice[1:])
+        if notes:
+            self.show_warning(" · ".join(notes))
         if enumerate_cameras:
             self._enumerate_cameras()
         self.preview.setFocus()
@@ -236,6 +242,7 @@ class MainWindow(QMainWindow):
         output_menu.addAction(self.vcam_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction("Check my setup…", self.show_setup_check)
         help_menu.addAction("About personseg-live", self._show_about)
 
         self.toolbar = self.addToolBar("Main")
@@ -504,6 +511,25 @@ class MainWindow(QMainWindow):
         dialog.show()
         self.shortcuts_dialog = dialog
         return dialog
+
+    def show_setup_check(self) -> None:
+        """Help > Check my setup: the ``personseg-live doctor`` report, gathered off the GUI thread."""
+        from PySide6.QtGui import QGuiApplication
+
+        from ..doctor import run_checks
+
+        platform = QGuiApplication.platformName()  # Qt is evidently running: no need to start another
+        self.statusBar().showMessage("Checking the setup…", 5000)
+        self._setup_worker = run_in_background(
+            lambda: run_checks(settings_file=self.settings_path, qt=lambda env: (True, platform)),
+            on_done=self._show_setup_report,
+        )
+
+    def _show_setup_report(self, checks) -> None:
+        from ..doctor import exit_code, format_report
+
+        icon = QMessageBox.Icon.Information if exit_code(checks) == 0 else QMessageBox.Icon.Warning
+        self.setup_box = self._message_box(icon, "Check my setup", "What works here (personseg-live doctor):", format_report(checks))
 
     def _show_about(self) -> None:
         from .. import __version__
