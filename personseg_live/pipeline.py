@@ -11,6 +11,10 @@ at the slot instead of piling up (latency stays one frame, never a growing backl
 changes are handed over as "pending" values and applied by the thread that owns the object, so no
 object is used by two threads at once. ``on_frame``/``on_event`` run in the inference/capture
 threads; the GUI wraps them into Qt signals.
+
+Frames reach the virtual camera only through ``video.privacy.PrivateFeed``: a processed frame under a
+background the camera can carry, else a privacy frame (while the model loads, the source reconnects or
+processing fails). A model (re)load runs in a loader thread; the model in use keeps running meanwhile.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 from .compose import Compositor, Matte
 from .model.segmenter import Segmenter
 from .settings import BackgroundSettings, MatteSettings, Settings, SourceSettings, VcamSettings
+from .video.privacy import PrivateFeed
 from .video.sinks import VirtualCameraSink, VirtualCameraUnavailable
 from .video.sources import Source, SourceError, open_source
 
@@ -87,6 +92,12 @@ class LatestFrame:
 
 
 SourceFactory = Callable[[SourceSettings], Source]
+#: (model name, backend) -> a ready Segmenter; runs in a loader thread.
+SegmenterFactory = Callable[[str, str], Segmenter]
+
+
+def load_segmenter(name: str, backend: str) -> Segmenter:
+    return Segmenter(name, backend=backend)
 
 
 class Pipeline:
@@ -99,6 +110,8 @@ class Pipeline:
         segmenter: Segmenter | None = None,
         source_factory: SourceFactory | None = None,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        segmenter_factory: SegmenterFactory = load_segmenter,
+        vcam_backend: str | None = None,
     ):
         self._settings = replace(settings)
         self._on_frame = on_frame
@@ -106,6 +119,8 @@ class Pipeline:
         self._segmenter = segmenter
         self._source_factory = source_factory or open_source
         self._retry_delays = retry_delays
+        self._segmenter_factory = segmenter_factory
+        self._vcam_backend = vcam_backend  # a pyvirtualcam backend name; None: the platform's
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._source_changed = threading.Event()
@@ -118,6 +133,9 @@ class Pipeline:
         self._pending_model: tuple[str, str] | None = None
         self._pending_vcam: VcamSettings | None = settings.vcam if settings.vcam.enabled else None
         self._model_error: str | None = None
+        self._loader: threading.Thread | None = None
+        self._loaders: list[threading.Thread] = []
+        self._loaded: tuple[tuple[str, str], Segmenter | None, str | None] | None = None  # from the loader
         self._source_ok = False
         self.frames_out = 0
 
@@ -162,7 +180,9 @@ class Pipeline:
         self._source_changed.set()  # wakes a capture thread waiting for a new source
         deadline = time.monotonic() + timeout
         current = threading.current_thread()
-        for t in self._threads:
+        with self._lock:
+            threads = self._threads + self._loaders
+        for t in threads:
             if t is not current and t.is_alive():
                 t.join(max(0.0, deadline - time.monotonic()))
         if first:
@@ -278,47 +298,28 @@ class Pipeline:
     def _inference_loop(self) -> None:
         s = self._settings
         matte = Matte(s.matte)
-        compositor: Compositor | None = None
-        vcam: VirtualCameraSink | None = None
-        vcam_wanted = False
+        compositor = self._make_compositor(s.background)
+        vcam = _VcamOutput(self)
         last_generation = None
         index = 0
         intervals: deque[float] = deque(maxlen=30)
         last_out: float | None = None
         last_error: str | None = None
         try:
-            try:
-                compositor = Compositor(s.background)
-            except ValueError as exc:
-                self._emit("error", str(exc))
-                compositor = Compositor(BackgroundSettings(mode="none"))
             if self._segmenter is None and self._pending_model is None:
                 self._pending_model = (s.model, s.backend)
             while not self._stop.is_set():
                 self._apply_model()
-                if self._pending_matte is not None:
-                    with self._lock:
-                        pending, self._pending_matte = self._pending_matte, None
-                    matte.update(pending)
-                if self._pending_background is not None:
-                    with self._lock:
-                        pending, self._pending_background = self._pending_background, None
-                    try:
-                        compositor.update(pending)
-                    except ValueError as exc:
-                        self._emit("error", str(exc))
-                if self._pending_vcam is not None:
-                    with self._lock:
-                        pending_vcam, self._pending_vcam = self._pending_vcam, None
-                    if vcam is not None:
-                        vcam.close()
-                        vcam = None
-                    vcam_wanted = pending_vcam.enabled
-
+                self._apply_pending(matte, compositor, vcam)
                 item = self._slot.get(timeout=0.1)
-                if item is None or self._segmenter is None:
+                if item is None:
+                    vcam.hold()  # no picture (a source reconnecting or ended): keep the camera live
                     continue
                 frame, capture_ts, generation = item
+                vcam.open_for(frame.shape)
+                if self._segmenter is None:
+                    vcam.hold(frame)  # the model is still loading
+                    continue
                 if generation != last_generation:
                     matte.reset()  # another source: the old temporal state means nothing
                     last_generation = generation
@@ -331,21 +332,14 @@ class Pipeline:
                     composite = compositor(frame, alpha)
                     t3 = time.perf_counter()
                 except Exception as exc:
+                    vcam.hold(frame)
                     message = f"processing failed: {type(exc).__name__}: {exc}"
                     if message != last_error:  # once per distinct problem, not 30 times a second
                         self._emit("error", message)
                         last_error = message
                     continue
                 last_error = None
-                if vcam_wanted and vcam is None:
-                    vcam, vcam_wanted = self._open_vcam(frame.shape)
-                if vcam is not None:
-                    try:
-                        vcam.send(composite)
-                    except Exception as exc:
-                        self._emit("vcam_error", f"the virtual camera stopped: {exc}")
-                        vcam.close()
-                        vcam, vcam_wanted = None, False
+                vcam.show(frame, alpha, composite, self._settings.background)
                 now = time.monotonic()
                 if last_out is not None:
                     intervals.append(now - last_out)
@@ -373,33 +367,109 @@ class Pipeline:
                 except Exception as exc:
                     self._emit("error", f"frame listener failed: {type(exc).__name__}: {exc}")
         finally:
-            if vcam is not None:
-                vcam.close()
-            if compositor is not None:
-                compositor.close()
+            vcam.close()
+            compositor.close()
+
+    def _make_compositor(self, background: BackgroundSettings) -> Compositor:
+        try:
+            return Compositor(background)
+        except ValueError as exc:
+            # A blur, not "none": the room must not show because a background file went missing.
+            self._emit("error", f"{exc}; showing a blurred background instead")
+            return Compositor(replace(background, mode="blur", path=None))
+
+    def _apply_pending(self, matte: Matte, compositor: Compositor, vcam: "_VcamOutput") -> None:
+        with self._lock:
+            matte_s, self._pending_matte = self._pending_matte, None
+            background, self._pending_background = self._pending_background, None
+            vcam_s, self._pending_vcam = self._pending_vcam, None
+        if matte_s is not None:
+            matte.update(matte_s)
+        if background is not None:
+            try:
+                compositor.update(background)
+            except ValueError as exc:
+                self._emit("error", str(exc))
+        if vcam_s is not None:
+            vcam.configure(vcam_s)
 
     def _apply_model(self) -> None:
-        if self._pending_model is None:
-            return
+        """Swap in a model the loader thread finished; start loading the newest request. The model
+        in use keeps running meanwhile (a switch must not freeze the picture for seconds)."""
         with self._lock:
-            name, backend = self._pending_model
-        try:
-            seg = Segmenter(name, backend=backend)
-        except Exception as exc:  # ModelError, ValueError, an import error of a backend
-            self._model_error = f"cannot load model {name!r} ({backend}): {exc}"
-            self._emit("error", self._model_error)
-        else:
-            self._segmenter = seg
-            self._model_error = None
-        with self._lock:
-            if self._pending_model == (name, backend):
-                self._pending_model = None
+            done, self._loaded = self._loaded, None
+            request = self._pending_model
+            loading = self._loader is not None and self._loader.is_alive()
+        if done is not None:
+            wanted, segmenter, error = done
+            if segmenter is not None:
+                self._segmenter, self._model_error = segmenter, None
+            else:
+                self._model_error = error
+                self._emit("error", error)
+            with self._lock:
+                if self._pending_model == wanted:
+                    self._pending_model = request = None
+        if request is not None and not loading and done is None:
+            loader = threading.Thread(target=self._load_model, args=(request,), name="personseg-model-load", daemon=True)
+            with self._lock:
+                self._loader = loader
+                self._loaders.append(loader)
+            loader.start()
 
-    def _open_vcam(self, shape: tuple[int, ...]) -> tuple[VirtualCameraSink | None, bool]:
-        s = self._settings
+    def _load_model(self, request: tuple[str, str]) -> None:
+        name, backend = request
         try:
-            sink = VirtualCameraSink(width=shape[1], height=shape[0], fps=s.source.fps, device=s.vcam.device)
+            result = (request, self._segmenter_factory(name, backend), None)
+        except Exception as exc:  # ModelError, ValueError, an import error of a backend
+            result = (request, None, f"cannot load model {name!r} ({backend}): {exc}")
+        with self._lock:
+            self._loaded = result
+
+
+class _VcamOutput:
+    """The inference thread's virtual camera: opened on demand, every frame through PrivateFeed."""
+
+    def __init__(self, pipeline: Pipeline):
+        self._pipeline = pipeline
+        self._wanted = False
+        self._feed: PrivateFeed | None = None
+
+    def configure(self, vcam: VcamSettings) -> None:
+        self.close()
+        self._wanted = vcam.enabled
+
+    def open_for(self, shape: tuple[int, ...]) -> None:
+        if not self._wanted or self._feed is not None:
+            return
+        p = self._pipeline
+        s = p._settings
+        try:
+            sink = VirtualCameraSink(width=shape[1], height=shape[0], fps=s.source.fps, device=s.vcam.device,
+                                     backend=p._vcam_backend)
         except VirtualCameraUnavailable as exc:
-            self._emit("vcam_error", str(exc))
-            return None, False
-        return sink, True
+            self._wanted = False
+            p._emit("vcam_error", str(exc))
+            return
+        self._feed = PrivateFeed(sink, notify=lambda message: p._emit("vcam_notice", message))
+
+    def show(self, frame, alpha, composite, chosen: BackgroundSettings) -> None:
+        self._guard(lambda feed: feed.show(frame, alpha, composite, chosen))
+
+    def hold(self, frame: np.ndarray | None = None) -> None:
+        self._guard(lambda feed: feed.hold(frame))
+
+    def close(self) -> None:
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            feed.close()
+
+    def _guard(self, send: Callable[[PrivateFeed], None]) -> None:
+        if self._feed is None:
+            return
+        try:
+            send(self._feed)
+        except Exception as exc:
+            self._pipeline._emit("vcam_error", f"the virtual camera stopped: {exc}")
+            self.close()
+            self._wanted = False

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import cv2
+import numpy as np
 import pytest
 import pyvirtualcam
 
@@ -249,3 +251,222 @@ def test_slow_consumer_drops_frames_instead_of_queueing(clip, segmenter):
     assert p.dropped_frames > 0
     # Each frame is at most ~one consumer period old: no backlog builds up.
     assert max(r.latency_ms for r in rec.frames[3:]) < 400  # a backlog would pass 500 ms by frame 8
+
+
+# Privacy: the virtual camera never shows the unprocessed room unless the user chose None -------------
+
+
+class RecordingCamera:
+    """An in-memory pyvirtualcam backend: the real ``pyvirtualcam.Camera`` hands it every frame."""
+
+    frames: list = []
+    cond = threading.Condition()
+
+    def __init__(self, *, width, height, fps, fourcc, device, **kw):
+        self.shape = (height, width, 3)
+
+    def send(self, frame):
+        with RecordingCamera.cond:
+            RecordingCamera.frames.append(frame.reshape(self.shape).copy())
+            RecordingCamera.cond.notify_all()
+
+    def close(self):
+        pass
+
+    def device(self):
+        return "recording"
+
+    def native_fourcc(self):
+        return None
+
+    @classmethod
+    def wait(cls, predicate, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        with cls.cond:
+            while not predicate(cls.frames):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out; the virtual camera got {len(cls.frames)} frames")
+                cls.cond.wait(left)
+            return list(cls.frames)
+
+
+@pytest.fixture
+def recording():
+    RecordingCamera.frames = []
+    pyvirtualcam.register_backend("recording", RecordingCamera)
+    try:
+        yield RecordingCamera
+    finally:
+        pyvirtualcam.camera.BACKENDS.pop("recording", None)
+
+
+class PhotoSource:
+    """A camera showing a real person photo (a textured room behind them); ``fail_after`` frames,
+    then it fails like an unplugged camera."""
+
+    def __init__(self, people_dir, fail_after: int | None = None):
+        self.image = cv2.imread(str(people_dir / "images" / "ccp_0001.jpg"))
+        self.fps, self.size, self.name = 30.0, self.image.shape[1::-1], "photo camera"
+        self.left = fail_after
+
+    def read(self):
+        if self.left == 0:
+            raise SourceError("photo camera stopped delivering frames")
+        if self.left is not None:
+            self.left -= 1
+        time.sleep(1 / 60)
+        return self.image.copy(), time.monotonic()
+
+    def close(self):
+        pass
+
+
+def shows_the_room(sent, raw) -> bool:
+    """The camera's frame is the raw picture, or so close to it that the room is recognisable."""
+    return float(np.abs(sent.astype(np.int16) - raw.astype(np.int16)).mean()) < 4.0
+
+
+def vcam_settings(background: str = "blur", **kw) -> Settings:
+    return Settings(source=SourceSettings(spec="0"), background=BackgroundSettings(mode=background, **kw),
+                    vcam=VcamSettings(enabled=True))
+
+
+def test_privacy_feed_through_the_real_camera(recording, people_dir, segmenter):
+    """Headless, through VirtualCameraSink and pyvirtualcam.Camera: transparent and a compositor that
+    fell back to the raw frame are replaced; the user's None passes the room as asked."""
+    from personseg_live.compose import Compositor, Matte
+    from personseg_live.video.privacy import PrivateFeed
+    from personseg_live.video.sinks import VirtualCameraSink
+
+    raw = PhotoSource(people_dir).image
+    alpha = Matte()(segmenter.lowres(raw), raw)
+    notices = []
+    sink = VirtualCameraSink(width=raw.shape[1], height=raw.shape[0], fps=30, backend="recording")
+    feed = PrivateFeed(sink, notify=notices.append)
+    transparent = BackgroundSettings(mode="transparent")
+    feed.show(raw, alpha, Compositor(transparent)(raw, alpha), transparent)
+    feed.show(raw, alpha, Compositor(transparent)(raw, alpha), transparent)
+    feed.show(raw, alpha, raw, BackgroundSettings(mode="image", path="/gone.jpg"))  # a compositor's fallback
+    feed.show(raw, alpha, raw, BackgroundSettings(mode="none"))
+    feed.close()
+    sent = recording.frames
+    assert len(sent) == 4
+    assert not any(shows_the_room(f, raw) for f in sent[:3])
+    background = alpha < 0.05
+    assert background.mean() > 0.2  # the photo has a room to hide
+    assert np.abs(sent[0].astype(int) - raw)[background].mean() > 4  # blurred where the room is
+    assert np.array_equal(sent[3], raw)  # background None: the user asked for the room
+    assert len(notices) == 1 and "transparency" in notices[0] and "blur" in notices[0]  # said once
+
+
+def test_vcam_in_transparent_mode_gets_a_background_not_the_room(recording, people_dir, segmenter):
+    rec = Recorder()
+    p = make(vcam_settings("transparent"), rec, segmenter, source_factory=lambda s: PhotoSource(people_dir),
+             vcam_backend="recording")
+    p.start()
+    try:
+        sent = recording.wait(lambda frames: len(frames) >= 3)
+        rec.wait(lambda: len(rec.frames) >= 1)
+    finally:
+        p.stop()
+    raw = rec.frames[0].original
+    assert rec.frames[0].composite.shape[2] == 4  # the preview still shows transparency
+    assert not any(shows_the_room(f, raw) for f in sent)
+    notices = [e.message for e in rec.events if e.kind == "vcam_notice"]
+    assert len(notices) == 1 and "blur" in notices[0]  # said, once
+
+
+def test_vcam_gets_privacy_frames_while_the_model_loads(recording, people_dir, segmenter):
+    release = threading.Event()
+
+    def slow_load(name, backend):
+        release.wait(10)
+        return segmenter
+
+    rec = Recorder()
+    p = Pipeline(vcam_settings(), on_frame=rec.on_frame, on_event=rec.on_event, segmenter=None,
+                 segmenter_factory=slow_load, source_factory=lambda s: PhotoSource(people_dir), vcam_backend="recording")
+    p.start()
+    try:
+        loading = recording.wait(lambda frames: len(frames) >= 3)
+        assert rec.frames == [] and p.segmenter_info.startswith("loading")  # no model yet
+        release.set()
+        rec.wait(lambda: len(rec.frames) >= 2)
+    finally:
+        release.set()
+        p.stop()
+    raw = PhotoSource(people_dir).image
+    assert not any(shows_the_room(f, raw) for f in loading)
+    detail = lambda img: cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.CV_32F).var()
+    assert all(detail(f) < 0.05 * detail(raw) for f in loading)  # a heavy blur: nothing recognisable
+
+
+def test_vcam_holds_the_last_frame_while_the_camera_reconnects(recording, people_dir, segmenter):
+    opened = []
+
+    def factory(settings):
+        opened.append(1)
+        if len(opened) > 1:
+            raise SourceError("camera 0 is busy")  # stays away: the camera keeps reconnecting
+        return PhotoSource(people_dir, fail_after=6)
+
+    rec = Recorder()
+    p = make(vcam_settings(), rec, segmenter, source_factory=factory, retry_delays=(0.05,), vcam_backend="recording")
+    p.start()
+    try:
+        rec.wait(lambda: "source_lost" in rec.kinds() and len(rec.frames) >= 1)
+        n = len(recording.frames)
+        sent = recording.wait(lambda frames: len(frames) >= n + 3)
+    finally:
+        p.stop()
+    raw = rec.frames[-1].original
+    held = sent[n:]
+    assert not any(shows_the_room(f, raw) for f in held)
+    assert all(np.array_equal(f, rec.frames[-1].composite) for f in held)  # the last composite, held
+
+
+def test_vcam_never_shows_the_room_when_the_background_fails(recording, people_dir, segmenter):
+    rec = Recorder()
+    settings = vcam_settings("image", path="/nonexistent/background.jpg")
+    p = make(settings, rec, segmenter, source_factory=lambda s: PhotoSource(people_dir), vcam_backend="recording")
+    p.start()
+    try:
+        sent = recording.wait(lambda frames: len(frames) >= 3)
+        rec.wait(lambda: "error" in rec.kinds() and len(rec.frames) >= 1)
+    finally:
+        p.stop()
+    raw = rec.frames[0].original
+    assert not any(shows_the_room(f, raw) for f in sent)
+    assert not shows_the_room(rec.frames[0].composite, raw)  # the preview falls back to a blur too
+
+
+class FailingSegmenter:
+    """The real model for a few frames, then an error on every frame (a driver fault, say)."""
+
+    def __init__(self, segmenter, good_frames: int):
+        self._seg, self.left = segmenter, good_frames
+        self.info, self.backend, self.device = segmenter.info, segmenter.backend, segmenter.device
+
+    def lowres(self, frame):
+        if self.left == 0:
+            raise RuntimeError("inference failed")
+        self.left -= 1
+        return self._seg.lowres(frame)
+
+
+def test_vcam_holds_the_last_frame_after_a_processing_error(recording, people_dir, segmenter):
+    rec = Recorder()
+    p = make(vcam_settings(), rec, FailingSegmenter(segmenter, 3), source_factory=lambda s: PhotoSource(people_dir),
+             vcam_backend="recording")
+    p.start()
+    try:
+        rec.wait(lambda: "error" in rec.kinds())
+        n = len(recording.frames)
+        sent = recording.wait(lambda frames: len(frames) >= n + 3)
+    finally:
+        p.stop()
+    assert len(rec.frames) == 3
+    held = sent[n:]
+    assert all(np.array_equal(f, rec.frames[-1].composite) for f in held)
+    assert not any(shows_the_room(f, rec.frames[-1].original) for f in held)
