@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from pathlib import Path
 
-from personseg_live.model.architectures import ARCHITECTURES
 
-from .train import STRATEGIES
+def _quiet_tensorflow() -> None:
+    """TensorFlow's start-up lines (oneDNN, CPU features, and on machines without an NVIDIA driver a
+    "failed call to cuInit" error) say nothing to a researcher; on a machine with a driver errors stay."""
+    level = "2" if Path("/proc/driver/nvidia").exists() else "3"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", level)
+
+
+_quiet_tensorflow()  # before anything imports TensorFlow
+
+from personseg_live.model.architectures import ARCHITECTURES  # noqa: E402
+
+from .distribute import STRATEGIES  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_BACKGROUNDS = REPO.parent / "shared" / "backgrounds"
@@ -35,23 +47,32 @@ def main(argv: list[str] | None = None) -> int:
     ng.add_argument("--synthetic", type=int, default=60, help="how many plain walls to draw")
 
     t = sub.add_parser("train", help="train an architecture on folder datasets",
-                       epilog="Distributed: --strategy mirrored uses every GPU of this machine; "
+                       epilog="Resume: `--out DIR --resume` continues an interrupted or finished run with its "
+                              "recorded settings (only --epochs, --patience, --strategy, --backup-steps may change). "
+                              "Distributed: --strategy mirrored uses every GPU of this machine; "
                               "--strategy multiworker reads TF_CONFIG ({'cluster': {'worker': [...]}, "
-                              "'task': {'type': 'worker', 'index': i}}) and is started once per worker.")
-    t.add_argument("--data", action="append", required=True,
+                              "'task': {'type': 'worker', 'index': i}}) and is started once per worker; worker 0 "
+                              "writes the run folder. --batch is per replica; scale --lr with the global batch.")
+    t.add_argument("--data", action="append", default=None,
                    help="PATH[,weight=W][,split=id|sequence][,paste=P]; repeat for several sets")
-    t.add_argument("--arch", default="fast", choices=sorted(ARCHITECTURES))
-    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--arch", default=None, choices=sorted(ARCHITECTURES),
+                   help="architecture (None: the --init model's, else fast)")
+    t.add_argument("--epochs", type=int, default=30, help="epochs in all (a resumed run counts the done ones)")
     t.add_argument("--out", required=True, help="run directory (checkpoints, logs)")
-    t.add_argument("--batch", type=int, default=16, help="per-replica batch size")
+    t.add_argument("--config", type=Path, default=None,
+                   help="start from the settings of this config.json (e.g. another run's); flags override")
+    t.add_argument("--backup-steps", type=int, default=100,
+                   help="back up weights and position every N steps (and every epoch); 0: every epoch only")
+    t.add_argument("--batch", type=int, default=16, help="per-replica batch size (global = batch x replicas)")
     t.add_argument("--size", type=_size, default=(160, 160), help="training crop HxW, e.g. 160x160")
     t.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (cosine schedule)")
-    t.add_argument("--steps-per-epoch", type=int, default=None)
-    t.add_argument("--val-fraction", type=float, default=0.1)
+    t.add_argument("--steps-per-epoch", type=int, default=None, help="None: training pairs / global batch")
+    t.add_argument("--val-fraction", type=float, default=0.1, help="share of ids (or sequences) held out")
     t.add_argument("--patience", type=int, default=8, help="early stopping patience (epochs)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="initialisation, sample stream and validation split")
     t.add_argument("--backgrounds", default=str(SHARED_BACKGROUNDS) if SHARED_BACKGROUNDS.is_dir() else None,
-                   help="scene photos to paste people onto (default ../shared/backgrounds)")
+                   help="scene photos to paste people onto ('none': no swaps; the default is ../shared/backgrounds "
+                        "beside this checkout when it exists)")
     t.add_argument("--init", default=None, help="start from this .keras checkpoint (fine-tuning)")
     t.add_argument("--strategy", default="default", choices=STRATEGIES,
                    help="tf.distribute: default (one device), mirrored (all local GPUs), multiworker (TF_CONFIG)")
@@ -90,10 +111,15 @@ def main(argv: list[str] | None = None) -> int:
 
     v = sub.add_parser("evaluate", help="IoU, boundary F and flicker of models on folder datasets")
     v.add_argument("--model", action="append", default=None, help="bundled name or path (repeat); default: default")
-    v.add_argument("--data", action="append", required=True, help="PATH[,split=sequence]; repeat")
+    v.add_argument("--data", action="append", default=[], help="PATH[,split=sequence]; repeat")
     v.add_argument("--split", choices=["val", "all"], default="val", help="evaluate the validation split or all pairs")
     v.add_argument("--val-fraction", type=float, default=0.1)
-    v.add_argument("--backend", default="litert", choices=["auto", "litert", "tensorflow"])
+    v.add_argument("--seed", type=int, default=0, help="the training --seed: it decides the validation split")
+    v.add_argument("--run", type=Path, default=None,
+                   help="a training run folder: its best.keras (unless --model) on its recorded validation split "
+                        "(its datasets unless --data)")
+    v.add_argument("--backend", default="auto", choices=["auto", "litert", "tensorflow"],
+                   help="auto: .keras on TensorFlow, bundled names and .tflite on LiteRT")
     v.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
     v.add_argument("--gallery", type=Path, default=None,
                    help="write the worst cases per dataset here (yellow: right, red: false person, green: missed)")
@@ -108,8 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--model", default="default", help="with --reference: the model to compare")
     b.add_argument("--json", type=Path, default=None)
 
+    for parser in sub.choices.values():  # every default in --help
+        parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
     try:
+        if args.command == "train":
+            return _train(args, t, argv)
         return _run(args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # bad data, paths, models: one clear line
         print(f"error: {exc}", file=sys.stderr)
@@ -126,16 +157,6 @@ def _run(args) -> int:
         from .data import write_negatives
 
         print(f"wrote {write_negatives(args.backgrounds, args.out, args.synthetic)} empty scenes to {args.out}")
-    elif args.command == "train":
-        from .train import TrainConfig, train
-
-        cfg = TrainConfig(data=args.data, out=args.out, arch=args.arch, epochs=args.epochs, batch=args.batch,
-                          size=args.size, lr=args.lr, steps_per_epoch=args.steps_per_epoch,
-                          val_fraction=args.val_fraction, patience=args.patience, seed=args.seed,
-                          backgrounds=args.backgrounds, init=args.init, strategy=args.strategy,
-                          small_person=args.small_person, boundary_weight=args.boundary_weight)
-        best = train(cfg, resume=args.resume)
-        print(f"best checkpoint: {best}")
     elif args.command == "interpolate":
         from .interpolate import interpolate
 
@@ -167,6 +188,21 @@ def _run(args) -> int:
         from .bench import bench_command
 
         bench_command(args)
+    return 0
+
+
+def _train(args, parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    from .train import train
+    from .train_args import train_config
+
+    cfg = train_config(args, parser, argv[1:], SHARED_BACKGROUNDS)
+    try:
+        best = train(cfg, resume=args.resume, command="python -m training " + shlex.join(argv))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: python -m training train --out {shlex.quote(str(cfg.out))} --resume",
+              file=sys.stderr)
+        return 130
+    print(f"best checkpoint: {best}")
     return 0
 
 

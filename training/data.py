@@ -60,6 +60,7 @@ class Sample:
 class Splits:
     train: list[Sample] = field(default_factory=list)
     val: list[Sample] = field(default_factory=list)
+    reports: list = field(default_factory=list)  # checks.SetReport per set: used / skipped / resized, by name
 
 
 def list_pairs(root: Path) -> list[tuple[str, Path, Path]]:
@@ -107,13 +108,24 @@ def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
     return m.astype(np.float32) / 255.0
 
 
-def load_splits(specs: list[DataSpec], val_fraction: float = 0.1, seed: int = 0, default_paste: float = 0.5) -> Splits:
-    """Read every pair of every set into memory (the shared sets are ~100 MB decoded) and split them."""
-    splits = Splits()
-    for spec in specs:
-        for sid, img_path, mask_path in list_pairs(spec.path):
-            image = read_image_rgb(img_path)
-            mask = read_mask(mask_path, image.shape[:2])
+def load_splits(specs: list[DataSpec], val_fraction: float = 0.1, seed: int = 0, default_paste: float = 0.5,
+                reports: list | None = None) -> Splits:
+    """Read every usable pair of every set into memory (the shared sets are ~100 MB decoded) and split them.
+
+    ``reports`` (checks.scan_set per spec) lets a caller show the header checks before this decodes;
+    pairs that still fail to decode are skipped and named in them, never trained on half-read.
+    """
+    from .checks import scan_set
+
+    splits = Splits(reports=reports if reports is not None else [scan_set(spec) for spec in specs])
+    for spec, report in zip(specs, splits.reports):
+        for sid, img_path, mask_path in list(report.used):
+            try:
+                image = read_image_rgb(img_path)
+                mask = read_mask(mask_path, image.shape[:2])
+            except ValueError as exc:
+                report.skip(sid, f"unreadable: {exc}")
+                continue
             sample = Sample(sid, spec.path.name, image, mask, spec.weight,
                             default_paste if spec.paste is None else spec.paste)
             key = group_key(sid, spec.split)

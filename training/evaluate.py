@@ -8,6 +8,7 @@ compared the same way (e.g. MediaPipe's selfie models as a reference).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from personseg_live.model.segmenter import Segmenter
 
+from .checks import scan_set
 from .data import DataSpec, group_key, is_validation, list_pairs, read_mask
 from .metrics import boundary_f, flicker, iou
 
@@ -28,15 +30,24 @@ class Row:
     model: str
     dataset: str
     n: int
-    iou: float
-    boundary_f: float
+    iou: float | None  # None: no pairs to score (JSON null, not NaN)
+    boundary_f: float | None
     flicker: float | None  # mean |p_t - p_(t-1)| x 100 over sequences; None for photo sets
     ms: float
 
 
-def _pairs(spec: DataSpec, split: str, val_fraction: float):
-    for sid, img, mask in list_pairs(spec.path):
-        if split == "all" or is_validation(group_key(sid, spec.split), val_fraction):
+def _pairs(spec: DataSpec, split: str, val_fraction: float, seed: int = 0, val_ids: set[str] | None = None):
+    """The pairs to score: all, a run's recorded validation ids, or the split training's --seed makes."""
+    report = scan_set(spec)
+    if report.skipped:
+        print(report.summary(), file=sys.stderr)
+    for sid, img, mask in report.used:
+        if split == "all":
+            yield sid, img, mask
+        elif val_ids is not None:
+            if sid in val_ids:
+                yield sid, img, mask
+        elif is_validation(group_key(sid, spec.split), val_fraction, seed):
             yield sid, img, mask
 
 
@@ -65,13 +76,17 @@ def write_gallery(worst: list[tuple[float, np.ndarray]], path: Path, tile: int =
 
 
 def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val", val_fraction: float = 0.1,
-                   gallery: Path | None = None, gallery_size: int = 5) -> Row:
+                   gallery: Path | None = None, gallery_size: int = 5, seed: int = 0,
+                   val_ids: set[str] | None = None) -> Row:
     ious, bfs, times = [], [], []
     worst: list[tuple[float, np.ndarray]] = []
     sequences: dict[str, list[tuple[str, np.ndarray]]] = defaultdict(list)
-    pairs = list(_pairs(spec, split, val_fraction))
+    pairs = list(_pairs(spec, split, val_fraction, seed, val_ids))
     for sid, img_path, mask_path in tqdm(pairs, desc=f"{name} on {spec.path.name}", unit="img", leave=False, disable=None):
         bgr = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
+        if bgr is None:  # passed the header checks, failed to decode
+            print(f"{spec.path.name}: skipped {img_path.name} (cannot decode)", file=sys.stderr)
+            continue
         target = read_mask(mask_path, bgr.shape[:2])
         t0 = time.perf_counter()
         prob = seg(bgr)
@@ -87,8 +102,10 @@ def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val"
     flick = None
     if sequences:
         flick = 100 * float(np.mean([flicker([p for _, p in sorted(frames)]) for frames in sequences.values()]))
-    return Row(name, spec.path.name, len(pairs), float(np.mean(ious)) if ious else float("nan"),
-               float(np.mean(bfs)) if bfs else float("nan"), flick, float(np.median(times) * 1000) if times else 0.0)
+    if not ious:
+        print(f"warning: {name} on {spec.path.name}: no {split} pairs to score (IoU reported as none)", file=sys.stderr)
+    return Row(name, spec.path.name, len(ious), float(np.mean(ious)) if ious else None,
+               float(np.mean(bfs)) if bfs else None, flick, float(np.median(times) * 1000) if times else 0.0)
 
 
 def format_table(rows: list[Row]) -> str:
@@ -96,18 +113,50 @@ def format_table(rows: list[Row]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         fl = "" if r.flicker is None else f"{r.flicker:.3f}"
-        lines.append(f"{r.model:<28} {r.dataset:<24} {r.n:>5} {r.iou:>7.4f} {r.boundary_f:>7.4f} {fl:>8} {r.ms:>7.2f}")
+        score, bf = ("-", "-") if r.iou is None else (f"{r.iou:.4f}", f"{r.boundary_f:.4f}")
+        lines.append(f"{r.model:<28} {r.dataset:<24} {r.n:>5} {score:>7} {bf:>7} {fl:>8} {r.ms:>7.2f}")
     return "\n".join(lines)
 
 
+def backend_for(model: str, backend: str) -> str:
+    """A .keras checkpoint runs on TensorFlow unless LiteRT is asked for and a .tflite lies beside it;
+    under ``auto`` everything else runs as the app runs it on a CPU (LiteRT)."""
+    if str(model).endswith(".keras"):
+        beside = Path(str(model)).with_suffix(".tflite").exists()
+        return "litert" if backend == "litert" and beside else "tensorflow"
+    return "litert" if backend == "auto" else backend
+
+
+def run_inputs(run: Path, data: list[str]) -> tuple[list[DataSpec], dict[Path, set[str]]]:
+    """A run folder's datasets (or the given subset of them) and its recorded validation ids per set."""
+    from .run_dir import absolute_data, read_config, read_split
+
+    recorded = read_split(run)
+    sets = {Path(k): set(v["val"]) for k, v in recorded["sets"].items()}
+    texts = data or read_config(run / "config.json")["data"]
+    specs = [DataSpec.parse(absolute_data(t)) for t in texts]
+    for spec in specs:
+        if spec.path not in sets:
+            raise ValueError(f"{spec.path} is not one of the datasets {run} trained on; "
+                             "evaluate it without --run (or with --split all)")
+    return specs, {spec.path: sets[spec.path] for spec in specs}
+
+
 def evaluate_command(args) -> list[Row]:
-    specs = [DataSpec.parse(d) for d in args.data]
+    run = getattr(args, "run", None)
+    val_ids: dict[Path, set[str]] = {}
+    if run is not None:
+        specs, val_ids = run_inputs(run, args.data)
+        args.model = args.model or [str(run / "best.keras")]
+    else:
+        specs = [DataSpec.parse(d) for d in args.data]
     rows = []
     for model in args.model or ["default"]:
-        seg = Segmenter(model, backend=args.backend)
+        seg = Segmenter(model, backend=backend_for(model, args.backend))
         name = Path(str(model)).stem if str(model).endswith((".tflite", ".keras")) else str(model)
         for spec in specs:
-            rows.append(evaluate_model(seg, name, spec, args.split, args.val_fraction, args.gallery))
+            rows.append(evaluate_model(seg, name, spec, args.split, args.val_fraction, args.gallery,
+                                       seed=getattr(args, "seed", 0), val_ids=val_ids.get(spec.path)))
     print(format_table(rows))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")

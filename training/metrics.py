@@ -11,6 +11,13 @@ from personseg_live.quality import boundary_f, flicker, iou
 __all__ = ["BoundaryF", "MeanIoU", "boundary_f", "flicker", "iou"]
 
 
+def _per_image(sample_weight):
+    """Per-image weights broadcast over [B, H, W, 1] (1 when none): validation padding weighs 0."""
+    if sample_weight is None:
+        return 1.0
+    return ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1, 1, 1))
+
+
 @keras.saving.register_keras_serializable(package="personseg_live")
 class MeanIoU(keras.metrics.Metric):
     """Dataset IoU (intersection and union summed over all pixels) at a 0.5 threshold."""
@@ -24,8 +31,9 @@ class MeanIoU(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         p = ops.cast(y_pred >= self.threshold, "float32")
         t = ops.cast(y_true >= 0.5, "float32")
-        self.inter.assign_add(ops.sum(p * t))
-        self.union.assign_add(ops.sum(ops.maximum(p, t)))
+        w = _per_image(sample_weight)
+        self.inter.assign_add(ops.sum(p * t * w))
+        self.union.assign_add(ops.sum(ops.maximum(p, t) * w))
 
     def result(self):
         return self.inter / ops.maximum(self.union, 1.0)
@@ -57,8 +65,9 @@ class BoundaryF(keras.metrics.Metric):
         return dil - ero
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        p = self._edges(ops.cast(y_pred >= 0.5, "float32"))
-        t = self._edges(ops.cast(y_true >= 0.5, "float32"))
+        w = _per_image(sample_weight)
+        p = self._edges(ops.cast(y_pred >= 0.5, "float32")) * w
+        t = self._edges(ops.cast(y_true >= 0.5, "float32")) * w
         k = 2 * self.tolerance + 1
         near_t = ops.max_pool(t, k, strides=1, padding="same")
         near_p = ops.max_pool(p, k, strides=1, padding="same")

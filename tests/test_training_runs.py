@@ -1,0 +1,180 @@
+"""Training runs as researchers drive them: resume from the run folder, the recorded split in evaluate,
+.keras models in evaluate, and data checked up front. Tiny images, 1-2 steps, in-process CLI calls."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from training.__main__ import main
+from training.checks import scan_set
+from training.data import DataSpec, is_validation
+
+TINY = ["--arch", "tiny", "--size", "64x64", "--batch", "4", "--steps-per-epoch", "2", "--val-fraction", "0.25",
+        "--backgrounds", "none"]
+
+
+def train(people_dir: Path, run: Path, *extra: str) -> int:
+    return main(["train", "--data", str(people_dir), "--out", str(run), *TINY, *extra])
+
+
+def log_rows(run: Path) -> list[dict]:
+    with open(run / "log.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_resume_needs_only_the_run_folder_and_refuses_changed_settings(tmp_path, people_dir, capsys):
+    run = tmp_path / "run"
+    assert train(people_dir, run, "--epochs", "1") == 0
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "2"]) == 0
+    assert [r["epoch"] for r in log_rows(run)] == ["0", "1"]
+    assert json.loads((run / "config.json").read_text())["epochs"] == 2
+    assert "# resumed with epochs: 1 -> 2" in (run / "command.txt").read_text()
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--lr", "0.1", "--size", "96x96"]) == 2
+    err = capsys.readouterr().err
+    assert "--lr was 0.003, now 0.1" in err and "--size was [64, 64], now [96, 96]" in err
+    assert json.loads((run / "config.json").read_text())["lr"] == 0.003  # nothing recorded for a refused resume
+
+
+def test_resume_keeps_the_best_checkpoint_and_the_patience_left(tmp_path, people_dir, capsys):
+    run = tmp_path / "run"
+    assert train(people_dir, run, "--epochs", "1", "--patience", "1") == 0
+    # Pretend the first epoch scored a validation IoU no later epoch reaches.
+    rows = log_rows(run)
+    rows[0]["val_iou"] = "0.99"
+    with open(run / "log.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    best = (run / "best.keras").read_bytes()
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "4"]) == 0
+    assert (run / "best.keras").read_bytes() == best  # a worse epoch does not replace the best
+    assert "best val_iou so far 0.9900" in capsys.readouterr().out
+    # Patience 1: the first epoch without improvement after the resume stops the run.
+    assert [r["epoch"] for r in log_rows(run)] == ["0", "1"]
+
+
+def test_backups_record_the_position_inside_an_epoch(tmp_path):
+    import keras
+
+    from personseg_live.model import architectures
+    from training.callbacks import StepBackup
+    from training.run_dir import backup_position
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.model.optimizer.iterations.numpy() == 7:  # epoch 1 (4 steps each), its 4th step
+                raise KeyboardInterrupt
+
+    model = architectures.build("tiny")
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x, y = np.zeros((4, 32, 32, 3), np.float32), np.zeros((4, 32, 32, 1), np.float32)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=1, epochs=3, verbose=0,
+                  callbacks=[StepBackup(str(tmp_path / "backup"), save_freq=2), Interrupt()])
+    assert backup_position(tmp_path / "backup") == (1, 2)  # epoch 1 in progress, 2 of its steps saved
+    assert backup_position(tmp_path / "none") is None
+
+
+@pytest.fixture(scope="module")
+def seed1_run(tmp_path_factory, people_dir) -> Path:
+    run = tmp_path_factory.mktemp("seed1") / "run"
+    assert main(["train", "--data", str(people_dir), "--out", str(run), *TINY, "--seed", "1", "--epochs", "1",
+                 "--val-fraction", "0.4"]) == 0
+    return run
+
+
+def test_the_split_is_recorded_and_evaluate_run_scores_it(seed1_run, people_dir, tmp_path):
+    split = json.loads((seed1_run / "split.json").read_text())
+    ids = split["sets"][str(people_dir.resolve())]
+    expected = sorted(sid for sid in ids["train"] + ids["val"] if is_validation(sid, 0.4, seed=1))
+    assert ids["val"] == expected and split["seed"] == 1
+    assert ids["val"] != sorted(sid for sid in ids["train"] + ids["val"] if is_validation(sid, 0.4, seed=0))
+    report = tmp_path / "r.json"
+    assert main(["evaluate", "--run", str(seed1_run), "--json", str(report)]) == 0
+    row, = json.loads(report.read_text())
+    assert row["model"] == "best" and row["dataset"] == "people" and row["n"] == len(ids["val"])
+
+
+def test_evaluate_runs_a_keras_checkpoint_on_tensorflow(seed1_run, people_dir, tmp_path):
+    report = tmp_path / "r.json"
+    for backend in ("auto", "litert"):  # no .tflite beside it: TensorFlow either way
+        assert main(["evaluate", "--model", str(seed1_run / "best.keras"), "--data", str(people_dir),
+                     "--split", "all", "--backend", backend, "--json", str(report)]) == 0
+        row, = json.loads(report.read_text())
+        assert row["n"] == 8 and 0.0 <= row["iou"] <= 1.0
+
+
+def test_no_validation_pairs_is_a_warning_and_null(people_dir, tmp_path, capsys):
+    report = tmp_path / "r.json"
+    assert main(["evaluate", "--data", str(people_dir), "--val-fraction", "0", "--json", str(report)]) == 0
+    assert "null" in report.read_text() and "NaN" not in report.read_text()
+    row, = json.loads(report.read_text())
+    assert row["n"] == 0 and row["iou"] is None and row["boundary_f"] is None
+    assert "no val pairs" in capsys.readouterr().err
+
+
+def flawed_set(root: Path, people_dir: Path) -> Path:
+    """Two good pairs and one of each problem."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    ids = sorted(p.stem for p in (people_dir / "images").glob("*.jpg"))
+    for sid in ids[:6]:
+        shutil.copy(people_dir / "images" / f"{sid}.jpg", root / "images")
+        shutil.copy(people_dir / "masks" / f"{sid}.png", root / "masks")
+    (root / "masks" / f"{ids[0]}.png").unlink()  # an image without a mask
+    mask = cv2.imread(str(people_dir / "masks" / f"{ids[1]}.png"), cv2.IMREAD_GRAYSCALE)
+    h, w = mask.shape
+    cv2.imwrite(str(root / "masks" / f"{ids[1]}.png"), cv2.resize(mask, (w // 2, h // 2)))  # same aspect: resized
+    cv2.imwrite(str(root / "masks" / f"{ids[2]}.png"), cv2.resize(mask, (w, h // 2)))  # other aspect: skipped
+    data = (root / "images" / f"{ids[3]}.jpg").read_bytes()
+    (root / "images" / f"{ids[3]}.jpg").write_bytes(data[: len(data) // 2])  # truncated JPEG
+    (root / "images" / "garbage.jpg").write_bytes(b"not an image at all")  # unreadable
+    shutil.copy(people_dir / "masks" / f"{ids[4]}.png", root / "masks" / "garbage.png")
+    return root
+
+
+def test_every_data_problem_is_named(tmp_path, people_dir):
+    ids = sorted(p.stem for p in (people_dir / "images").glob("*.jpg"))
+    report = scan_set(DataSpec(flawed_set(tmp_path / "flawed", people_dir)))
+    assert sorted(sid for sid, _, _ in report.used) == [ids[1], ids[4], ids[5]]
+    reasons = dict(report.skipped)
+    assert reasons[f"{ids[0]}.jpg"] == "no mask"
+    assert reasons[f"{ids[2]}.jpg"].startswith("mask ")
+    assert reasons[f"{ids[3]}.jpg"] == "truncated image"
+    assert reasons["garbage.jpg"] == "unreadable image"
+    assert [name for name, _ in report.resized] == [f"{ids[1]}.png"]
+    summary = report.summary()
+    assert summary.startswith("flawed: 3 used, 4 skipped, 1 resized") and "truncated image" in summary
+
+
+def test_train_reports_the_data_and_evaluate_skips_what_it_cannot_read(tmp_path, people_dir, capsys):
+    flawed = flawed_set(tmp_path / "flawed", people_dir)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(flawed), "--out", str(run), *TINY, "--epochs", "1",
+                 "--val-fraction", "0"]) == 0
+    assert "flawed: 3 used, 4 skipped, 1 resized" in capsys.readouterr().out
+    recorded = json.loads((run / "data_report.json").read_text())[str(flawed.resolve())]
+    assert recorded["used"] == 3 and len(recorded["skipped"]) == 4
+    report = tmp_path / "r.json"
+    assert main(["evaluate", "--data", str(flawed), "--split", "all", "--json", str(report)]) == 0
+    assert json.loads(report.read_text())[0]["n"] == 3
+
+
+def test_bad_settings_are_all_named_before_any_data_is_read(tmp_path, people_dir, capsys):
+    code = main(["train", "--data", str(people_dir), "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"),
+                 "--arch", "fast", "--size", "100x96", "--init", str(tmp_path / "missing.keras"),
+                 "--backgrounds", str(tmp_path / "no-scenes")])
+    err = capsys.readouterr()
+    assert code == 2
+    for problem in ("nowhere: no such folder", "missing.keras: no such file", "no-scenes: no such folder",
+                    "--size 100x96: both sides must be multiples of 16"):
+        assert problem in err.err, problem
+    assert "people:" not in err.out and not (tmp_path / "r").exists()
