@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("evaluate", help="IoU, boundary F and flicker of models on folder datasets")
     v.add_argument("--model", action="append", default=None, help="bundled name or path (repeat); default: default")
     v.add_argument("--data", action="append", default=[], help="PATH[,split=sequence]; repeat")
+    v.add_argument("--kinds", type=Path, default=None,
+                   help="also score every kind folder under this one (all pairs; see validation-kinds)")
     v.add_argument("--split", choices=["val", "all"], default="val", help="evaluate the validation split or all pairs")
     v.add_argument("--val-fraction", type=float, default=0.1)
     v.add_argument("--seed", type=int, default=0, help="the training --seed: it decides the validation split")
@@ -123,6 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
     v.add_argument("--gallery", type=Path, default=None,
                    help="write the worst cases per dataset here (yellow: right, red: false person, green: missed)")
+
+    vk = sub.add_parser("validation-kinds", help="a validation folder per kind of scene (light on light, dark, groups, ...)")
+    vk.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the labelled sets")
+    vk.add_argument("--out", required=True, type=Path)
+    ml = sub.add_parser("merge-labels", help="max(human mask, teacher mask) per pixel: labels that miss people, completed")
+    ml.add_argument("--labelled", required=True, type=Path, help="a folder dataset (images/ + masks/)")
+    ml.add_argument("--pseudo", required=True, type=Path, help="the teacher's labels of the same images (pseudo-label --out)")
+    ml.add_argument("--out", required=True, type=Path)
+    wp = sub.add_parser("wall-people", help="training pairs: people (training split) on plain walls of their clothes' colour")
+    wp.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the labelled sets")
+    wp.add_argument("--out", required=True, type=Path)
+    wp.add_argument("--per-person", type=int, default=1)
 
     b = sub.add_parser("bench", help="ms per frame for architectures x backends x input sizes")
     b.add_argument("--arch", action="append", default=None, help="architectures (default: all)")
@@ -143,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args, t, argv)
         return _run(args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # bad data, paths, models: one clear line
+        if os.environ.get("PERSONSEG_TRACEBACK"):  # for bug reports: the whole story
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -184,6 +200,19 @@ def _run(args) -> int:
         from .evaluate import evaluate_command
 
         evaluate_command(args)
+    elif args.command == "validation-kinds":
+        from .validation_kinds import write_validation_kinds
+
+        for kind, n in sorted(write_validation_kinds(args.data, args.out).items()):
+            print(f"{kind:<24} {n:>5} pairs")
+    elif args.command == "merge-labels":
+        from .pseudo_label import merge_labels
+
+        print(f"wrote {merge_labels(args.labelled, args.pseudo, args.out)} merged masks to {args.out}")
+    elif args.command == "wall-people":
+        from .validation_kinds import write_wall_people
+
+        print(f"wrote {write_wall_people(args.data, args.out, args.per_person)} pairs to {args.out}")
     elif args.command == "bench":
         from .bench import bench_command
 

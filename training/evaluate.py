@@ -150,6 +150,13 @@ def evaluate_command(args) -> list[Row]:
         args.model = args.model or [str(run / "best.keras")]
     else:
         specs = [DataSpec.parse(d) for d in args.data]
+    kinds = []
+    if getattr(args, "kinds", None) is not None:
+        from .validation_kinds import kind_specs
+
+        kinds = kind_specs(args.kinds)
+    if not specs and not kinds:
+        raise ValueError("nothing to evaluate: give --data and/or --kinds")
     rows = []
     for model in args.model or ["default"]:
         seg = Segmenter(model, backend=backend_for(model, args.backend))
@@ -157,6 +164,8 @@ def evaluate_command(args) -> list[Row]:
         for spec in specs:
             rows.append(evaluate_model(seg, name, spec, args.split, args.val_fraction, args.gallery,
                                        seed=getattr(args, "seed", 0), val_ids=val_ids.get(spec.path)))
+        for spec in kinds:  # kind folders hold validation pairs only: score them all
+            rows.append(evaluate_model(seg, name, spec, "all", args.val_fraction, args.gallery))
     print(format_table(rows))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")

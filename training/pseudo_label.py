@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from personseg_live.model.segmenter import Segmenter
 
-from .data import IMAGE_EXTS
+from .data import IMAGE_EXTS, list_pairs
 
 #: A teacher: BGR uint8 frame -> HxW float32 person probability (a Segmenter or a TfjsTeacher).
 Teacher = Callable[[np.ndarray], np.ndarray]
@@ -98,3 +98,29 @@ def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: boo
         f"{'' if flip else ' --no-flip'}`. The photos keep their own licence; see the teacher's licence too.\n"
     )
     return written
+
+
+def merge_labels(labelled: Path, pseudo: Path, out: Path) -> int:
+    """A folder dataset whose masks are max(human label, teacher label) per pixel.
+
+    The labelled sets' masks miss people (VOC/COCO distant people, CCP's passers-by, CelebA's hands):
+    a teacher that finds them turns those pixels from "background" into soft person. Images are linked,
+    not copied; ids and so the validation split stay those of ``labelled``.
+    """
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    n = 0
+    for sid, img, mask_path in list_pairs(labelled):
+        teacher = pseudo / "masks" / f"{sid}.png"
+        human = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+        soft = cv2.imread(str(teacher), cv2.IMREAD_GRAYSCALE) if teacher.exists() else None
+        if human is None:
+            continue
+        if soft is not None:
+            human = np.maximum(human, cv2.resize(soft, human.shape[::-1], interpolation=cv2.INTER_LINEAR))
+        link = out / "images" / img.name
+        if not link.exists():
+            link.symlink_to(img.resolve())
+        cv2.imwrite(str(out / "masks" / f"{sid}.png"), human)
+        n += 1
+    return n
