@@ -19,6 +19,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QColor, QTextDocument  # noqa: E402
+from PySide6.QtWidgets import QLabel  # noqa: E402
 
 from personseg_live.gui.app import apply_args, close_on_signals, create_window  # noqa: E402
 from personseg_live.gui.widgets import fit_rect, to_qimage  # noqa: E402
@@ -244,8 +245,8 @@ def test_controls_reach_the_pipeline(open_window, clip, qtbot):
     assert window.settings.matte.threshold == pytest.approx(0.8)
 
     window.background_panel.mode_buttons["blur"].click()
-    window.background_panel.blur_slider.setValue(60)
-    assert backgrounds.calls[-1][0].mode == "blur" and backgrounds.calls[-1][0].blur_strength == 60
+    window.background_panel.blur_slider.setValue(85)  # the slider is perceptual: 85 % is strength 50
+    assert backgrounds.calls[-1][0].mode == "blur" and backgrounds.calls[-1][0].blur_strength == 50
 
 
 def test_background_picture_from_a_file(open_window, clip, qtbot, tmp_path):
@@ -254,12 +255,13 @@ def test_background_picture_from_a_file(open_window, clip, qtbot, tmp_path):
     window = open_window(source_args(clip))
     window.background_panel.choose_file(picture)
     assert (window.settings.background.mode, window.settings.background.path) == ("image", str(picture))
-    assert window.background_panel.gallery.count() >= 1 and window.background_panel.gallery.isVisibleTo(window)
+    tile = window.background_panel.picture_tiles[str(picture)]
+    assert tile.isVisibleTo(window) and tile.isChecked()
     red = np.array([0, 0, 255])
     wait_frame(window, qtbot, lambda r: np.abs(r.composite[2, 2].astype(int) - red).max() < 40)
     window.background_panel.mode_buttons["blur"].click()
-    window.background_panel.mode_buttons["picture"].click()  # back to the last picture
-    assert window.settings.background.path == str(picture)
+    window.background_mode_actions["picture"].trigger()  # Background > Picture (key 2): back to the last picture
+    assert window.settings.background.path == str(picture) and tile.isChecked()
 
 
 def test_before_after_shows_the_original(open_window, clip, qtbot):
@@ -527,11 +529,13 @@ def test_window_layout_is_remembered(open_window, clip, settings_file, qtbot):
     window = open_window(source_args(clip))
     window.resize(760, 560)  # inside the offscreen platform's 800x600 screen, which restoring clamps to
     window.dock.hide()
+    window.advanced.expand()
     window.close()
     assert (settings_file.parent / "window.ini").exists()
     again = open_window(source_args(clip))
     assert (again.width(), again.height()) == (760, 560)
     assert not again.dock.isVisible()
+    assert again.advanced.isExpanded() and again.matte_panel.threshold.isVisibleTo(again.advanced)
 
 
 def test_escape_leaves_full_screen(open_window, clip, qtbot):
@@ -563,6 +567,31 @@ def test_shutdown_without_a_close_stops_the_pipeline(open_window, clip):
     window.close()
 
 
+def test_the_picture_says_what_it_shows(open_window, clip, qtbot):
+    """Badges on the picture for before/after, freeze and the virtual camera; the menu ticks the mode."""
+    window = open_window(source_args(clip))
+    assert window.preview.badges() == []
+    window.before_after_action.trigger()
+    window.freeze_action.trigger()
+    assert window.preview.badges() == ["ORIGINAL", "FROZEN"]
+    window.freeze_action.trigger()
+    assert window.preview.badges() == ["ORIGINAL"]
+    rect = window.preview.image_rect()
+    badge = window.preview.grab().toImage().pixelColor(rect.left() + 13, rect.top() + 13)
+    assert badge.red() > 150 and 70 < badge.green() < 140 and badge.blue() < 60  # the amber ORIGINAL badge, painted
+    window.before_after_action.trigger()
+
+    window.vcam_action.trigger()
+    assert window.preview.badges() == ["● VIRTUAL CAMERA LIVE"]
+    window.vcam_action.trigger()  # off again (or it failed for want of a device: off all the same)
+    assert window.preview.badges() == []
+
+    menu = window.background_mode_actions
+    assert menu["blur"].isChecked() and not menu["color"].isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_3)
+    assert menu["color"].isChecked() and not menu["blur"].isChecked()
+
+
 # ----------------------------------------------------------------------------------- setup advice
 
 
@@ -586,3 +615,57 @@ def test_an_idle_gpu_is_mentioned_in_the_status_bar(open_window, clip, monkeypat
     monkeypatch.setattr(backends, "nvidia_gpu_present", lambda root="/": True)  # ... on an NVIDIA machine
     window = open_window(source_args(clip), wait_first=False)
     assert f"{backends.GPU_EXTRA} uses the GPU" in window.statusBar().currentMessage()
+
+
+def test_blur_strength_and_edge_scales():
+    from personseg_live.gui.background_panel import blur_position, blur_strength
+    from personseg_live.gui.widgets import edge_matte, edge_position
+
+    assert [blur_strength(p) for p in (0, 50, 70, 85, 100)] == [1, 10, 25, 50, 100]
+    assert all(blur_strength(blur_position(s)) == s for s in (1, 10, 25, 50, 100))
+    assert edge_matte(50) == (MatteSettings().softness, MatteSettings().feather)  # the middle is the default
+    assert edge_matte(0)[0] < edge_matte(50)[0] < edge_matte(100)[0] and edge_matte(0)[1] <= edge_matte(100)[1]
+    assert edge_position(MatteSettings().softness) == 50
+
+
+def test_simple_controls_first_technical_under_advanced(open_window, clip, qtbot):
+    window = open_window(source_args(clip))
+    panel = window.background_panel
+    # every background at once, as tiles, the one in use pressed, and a tile to add one's own
+    assert panel.mode_buttons["blur"].isChecked() and panel.add_tile.isVisibleTo(window)
+    assert len(panel.picture_tiles) >= 1 and all(t.isVisibleTo(window) for t in panel.picture_tiles.values())
+    for technical in (window.matte_panel.threshold, window.matte_panel.feather, window.model_panel.backend_combo,
+                      window.source_panel.resolution_combo):
+        assert not technical.isVisibleTo(window)
+    assert window.matte_panel.edge.isVisibleTo(window) and window.reset_button.isVisibleTo(window)
+    window.advanced.expand(animate=False)
+    assert window.matte_panel.threshold.isVisibleTo(window)
+
+    window.matte_panel.edge.setValue(100)  # the one edge control moves softness and feather together
+    assert (window.settings.matte.softness, window.settings.matte.feather) == (0.4, 10)
+    assert window.matte_panel.softness.value() == pytest.approx(0.4)
+    window.matte_panel.threshold.setValue(0.7)
+    panel.mode_buttons["color"].click()
+    panel.blur_slider.setValue(100)
+    mattes, backgrounds = Spy(window.pipeline, "set_matte"), Spy(window.pipeline, "set_background")
+    window.reset_button.click()
+    assert window.settings.matte == MatteSettings() and window.settings.background == Settings().background
+    assert mattes.calls[-1][0] == MatteSettings() and backgrounds.calls[-1][0] == Settings().background
+    assert window.matte_panel.threshold.value() == pytest.approx(0.5) and window.matte_panel.edge.value() == 50
+    assert panel.mode_buttons["blur"].isChecked() and window.background_mode_actions["blur"].isChecked()
+    assert window.settings.source.spec == str(clip)  # the source is not a setting to reset
+
+
+def test_small_things(open_window, clip, qtbot, monkeypatch):
+    """Camera controls off with no camera; Esc in the shortcut table; the running model named once."""
+    from personseg_live.video import sources
+
+    monkeypatch.setattr(sources, "list_cameras", lambda *args, **kwargs: [])
+    window = open_window(argparse.Namespace(source=None, background=None, model=None))
+    qtbot.waitUntil(lambda: "demo clip" in window.source_label.text(), timeout=FIRST_FRAME_MS)
+    assert not window.source_panel.resolution_combo.isEnabled() and not window.source_panel.mjpg_check.isEnabled()
+    keys = dict(window.shortcut_rows())
+    assert keys.get("Esc") == "Leave full screen"
+    qtbot.waitUntil(lambda: "·" in window.device_label.text(), timeout=FIRST_FRAME_MS)
+    shown = [w.text() for w in window.findChildren(QLabel) if w.text() == window.device_label.text()]
+    assert len(shown) == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
@@ -31,13 +32,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from superqt import QCollapsible
+
 from ..assets import DEFAULT_MODEL
 from ..model.backends import gpu_advice
 from ..settings import Settings, VcamSettings, is_camera_spec, remembered, save_settings
 from .worker import PipelineBridge, run_in_background
+from .background_panel import BACKGROUND_CHOICES, BackgroundPanel
 from .widgets import (
-    BACKGROUND_CHOICES,
-    BackgroundPanel,
     MattePanel,
     ModelPanel,
     PreviewWidget,
@@ -48,6 +50,10 @@ from .widgets import (
 NO_CAMERA = "No camera found — showing the demo clip"
 MODEL_ERROR_PREFIX = "cannot load model"  # how the pipeline's "error" events about a model begin
 SAVE_DELAY_MS = 600  # a slider drag settles well within this; closing saves at once anyway
+# On-picture badges: what the preview shows when it is not simply the live result.
+BADGE_ORIGINAL = ("ORIGINAL", QColor(190, 110, 0, 220))
+BADGE_FROZEN = ("FROZEN", QColor(40, 100, 190, 220))
+BADGE_VCAM = ("● VIRTUAL CAMERA LIVE", QColor(200, 30, 30, 220))
 STATS_INTERVAL_S = 0.25  # refresh the fps/latency text 4x a second: readable, and no relayout per frame
 
 
@@ -124,6 +130,7 @@ class MainWindow(QMainWindow):
             self.show_warning(" · ".join(notes))
         if enumerate_cameras:
             self._enumerate_cameras()
+        self._update_badges()
         self.preview.setFocus()
 
     # Building ----------------------------------------------------------------------------------------
@@ -143,18 +150,7 @@ class MainWindow(QMainWindow):
         self.matte_panel.changed.connect(self._on_matte_changed)
         self.model_panel.changed.connect(self._on_model_changed)
 
-        column = QWidget()
-        layout = QVBoxLayout(column)
-        for title, panel in (
-            ("Source", self.source_panel),
-            ("Background", self.background_panel),
-            ("Person edge", self.matte_panel),
-            ("Model", self.model_panel),
-        ):
-            box = QGroupBox(title)
-            QVBoxLayout(box).addWidget(panel)
-            layout.addWidget(box)
-        layout.addStretch(1)
+        column = self._build_control_column()
         scroll = QScrollArea()
         scroll.setWidget(column)
         scroll.setWidgetResizable(True)
@@ -166,6 +162,42 @@ class MainWindow(QMainWindow):
         self.dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self._control_guard = guard_controls(column)
+
+    def _build_control_column(self) -> QWidget:
+        """The simple controls first (source, background, edge, reset); the technical ones under Advanced."""
+        column = QWidget()
+        layout = QVBoxLayout(column)
+        for title, panel in (
+            ("Source", self.source_panel),
+            ("Background", self.background_panel),
+            ("Person edge", self.matte_panel.edge_row),
+        ):
+            box = QGroupBox(title)
+            QVBoxLayout(box).addWidget(panel)
+            layout.addWidget(box)
+        self.reset_button = QPushButton("Reset to defaults")
+        self.reset_button.setToolTip("Background, edge, model and camera settings back to how they came (the source stays)")
+        self.reset_button.clicked.connect(self.reset_to_defaults)
+        layout.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignRight)
+
+        self.advanced = QCollapsible("Advanced")
+        self.advanced.setDuration(0)  # an animation would relayout the whole dock for 200 ms
+        self.advanced.setCollapsedIcon("▸")
+        self.advanced.setExpandedIcon("▾")
+        for title, panel in (
+            ("Camera", self.source_panel.camera_controls),
+            ("Person edge in detail", self.matte_panel),
+            ("Model", self.model_panel),
+        ):
+            box = QGroupBox(title)
+            QVBoxLayout(box).addWidget(panel)
+            self.advanced.addWidget(box)
+        # Collapsed is only zero height to superqt: hide it too, so Tab does not walk into it.
+        self.advanced.content().setVisible(False)
+        self.advanced.toggled.connect(self.advanced.content().setVisible)
+        layout.addWidget(self.advanced)
+        layout.addStretch(1)
+        return column
 
     def _action(self, text: str, shortcut: str | QKeySequence, slot, *, checkable=False, checked=False, tip="") -> QAction:
         action = QAction(text, self)
@@ -216,12 +248,16 @@ class MainWindow(QMainWindow):
         self.addAction(self.controls_action)
 
         self.background_mode_actions: dict[str, QAction] = {}
+        modes = QActionGroup(self)  # exclusive: the menu ticks the mode in use
         for i, (choice, label) in enumerate(BACKGROUND_CHOICES):
             action = self._action(
                 f"Background: {label}", str(i + 1), lambda _c=False, c=choice: self.background_panel.set_choice(c),
                 tip=f"Background: {label.lower()}",
             )
+            action.setCheckable(True)
+            modes.addAction(action)
             self.background_mode_actions[choice] = action
+        self._show_background_mode()
         self.shortcuts_action = self._action("Keyboard shortcuts", "F1", self.show_shortcuts, tip="List the keyboard shortcuts")
 
     def _build_menus_and_toolbar(self) -> None:
@@ -324,7 +360,6 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # a model still loading or failing to: say so, do not crash a paint
             info = f"model: {exc}"
         self.device_label.setText(info)
-        self.model_panel.set_device_info(info)
 
     # Control changes ---------------------------------------------------------------------------------
 
@@ -353,7 +388,28 @@ class MainWindow(QMainWindow):
     def _on_background_changed(self, background) -> None:
         self.settings = replace(self.settings, background=background)
         self.pipeline.set_background(background)
+        self._show_background_mode()
         self._changed("background")
+
+    def _show_background_mode(self) -> None:
+        mode = self.settings.background.mode
+        choice = "picture" if mode in ("image", "video") else mode
+        action = self.background_mode_actions.get(choice)
+        if action is not None:
+            action.setChecked(True)
+        else:  # a choice cancelled before it applied (no picture picked): tick what still runs
+            for a in self.background_mode_actions.values():
+                a.setChecked(False)
+
+    def _update_badges(self) -> None:
+        badges = []
+        if self.settings.show_original:
+            badges.append(BADGE_ORIGINAL)
+        if self._frozen:
+            badges.append(BADGE_FROZEN)
+        if self.settings.vcam.enabled:
+            badges.append(BADGE_VCAM)
+        self.preview.set_badges(badges)
 
     def _on_matte_changed(self, matte) -> None:
         self.settings = replace(self.settings, matte=matte)
@@ -366,6 +422,23 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"loading {model}…")
         self.pipeline.set_model(model, backend)
         self._changed("model")
+
+    def reset_to_defaults(self) -> None:
+        """Every setting the panel shows back to its default, through the same paths as a user's
+        change; which source plays (and the virtual camera) stay as they are."""
+        defaults = Settings()
+        source = replace(defaults.source, spec=self.settings.source.spec)
+        self.source_panel.set_settings(source)
+        self.background_panel.set_settings(defaults.background)
+        self.matte_panel.set_settings(defaults.matte)
+        if source != self.settings.source:
+            self._on_source_changed(source)
+        self._on_background_changed(defaults.background)
+        self._on_matte_changed(defaults.matte)
+        if (self.settings.model, self.settings.backend) != (defaults.model, defaults.backend):
+            self.model_panel.set_model(defaults.model, defaults.backend)
+            self._on_model_changed(defaults.model, defaults.backend)
+        self.statusBar().showMessage("Settings reset to the defaults", 3000)
 
     def _model_failed(self) -> None:
         model, backend = self._fallback_model
@@ -381,10 +454,12 @@ class MainWindow(QMainWindow):
 
     def _on_before_after(self, checked: bool) -> None:
         self.settings = replace(self.settings, show_original=checked)
+        self._update_badges()
         self._changed()
 
     def _on_freeze(self, checked: bool) -> None:
         self._frozen = checked
+        self._update_badges()
         if checked:
             self.source_label.setText("Preview frozen (Space to resume)")
         else:
@@ -398,6 +473,7 @@ class MainWindow(QMainWindow):
         self.settings = replace(self.settings, vcam=vcam)
         self.pipeline.set_vcam(vcam)
         self.statusBar().showMessage("Virtual camera starting…" if checked else "Virtual camera off", 3000)
+        self._update_badges()
         self._changed()
 
     def _vcam_failed(self, message: str) -> None:
@@ -405,6 +481,7 @@ class MainWindow(QMainWindow):
         self.vcam_action.setChecked(False)
         self.vcam_action.blockSignals(False)
         self.settings = replace(self.settings, vcam=VcamSettings(enabled=False, device=self.settings.vcam.device))
+        self._update_badges()
         self._changed()
         self.statusBar().showMessage("Virtual camera unavailable", 5000)
         from ..video.sinks import VCAM_HELP
@@ -483,6 +560,7 @@ class MainWindow(QMainWindow):
             key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             if key:
                 rows.append((key, action.text().replace("&", "")))
+        rows.append(("Esc", "Leave full screen"))  # keyPressEvent's, not an action's: no shortcut to list
         return rows
 
     def show_shortcuts(self) -> QDialog:
@@ -579,6 +657,8 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+        if str(store.value("advanced", "false")).lower() == "true":
+            self.advanced.expand(animate=False)
 
     def _save_layout(self) -> None:
         if self.isFullScreen():
@@ -586,6 +666,7 @@ class MainWindow(QMainWindow):
         store = self._layout_store()
         store.setValue("geometry", self.saveGeometry())
         store.setValue("state", self.saveState())
+        store.setValue("advanced", self.advanced.isExpanded())
         store.sync()
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt naming)

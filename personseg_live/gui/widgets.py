@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QRadioButton,
+    QSlider,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -40,12 +41,9 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from .. import assets
-from ..settings import BackgroundSettings, MatteSettings, SourceSettings
+from ..settings import MatteSettings, SourceSettings, is_camera_spec
 
 VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in assets.VIDEO_EXTS) + ");;All files (*)"
-MEDIA_FILTER = (
-    "Images and videos (" + " ".join(f"*{e}" for e in assets.IMAGE_EXTS + assets.VIDEO_EXTS) + ");;All files (*)"
-)
 
 
 # --------------------------------------------------------------------------------------------- preview
@@ -111,7 +109,8 @@ class PreviewWidget(QWidget):
         self._image: QImage | None = None
         self._buffer: np.ndarray | None = None
         self._placeholder = "Starting…"
-        self._checker = _checkerboard()
+        self._checker = checkerboard()
+        self._badges: list[tuple[str, QColor]] = []
         self.frames_shown = 0
         self.last_frame: np.ndarray | None = None
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -134,6 +133,16 @@ class PreviewWidget(QWidget):
         self._placeholder = text
         if self._image is None:
             self.update()
+
+    def set_badges(self, badges: list[tuple[str, QColor]]) -> None:
+        """Small labels painted over the picture's top-left corner, e.g. ("ORIGINAL", grey): what the
+        picture is, at the place people look (a pressed toolbar button is easy to miss)."""
+        if badges != self._badges:
+            self._badges = list(badges)
+            self.update()
+
+    def badges(self) -> list[str]:
+        return [text for text, _color in self._badges]
 
     def clear(self, placeholder: str = "") -> None:
         self._image = None
@@ -164,9 +173,26 @@ class PreviewWidget(QWidget):
             painter.drawTiledPixmap(target, self._checker)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.drawImage(QRectF(target), self._image)
+        self._paint_badges(painter, target)
+
+    def _paint_badges(self, painter: QPainter, picture: QRect) -> None:
+        font = painter.font()
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        x, y = picture.left() + 10, picture.top() + 10
+        for text, color in self._badges:
+            box = QRect(x, y, metrics.horizontalAdvance(text) + 16, metrics.height() + 8)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.drawRoundedRect(box, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+            x = box.right() + 8
 
 
-def _checkerboard(cell: int = 12) -> QPixmap:
+def checkerboard(cell: int = 12) -> QPixmap:
     """The usual grey checkerboard behind transparent pixels."""
     pix = QPixmap(2 * cell, 2 * cell)
     pix.fill(QColor(200, 200, 200))
@@ -188,14 +214,15 @@ AUTO = "auto"
 
 
 class SourcePanel(QWidget):
-    """Camera picker (enumerated cameras, the demo clip, any video file), resolution, MJPG, mirror."""
+    """Camera picker (enumerated cameras, the demo clip, any video file) and mirror; the camera's
+    resolution and MJPG in ``camera_controls``, a separate widget for the window's Advanced section."""
 
     changed = Signal(object)  # SourceSettings
 
     def __init__(self, settings: SourceSettings, parent: QWidget | None = None):
         super().__init__(parent)
         self._settings = settings
-        self._cameras: list = []
+        self._cameras: list | None = None  # None until enumerated
         self.source_combo = QComboBox()
         self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.source_combo.setMinimumContentsLength(16)
@@ -209,11 +236,12 @@ class SourcePanel(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Source", self.source_combo)
-        row = QHBoxLayout()
+        form.addRow("", self.mirror_check)
+        self.camera_controls = QWidget()
+        row = QHBoxLayout(self.camera_controls)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.resolution_combo, 1)
         row.addWidget(self.mjpg_check)
-        form.addRow("Camera", row)
-        form.addRow("", self.mirror_check)
 
         self._rebuild_sources()
         self._show(settings)
@@ -237,6 +265,7 @@ class SourcePanel(QWidget):
         self._cameras = list(cameras)
         self._rebuild_sources()
         self._select_current()
+        self._update_enabled()
 
     def choose_file(self, path: str | Path) -> None:
         """Switch to a video file, as "Open video file…" does after its dialog."""
@@ -260,14 +289,14 @@ class SourcePanel(QWidget):
         combo.blockSignals(True)
         combo.clear()
         combo.addItem("First camera (or demo clip)", (AUTO, None))
-        for cam in self._cameras:
+        for cam in self._cameras or ():
             combo.addItem(f"{cam.name} ({cam.index})" if cam.name else f"Camera {cam.index}", (CAMERA, str(cam.index)))
         combo.addItem("Demo clip", (DEMO, None))
         spec = self._settings.spec
-        if spec is not None and not _is_camera(spec) and not _is_demo(spec):
+        if not is_camera_spec(spec) and not _is_demo(spec):
             combo.addItem(Path(spec).name, (FILE, spec))
             combo.setItemData(combo.count() - 1, spec, Qt.ItemDataRole.ToolTipRole)
-        elif spec is not None and _is_camera(spec) and not any(str(c.index) == spec for c in self._cameras):
+        elif spec is not None and is_camera_spec(spec) and not any(str(c.index) == spec for c in self._cameras or ()):
             combo.addItem(f"Camera {spec}", (CAMERA, spec))  # remembered, though not (yet) enumerated
         combo.addItem("Open video file…", (OPEN_FILE, None))
         combo.blockSignals(False)
@@ -278,7 +307,7 @@ class SourcePanel(QWidget):
             key = (AUTO, None)
         elif _is_demo(spec):
             key = (DEMO, None)
-        elif _is_camera(spec):
+        elif is_camera_spec(spec):
             key = (CAMERA, spec)
         else:
             key = (FILE, spec)
@@ -305,11 +334,15 @@ class SourcePanel(QWidget):
         self._update_enabled()
 
     def _update_enabled(self) -> None:
-        # Resolution and MJPG are requests to a camera; a file plays at its own size.
+        # Resolution and MJPG are requests to a camera; a file plays at its own size, and with no
+        # camera found "the first camera" is the demo clip.
         spec = self._settings.spec
-        is_camera = spec is None or _is_camera(spec)
-        self.resolution_combo.setEnabled(is_camera)
-        self.mjpg_check.setEnabled(is_camera)
+        no_camera = spec is None and self._cameras == []
+        enabled = is_camera_spec(spec) and not no_camera
+        self.resolution_combo.setEnabled(enabled)
+        self.mjpg_check.setEnabled(enabled)
+        tip = "" if enabled else "Only a camera takes a resolution and MJPG"
+        self.camera_controls.setToolTip(tip)
 
     def _on_source_activated(self, index: int) -> None:
         kind, value = self.source_combo.itemData(index)
@@ -331,10 +364,6 @@ class SourcePanel(QWidget):
         self.changed.emit(self._settings)
 
 
-def _is_camera(spec: str) -> bool:
-    return spec.isdigit() or spec.startswith("/dev/video")  # what open_source() opens as a camera
-
-
 def _is_demo(spec: str) -> bool:
     if spec == DEMO:
         return True
@@ -344,251 +373,47 @@ def _is_demo(spec: str) -> bool:
         return False
 
 
-# ------------------------------------------------------------------------------------------ background
-
-#: The background modes as the user picks them, in hotkey order (1..5). "Picture" covers image and video.
-BACKGROUND_CHOICES = (
-    ("blur", "Blur"),
-    ("picture", "Picture"),
-    ("color", "Colour"),
-    ("none", "None"),
-    ("transparent", "Transparent"),
-)
-THUMB = QSize(96, 54)
-
-
-def _choice_of(mode: str) -> str:
-    return "picture" if mode in ("image", "video") else mode
-
-
-def media_mode(path: str | Path) -> str:
-    """"video" for a video file, else "image"."""
-    return "video" if Path(path).suffix.lower() in assets.VIDEO_EXTS else "image"
-
-
-def thumbnail(path: str | Path, size: QSize = THUMB) -> QIcon:
-    """An icon from an image, or a video's first frame; a grey tile when the file cannot be read."""
-    frame = None
-    if media_mode(path) == "video":
-        cap = cv2.VideoCapture(str(path))
-        ok, frame = cap.read()
-        cap.release()
-        frame = frame if ok else None
-    else:
-        # JPEG decodes at a quarter of the size in a third of the time; a thumbnail needs no more.
-        frame = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_4)
-        if frame is None or min(frame.shape[:2]) < size.height():
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if frame is None:
-        pix = QPixmap(size)
-        pix.fill(QColor(90, 90, 90))
-        return QIcon(pix)
-    h, w = frame.shape[:2]
-    scale = max(size.width() / w, size.height() / h)  # fill the tile, then crop the middle
-    small = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    y0 = (small.shape[0] - size.height()) // 2
-    x0 = (small.shape[1] - size.width()) // 2
-    crop = np.ascontiguousarray(small[y0 : y0 + size.height(), x0 : x0 + size.width()])
-    image, _buf = to_qimage(crop)
-    return QIcon(QPixmap.fromImage(image))  # fromImage copies, so the buffer may go
-
-
-def bundled_name(path: Path) -> str:
-    """A bundled background's file name for people: "twilio_BohoHome" -> "Boho Home" (the prefix
-    names where it came from, which SOURCE.md records), "wa_office_2" -> "Office 2"."""
-    parts = path.stem.split("_")
-    if len(parts) > 1 and parts[0].islower():
-        parts = parts[1:]
-    words = " ".join(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", p) for p in parts)
-    return words[:1].upper() + words[1:]
-
-
-class BackgroundPanel(QWidget):
-    """Blur (with strength), a picture (bundled thumbnails or any image/video file), a colour, none, transparent."""
-
-    changed = Signal(object)  # BackgroundSettings
-
-    def __init__(self, settings: BackgroundSettings, parent: QWidget | None = None):
-        super().__init__(parent)
-        self._settings = settings
-        self._last_path = settings.path
-
-        self.mode_group = QButtonGroup(self)
-        modes = QGridLayout()
-        modes.setContentsMargins(0, 0, 0, 0)
-        self.mode_buttons: dict[str, QRadioButton] = {}
-        for i, (choice, label) in enumerate(BACKGROUND_CHOICES):
-            button = QRadioButton(f"{label}")
-            button.setToolTip(f"Background: {label.lower()} (key {i + 1})")
-            self.mode_group.addButton(button, i)
-            self.mode_buttons[choice] = button
-            modes.addWidget(button, i // 3, i % 3)
-
-        self.blur_slider = QLabeledSlider(Qt.Orientation.Horizontal)
-        self.blur_slider.setRange(*field_range(BackgroundSettings, "blur_strength"))
-        self.blur_slider.setToolTip("Blur strength")
-
-        self.gallery = QListWidget()
-        self.gallery.setViewMode(QListView.ViewMode.IconMode)
-        self.gallery.setIconSize(THUMB)
-        # One horizontal film strip: the side panel stays short however many backgrounds there are.
-        self.gallery.setFlow(QListView.Flow.LeftToRight)
-        self.gallery.setWrapping(False)
-        self.gallery.setMovement(QListView.Movement.Static)
-        self.gallery.setUniformItemSizes(True)
-        self.gallery.setSpacing(2)
-        self.gallery.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.gallery.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
-        self.gallery.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.gallery.setFixedHeight(
-            THUMB.height() + 28 + self.gallery.horizontalScrollBar().sizeHint().height() + 2 * self.gallery.frameWidth()
-        )
-        for path in assets.backgrounds():
-            self._add_gallery_item(path, bundled_name(path))
-        if settings.path and self._find_item(settings.path) is None:
-            self._add_gallery_item(Path(settings.path))
-
-        self.open_button = QPushButton("Image or video…")
-        self.color_button = QPushButton("Colour…")
-        self.color_swatch = QLabel()
-        self.color_swatch.setFixedSize(28, 20)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(modes)
-        blur_row = QHBoxLayout()
-        blur_row.addWidget(QLabel("Strength"))
-        blur_row.addWidget(self.blur_slider, 1)
-        layout.addLayout(blur_row)
-        layout.addWidget(self.gallery)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.color_button)
-        buttons.addWidget(self.color_swatch)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
-
-        self._show(settings)
-        self._update_gallery_visible()
-        self.mode_group.idClicked.connect(self._on_mode_clicked)
-        self.blur_slider.valueChanged.connect(self._on_blur)
-        self.gallery.itemClicked.connect(self._on_gallery_item)
-        self.open_button.clicked.connect(self.open_file_dialog)
-        self.color_button.clicked.connect(self.open_color_dialog)
-
-    # The public API ------------------------------------------------------------------------------
-
-    def settings(self) -> BackgroundSettings:
-        return self._settings
-
-    def set_settings(self, settings: BackgroundSettings) -> None:
-        self._settings = settings
-        if settings.path and self._find_item(settings.path) is None:
-            self._add_gallery_item(Path(settings.path))
-        self._show(settings)
-
-    def set_choice(self, choice: str) -> None:
-        """Pick a mode the way the radio buttons and the 1-5 keys do ("blur", "picture", "color", ...)."""
-        if choice == "picture":
-            path = self._settings.path or self._last_path or self._first_gallery_path()
-            if path is None:
-                self.open_file_dialog()  # nothing to show yet: ask for a file
-                return
-            self._apply(mode=media_mode(path), path=path)
-        else:
-            self._apply(mode=choice)
-
-    def choose_file(self, path: str | Path) -> None:
-        """Use an image or video file as the background (what the file dialog does)."""
-        path = str(path)
-        if self._find_item(path) is None:
-            self._add_gallery_item(Path(path))
-        self._apply(mode=media_mode(path), path=path)
-
-    def choose_color(self, color: str | QColor) -> None:
-        self._apply(mode="color", color=QColor(color).name().upper())
-
-    def open_file_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Background image or video", "", MEDIA_FILTER)
-        if path:
-            self.choose_file(path)
-        else:
-            self._show(self._settings)
-
-    def open_color_dialog(self) -> None:
-        color = QColorDialog.getColor(QColor(self._settings.color), self, "Background colour")
-        if color.isValid():
-            self.choose_color(color)
-
-    # Internals -----------------------------------------------------------------------------------
-
-    def _apply(self, **changes) -> None:
-        self._settings = replace(self._settings, **changes)
-        if self._settings.path:
-            self._last_path = self._settings.path
-        self._show(self._settings)
-        self.changed.emit(self._settings)
-
-    def _show(self, s: BackgroundSettings) -> None:
-        button = self.mode_buttons.get(_choice_of(s.mode))
-        if button is not None:
-            button.setChecked(True)
-        self.blur_slider.blockSignals(True)
-        self.blur_slider.setValue(s.blur_strength)
-        self.blur_slider.blockSignals(False)
-        self.blur_slider.setEnabled(s.mode == "blur")
-        self.color_swatch.setStyleSheet(f"background: {s.color}; border: 1px solid palette(mid);")
-        item = self._find_item(s.path) if s.mode in ("image", "video") and s.path else None
-        self.gallery.blockSignals(True)
-        if item is not None:
-            self.gallery.setCurrentItem(item)
-        else:
-            self.gallery.clearSelection()
-        self.gallery.blockSignals(False)
-
-    def _on_mode_clicked(self, button_id: int) -> None:
-        self.set_choice(BACKGROUND_CHOICES[button_id][0])
-
-    def _on_blur(self, value: int) -> None:
-        self._apply(blur_strength=int(value))
-
-    def _on_gallery_item(self, item: QListWidgetItem) -> None:
-        path = item.data(Qt.ItemDataRole.UserRole)
-        self._apply(mode=media_mode(path), path=path)
-
-    def _add_gallery_item(self, path: Path, name: str | None = None) -> None:
-        item = QListWidgetItem(thumbnail(path), name or path.stem)
-        item.setData(Qt.ItemDataRole.UserRole, str(path))
-        item.setToolTip(str(path))
-        item.setSizeHint(QSize(THUMB.width() + 8, THUMB.height() + 24))
-        self.gallery.addItem(item)
-        self._update_gallery_visible()
-
-    def _update_gallery_visible(self) -> None:
-        # An empty strip is just a white box; the "Image or video…" button says what to do instead.
-        self.gallery.setVisible(self.gallery.count() > 0)
-
-    def _find_item(self, path: str | None) -> QListWidgetItem | None:
-        for i in range(self.gallery.count()):
-            if self.gallery.item(i).data(Qt.ItemDataRole.UserRole) == str(path):
-                return self.gallery.item(i)
-        return None
-
-    def _first_gallery_path(self) -> str | None:
-        return self.gallery.item(0).data(Qt.ItemDataRole.UserRole) if self.gallery.count() else None
-
-
 # ----------------------------------------------------------------------------------------------- matte
 
 
+# One "edge" control for everyone: slider position -> (softness, feather), linear between these
+# points. The middle is the default look; crisp suits a plain wall, soft hides a rough outline.
+EDGE_POINTS = ((0, 0.03, 0), (50, 0.15, 2), (100, 0.40, 10))
+
+
+def edge_matte(position: int) -> tuple[float, int]:
+    """(softness, feather) for an edge slider position 0 (crisp) .. 100 (soft)."""
+    xs = [p[0] for p in EDGE_POINTS]
+    softness = float(np.interp(position, xs, [p[1] for p in EDGE_POINTS]))
+    feather = float(np.interp(position, xs, [p[2] for p in EDGE_POINTS]))
+    return round(softness, 3), int(round(feather))
+
+
+def edge_position(softness: float) -> int:
+    """Where the edge slider stands for a softness (set by hand in Advanced, it may lie between)."""
+    return int(round(np.interp(softness, [p[1] for p in EDGE_POINTS], [p[0] for p in EDGE_POINTS])))
+
+
 class MattePanel(QWidget):
-    """Threshold, softness, temporal smoothing, feather and edge refinement, applied live."""
+    """Threshold, softness, temporal smoothing, feather and edge refinement, applied live; and
+    ``edge_row``, the one simple "edge" slider that sets softness and feather together (a separate
+    widget: the window shows it up front and this panel under Advanced)."""
 
     changed = Signal(object)  # MatteSettings
 
     def __init__(self, settings: MatteSettings, parent: QWidget | None = None):
         super().__init__(parent)
         self._settings = settings
+        self.edge = QSlider(Qt.Orientation.Horizontal)
+        self.edge.setRange(0, 100)
+        self.edge.setPageStep(10)
+        self.edge.setToolTip("How the person's outline blends into the background")
+        self.edge_row = QWidget()
+        row = QHBoxLayout(self.edge_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Crisp"))
+        row.addWidget(self.edge, 1)
+        row.addWidget(QLabel("Soft"))
         self.threshold = _double_slider(*field_range(MatteSettings, "threshold"), "Probability above which a pixel counts as person")
         self.softness = _double_slider(*field_range(MatteSettings, "softness"), "Width of the soft band around the threshold")
         self.smoothing = _double_slider(*field_range(MatteSettings, "smoothing"), "Temporal smoothing: steadier edges, a little more lag")
@@ -609,6 +434,7 @@ class MattePanel(QWidget):
         for slider in (self.threshold, self.softness, self.smoothing, self.feather):
             slider.valueChanged.connect(lambda _v: self._emit())
         self.refine.toggled.connect(lambda _c: self._emit())
+        self.edge.valueChanged.connect(self._on_edge)
 
     def settings(self) -> MatteSettings:
         return self._settings
@@ -618,7 +444,7 @@ class MattePanel(QWidget):
         self._show(settings)
 
     def _widgets(self):
-        return (self.threshold, self.softness, self.smoothing, self.feather, self.refine)
+        return (self.threshold, self.softness, self.smoothing, self.feather, self.refine, self.edge)
 
     def _show(self, s: MatteSettings) -> None:
         for w in self._widgets():
@@ -628,8 +454,15 @@ class MattePanel(QWidget):
         self.smoothing.setValue(s.smoothing)
         self.feather.setValue(s.feather)
         self.refine.setChecked(s.refine)
+        self.edge.setValue(edge_position(s.softness))
         for w in self._widgets():
             w.blockSignals(False)
+
+    def _on_edge(self, position: int) -> None:
+        softness, feather = edge_matte(position)
+        self._settings = replace(self._settings, softness=softness, feather=feather)
+        self._show(self._settings)
+        self.changed.emit(self._settings)
 
     def _emit(self) -> None:
         self._settings = replace(
@@ -640,6 +473,9 @@ class MattePanel(QWidget):
             feather=int(self.feather.value()),
             refine=self.refine.isChecked(),
         )
+        self.edge.blockSignals(True)
+        self.edge.setValue(edge_position(self._settings.softness))
+        self.edge.blockSignals(False)
         self.changed.emit(self._settings)
 
 
@@ -707,7 +543,7 @@ BACKEND_LABELS = (("auto", "Auto (GPU if present)"), ("litert", "CPU (LiteRT)"),
 
 
 class ModelPanel(QWidget):
-    """The bundled model to run, the backend, and which device the running one uses."""
+    """The bundled model to run and the backend (the status bar says which device runs it)."""
 
     changed = Signal(str, str)  # model name, backend
 
@@ -719,15 +555,11 @@ class ModelPanel(QWidget):
         self.backend_combo = QComboBox()
         for key, label in BACKEND_LABELS:
             self.backend_combo.addItem(label, key)
-        self.device_label = QLabel("—")
-        self.device_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.device_label.setWordWrap(True)
 
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Model", self.model_combo)
         form.addRow("Backend", self.backend_combo)
-        form.addRow("Running", self.device_label)
 
         self.set_model(model, backend)
         self.model_combo.activated.connect(lambda _i: self._emit())
@@ -744,9 +576,6 @@ class ModelPanel(QWidget):
             self.model_combo.addItem(Path(model).stem, model)
         self.model_combo.setCurrentIndex(self.model_combo.findData(model))
         self.backend_combo.setCurrentIndex(max(0, self.backend_combo.findData(backend)))
-
-    def set_device_info(self, text: str) -> None:
-        self.device_label.setText(text or "—")
 
     def _emit(self) -> None:
         self.changed.emit(self.model(), self.backend())
