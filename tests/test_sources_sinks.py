@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pyvirtualcam
 from personseg_live.settings import SourceSettings
 from personseg_live.video import (
     VCAM_HELP,
+    CameraInfo,
     FileSource,
     OutputError,
     PngSequenceSink,
@@ -20,6 +22,7 @@ from personseg_live.video import (
     VirtualCameraUnavailable,
     list_cameras,
     open_source,
+    sources,
 )
 
 from videos import probe, synthetic_frame, write_video
@@ -63,19 +66,43 @@ def test_open_source_errors(tmp_path):
         open_source(SourceSettings(spec="7"))
 
 
-def test_default_source_falls_back_to_demo_clip(demo_clip):
-    src = open_source(SourceSettings(spec=None))  # no webcam on the test machines
+@pytest.mark.parametrize("cameras", [[], [CameraInfo(97, "unplugged since it was listed")]], ids=["none", "gone"])
+def test_default_source_falls_back_to_demo_clip(demo_clip, monkeypatch, cameras):
+    # Whatever webcam this machine has: the listing is a stand-in, the clip and the failed open are real.
+    monkeypatch.setattr(sources, "list_cameras", lambda max_index=8: cameras)
+    src = open_source(SourceSettings(spec=None))
     try:
         assert src.name == demo_clip.name and src.size == (640, 360)
     finally:
         src.close()
 
 
-def test_list_cameras_returns_camera_infos():
-    cams = list_cameras()
-    assert isinstance(cams, list)
-    for cam in cams:
-        assert isinstance(cam.index, int) and cam.name
+def test_list_cameras_probes_existing_nodes_and_skips_our_virtual_camera(tmp_path, monkeypatch):
+    """On a fake /dev and /sys: a webcam (video0), its metadata node (video1, does not open as a
+    camera), our own v4l2loopback device (video10); nothing else exists. A stand-in for OpenCV's
+    capture opens only the webcam, and records what was probed."""
+    for node, name in (("video0", "HD Webcam"), ("video1", "HD Webcam"), ("video10", "personseg-live")):
+        (tmp_path / "dev").mkdir(exist_ok=True)
+        (tmp_path / "dev" / node).touch()
+        (tmp_path / "sys/class/video4linux" / node).mkdir(parents=True)
+        (tmp_path / "sys/class/video4linux" / node / "name").write_text(name + "\n")
+    probed = []
+
+    class Capture:
+        def __init__(self, device, api):
+            probed.append(Path(device).name)
+            self._open = Path(device).name == "video0"
+
+        def isOpened(self):
+            return self._open
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(sources.cv2, "VideoCapture", Capture)
+    monkeypatch.setattr(sources.sys, "platform", "linux")
+    assert list_cameras(max_index=12, root=tmp_path) == [CameraInfo(0, "HD Webcam")]
+    assert probed == ["video0", "video1"]  # missing indices and our own device were never opened
 
 
 def test_video_file_sink_odd_size_and_temp_name(tmp_path):

@@ -177,19 +177,20 @@ def open_source(settings: SourceSettings, *, paced: bool = True) -> Source:
     return FileSource(path, loop=settings.loop, paced=paced)
 
 
-def list_cameras(max_index: int = 8) -> list[CameraInfo]:
+def list_cameras(max_index: int = 8, root: Path = Path("/")) -> list[CameraInfo]:
     """Cameras that open. On Linux only existing /dev/video* nodes are probed (opening missing
-    indices costs time and log noise); our own virtual camera is left out."""
+    indices costs time and log noise); our own virtual camera is left out. ``root``: where dev/
+    and sys/ are (a fake tree in tests)."""
     if sys.platform.startswith("linux"):
         found = []
         for index in range(max_index):
-            node = Path(f"/dev/video{index}")
+            node = root / f"dev/video{index}"
             if not node.exists():
                 continue
-            name = _v4l2_name(index)
+            name = _v4l2_name(index, root)
             if "personseg-live" in name.lower():
                 continue
-            cap = cv2.VideoCapture(index, cv2.CAP_V4L2)
+            cap = cv2.VideoCapture(str(node), cv2.CAP_V4L2)
             try:
                 if cap.isOpened():
                     found.append(CameraInfo(index, name))
@@ -212,9 +213,9 @@ def list_cameras(max_index: int = 8) -> list[CameraInfo]:
     return found
 
 
-def _v4l2_name(index: int) -> str:
+def _v4l2_name(index: int, root: Path = Path("/")) -> str:
     try:
-        return Path(f"/sys/class/video4linux/video{index}/name").read_text().strip() or f"Camera {index}"
+        return (root / f"sys/class/video4linux/video{index}/name").read_text().strip() or f"Camera {index}"
     except OSError:
         return f"Camera {index}"
 
