@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -91,6 +92,9 @@ class Compositor:
         self._inv: np.ndarray | None = None  # 1 - alpha, reused
         self._i420_key: tuple | None = None
         self._i420_background: np.ndarray | None = None  # the static background in I420
+        # BGR -> I420 for image/colour/video backgrounds on the I420 path: BT.601 unless the caller
+        # gives the input's own matrix (offline sets video.colour.Colour.bgr_to_i420 for BT.709 files).
+        self.bgr_to_i420: Callable[[np.ndarray], np.ndarray] = _bgr_to_i420_bt601
         self._check(self.settings)
 
     def update(self, settings: BackgroundSettings) -> None:
@@ -142,11 +146,11 @@ class Compositor:
         if mode == "blur":
             background = self._blurred_i420(frame, alpha)
         elif mode == "video":
-            background = cv2.cvtColor(self._video_frame((h, w)), cv2.COLOR_BGR2YUV_I420)
+            background = self.bgr_to_i420(self._video_frame((h, w)))
         else:
             key = (self.settings.mode, self.settings.path, self.settings.color, (h, w))
             if key != self._i420_key:
-                self._i420_background = cv2.cvtColor(self._static((h, w)), cv2.COLOR_BGR2YUV_I420)
+                self._i420_background = self.bgr_to_i420(self._static((h, w)))
                 self._i420_key = key
             background = self._i420_background
         out = np.empty_like(frame)
@@ -230,6 +234,10 @@ class Compositor:
             raise BackgroundError(f"background mode {s.mode!r} needs a file path")
         if s.mode in ("image", "video") and not Path(s.path).is_file():
             raise BackgroundError(f"background file not found: {s.path}")
+
+
+def _bgr_to_i420_bt601(bgr: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
 
 
 def i420_planes(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
