@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QColor, QTextDocument  # noqa: E402
+from PySide6.QtGui import QColor, QGuiApplication, QTextDocument  # noqa: E402
 from PySide6.QtWidgets import QLabel  # noqa: E402
 
 from personseg_live.gui.app import apply_args, close_on_signals, create_window  # noqa: E402
@@ -307,22 +308,54 @@ def test_keyboard_shortcuts_are_listed_and_work(open_window, clip, qtbot):
     assert window.settings.source.mirror
 
 
-def test_virtual_camera_without_a_device_explains_the_setup(open_window, clip, qtbot):
-    from personseg_live.video.sinks import VCAM_HELP
+class NoDevice:
+    """A pyvirtualcam backend that finds no device, as v4l2loopback does with the module not loaded."""
 
+    def __init__(self, **kwargs):
+        raise RuntimeError("No v4l2 loopback device found at /dev/video[0-99]")
+
+
+def test_virtual_camera_without_a_device_explains_the_setup(open_window, clip, qtbot, monkeypatch):
+    import pyvirtualcam
+
+    from personseg_live.gui.vcam_help import VcamHelpDialog, commands_text, setup_steps
+
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"v4l2loopback": NoDevice})  # whatever this machine has
     window = open_window(source_args(clip))
     window.vcam_action.trigger()
     qtbot.waitUntil(lambda: getattr(window, "vcam_error_box", None) is not None, timeout=FIRST_FRAME_MS)
     box = window.vcam_error_box
-    assert box.isVisible()
-    shown = QTextDocument()
-    shown.setHtml(box.informativeText())
-    assert VCAM_HELP.strip() in shown.toPlainText()  # the exact setup steps, as written
+    assert isinstance(box, VcamHelpDialog) and box.isVisible()
+    steps = setup_steps()  # this OS's, and only those: one command per line
+    assert [label.text() for label in box.command_labels] == commands_text(steps).splitlines()
+    text = " ".join(label.text() for label in box.findChildren(QLabel))
+    others = {"Linux": ("winget", "brew"), "Windows": ("modprobe", "brew"), "Darwin": ("modprobe", "winget")}
+    assert not any(word in text for word in others.get(platform.system(), ()))
+    assert "No v4l2 loopback device found" in box.detail.text()
+    box.copy_button.click()
+    assert QGuiApplication.clipboard().text() == commands_text(steps)
+    assert box.check_button.isVisibleTo(box)
+    box.check_button.click()  # the doctor report, beside the steps
+    qtbot.waitUntil(lambda: getattr(window, "setup_box", None) is not None, timeout=FIRST_FRAME_MS)
     assert not window.vcam_action.isChecked()
     assert not window.settings.vcam.enabled
     # and the preview keeps running
     before = window.preview.frames_shown
     qtbot.waitUntil(lambda: window.preview.frames_shown > before + 3, timeout=FIRST_FRAME_MS)
+
+
+def test_virtual_camera_help_for_each_os(qtbot):
+    from personseg_live.gui.vcam_help import VcamHelpDialog
+    from personseg_live.video.sinks import VCAM_MODPROBE
+
+    for system, wanted, unwanted in (("Linux", VCAM_MODPROBE, "OBS"), ("Windows", "winget install OBSProject.OBSStudio", "modprobe"),
+                                     ("Darwin", "brew install --cask obs", "modprobe")):
+        box = VcamHelpDialog("backend: nothing there", system=system)
+        qtbot.addWidget(box)
+        commands = [label.text() for label in box.command_labels]
+        assert wanted in commands, system
+        assert not any(unwanted in label.text() for label in box.findChildren(QLabel)), system
+        assert not box.check_button.isVisibleTo(box)  # no doctor to call: no button
 
 
 def test_close_stops_the_threads_within_two_seconds(open_window, clip, qtbot):
@@ -669,3 +702,50 @@ def test_small_things(open_window, clip, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: "·" in window.device_label.text(), timeout=FIRST_FRAME_MS)
     shown = [w.text() for w in window.findChildren(QLabel) if w.text() == window.device_label.text()]
     assert len(shown) == 1
+
+
+class RecordingCamera:
+    """A pyvirtualcam backend that keeps every frame it is sent (what the other side of a call sees)."""
+
+    sent: list = []
+
+    def __init__(self, *, width, height, fps, fourcc, device, **kwargs):
+        self.shape = (height, width, 3)
+
+    def send(self, frame):
+        RecordingCamera.sent.append(frame.reshape(self.shape).copy())
+
+    def close(self):
+        pass
+
+    def device(self):
+        return "recording"
+
+    def native_fourcc(self):
+        return None
+
+
+def test_transparent_never_sends_the_room_to_the_virtual_camera(open_window, qtbot, tmp_path, people_dir, monkeypatch):
+    """The preview shows a checkerboard; the virtual camera, which has no alpha, gets a blurred room."""
+    import pyvirtualcam
+
+    photo = cv2.resize(cv2.imread(str(sorted((people_dir / "images").iterdir())[0])), (320, 240))
+    still = tmp_path / "still.mp4"  # a person before a textured room, not moving: every frame is that photo
+    out = cv2.VideoWriter(str(still), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 240))
+    for _ in range(30):
+        out.write(photo)
+    out.release()
+    RecordingCamera.sent = []
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"recording": RecordingCamera})
+
+    window = open_window(source_args(still, background="transparent"))
+    window.vcam_action.trigger()
+    qtbot.waitUntil(lambda: len(RecordingCamera.sent) >= 5, timeout=FIRST_FRAME_MS)
+    result, shown = wait_frame(window, qtbot)
+    assert shown.shape[2] == 4  # the preview: transparent
+    room = result.alpha < 0.05
+    assert room.mean() > 0.2
+    change = np.abs(RecordingCamera.sent[-1].astype(int) - result.original.astype(int)).mean(axis=2)
+    assert change[room].mean() > 4 * max(1.0, change[result.alpha > 0.95].mean())  # the room changed, the person not
+    qtbot.waitUntil(lambda: "transparency" in window.statusBar().currentMessage(), timeout=FIRST_FRAME_MS)
+    assert window.preview.badges() == ["● VIRTUAL CAMERA LIVE · BLURRED"]

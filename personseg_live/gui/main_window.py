@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self._background_jobs: list = []
         self._got_frame = False
         self.error_box: QMessageBox | None = None
-        self.vcam_error_box: QMessageBox | None = None
+        self.vcam_error_box: QDialog | None = None  # a VcamHelpDialog while one is open
         # What to fall back to when a model fails to load: the one before the last switch, and at
         # start-up the bundled default (a saved choice that no longer loads must not leave the
         # pipeline with no model at all).
@@ -326,6 +326,8 @@ class MainWindow(QMainWindow):
         kind, message = event.kind, event.message
         if kind == "vcam_error":
             self._vcam_failed(message)
+        elif kind == "vcam_notice":  # e.g. transparent cannot reach the camera: it gets a blur instead
+            self.show_warning(f"Virtual camera: {message}", 15000)
         elif kind == "error":
             if message.startswith(MODEL_ERROR_PREFIX):
                 self._model_failed()
@@ -389,6 +391,7 @@ class MainWindow(QMainWindow):
         self.settings = replace(self.settings, background=background)
         self.pipeline.set_background(background)
         self._show_background_mode()
+        self._update_badges()
         self._changed("background")
 
     def _show_background_mode(self) -> None:
@@ -408,7 +411,9 @@ class MainWindow(QMainWindow):
         if self._frozen:
             badges.append(BADGE_FROZEN)
         if self.settings.vcam.enabled:
-            badges.append(BADGE_VCAM)
+            transparent = self.settings.background.mode == "transparent"
+            # The virtual camera carries no alpha: it shows a blur there (privacy.PrivateFeed), say so.
+            badges.append((f"{BADGE_VCAM[0]} · BLURRED", BADGE_VCAM[1]) if transparent else BADGE_VCAM)
         self.preview.set_badges(badges)
 
     def _on_matte_changed(self, matte) -> None:
@@ -484,18 +489,18 @@ class MainWindow(QMainWindow):
         self._update_badges()
         self._changed()
         self.statusBar().showMessage("Virtual camera unavailable", 5000)
-        from ..video.sinks import VCAM_HELP
-
         box = self.vcam_error_box
         if box is not None and box.isVisible():
-            box.setText(message)
+            box.set_message(message)  # one dialog, however often it fails
             box.raise_()
-        else:
-            # The sink's message usually carries the setup steps already; never show them twice.
-            details = message if VCAM_HELP.strip() in message else f"{message}\n\n{VCAM_HELP}"
-            self.vcam_error_box = self._message_box(
-                QMessageBox.Icon.Warning, "Virtual camera unavailable", "The virtual camera could not be started.", details
-            )
+            return
+        from .vcam_help import VcamHelpDialog
+
+        box = VcamHelpDialog(message, check_setup=self.show_setup_check, parent=self)
+        box.finished.connect(lambda _result, b=box: self._forget_box(b))
+        self._message_boxes.append(box)
+        box.show()  # non-modal, like the message boxes: the preview keeps running behind it
+        self.vcam_error_box = box
 
     def _on_fullscreen(self, checked: bool) -> None:
         # Full screen is for watching: hide the chrome, keep the shortcuts (they are window actions).
