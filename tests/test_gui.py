@@ -605,8 +605,12 @@ def test_the_picture_says_what_it_shows(open_window, clip, qtbot):
     window = open_window(source_args(clip))
     assert window.preview.badges() == []
     window.before_after_action.trigger()
-    window.freeze_action.trigger()
+    window.freeze_action.trigger()  # in the same instant: no new frame comes between
     assert window.preview.badges() == ["ORIGINAL", "FROZEN"]
+    assert window.preview.last_frame is window._held.original  # the badge does not lie about a frozen picture
+    window.before_after_action.trigger()
+    assert window.preview.last_frame is window._held.composite
+    window.before_after_action.trigger()
     window.freeze_action.trigger()
     assert window.preview.badges() == ["ORIGINAL"]
     rect = window.preview.image_rect()

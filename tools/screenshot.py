@@ -2,6 +2,7 @@
 
     xvfb-run -a .venv/bin/python tools/screenshot.py                   # demo clip -> docs/screenshot.png
     xvfb-run -a .venv/bin/python tools/screenshot.py --source clip.mp4 --seconds 10 --out /tmp/shot.png
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshot.py --extras /tmp/shots   # + panel, badges, vcam help
 
 Runs the real window and pipeline on whatever Qt platform is set (Xvfb's X server, or
 QT_QPA_PLATFORM=offscreen), with a throw-away settings file so a user's own settings are neither
@@ -30,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--seconds", type=float, default=4.0, help="run this long after the first frame")
     parser.add_argument("--size", default="1280x760", help="window size WxH")
+    parser.add_argument(
+        "--extras", type=Path, metavar="DIR",
+        help="also save DIR/panel.png (Advanced open), DIR/badges.png (before/after, frozen, virtual camera live "
+        "on an in-memory camera) and DIR/vcam_help.png",
+    )
     parser.add_argument(
         "--baseline", action="store_true",
         help="first time an idle event loop as long: the stall a busy machine causes on its own",
@@ -72,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
             stall.stop()  # the grab and the PNG encoding below are not live preview work
             args.out.parent.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.out))
+            if args.extras:
+                save_extras(window, args.extras, done=close)
+            else:
+                close()
+
+        def close() -> None:
             closing.append(time.perf_counter())
             window.close()
 
@@ -92,6 +104,63 @@ def main(argv: list[str] | None = None) -> int:
         print(f"window: {window.width()}x{window.height()}, saved {args.out}")
         print(f"exit code {code}, closing took {time.perf_counter() - closing[0]:.2f} s")
         return code
+
+
+def save_extras(window, folder: Path, done) -> None:
+    """The states the docs show beside the default window, one after another (the pipeline needs
+    a moment between them to draw the next frames), then ``done()``."""
+    from PySide6.QtCore import QTimer
+
+    from personseg_live.gui.vcam_help import VcamHelpDialog
+
+    folder.mkdir(parents=True, exist_ok=True)
+    use_memory_camera()
+
+    def badges() -> None:
+        window.advanced.collapse(animate=False)
+        window.before_after_action.trigger()
+        window.freeze_action.trigger()
+        window.vcam_action.trigger()
+        QTimer.singleShot(1500, lambda: (window.grab().save(str(folder / "badges.png")), panel()))
+
+    def panel() -> None:
+        for action in (window.before_after_action, window.freeze_action, window.vcam_action):
+            action.trigger()
+        window.advanced.expand(animate=False)
+        QTimer.singleShot(300, lambda: (window.dock.widget().widget().grab().save(str(folder / "panel.png")), vcam_help()))
+
+    def vcam_help() -> None:
+        window.advanced.collapse(animate=False)
+        dialog = VcamHelpDialog("'v4l2loopback' backend: No v4l2 loopback device found at /dev/video[0-99]",
+                                check_setup=window.show_setup_check, parent=window)
+        dialog.show()
+        QTimer.singleShot(300, lambda: (dialog.grab().save(str(folder / "vcam_help.png")), dialog.close(), done()))
+
+    badges()
+
+
+def use_memory_camera() -> None:
+    """A pyvirtualcam backend that drops its frames: the virtual camera runs on a machine without one."""
+    import pyvirtualcam
+
+    class MemoryCamera:
+        def __init__(self, **kwargs):
+            pass
+
+        def send(self, frame) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+        def device(self) -> str:
+            return "memory"
+
+        def native_fourcc(self):
+            return None
+
+    pyvirtualcam.camera.BACKENDS.clear()
+    pyvirtualcam.register_backend("memory", MemoryCamera)
 
 
 def time_calls(listeners: list, index: int) -> list[float]:

@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self._cameras: list | None = None  # None until enumerated
         self._source_message = ""
         self._frozen = False
+        self._held = None  # the FrameResult on screen, so before/after can redraw it (frozen or not)
         self._closed = False
         self._last_stats = 0.0
         self._message_boxes: list[QMessageBox] = []
@@ -309,7 +310,8 @@ class MainWindow(QMainWindow):
             self._got_frame = True
             self.first_frame.emit()
         if not self._frozen:
-            self.preview.show_frame(result.original if self.settings.show_original else result.composite)
+            self._held = result
+            self._show_result(result)
         now = time.perf_counter()
         if now - self._last_stats >= STATS_INTERVAL_S:
             self._last_stats = now
@@ -457,8 +459,15 @@ class MainWindow(QMainWindow):
         except Exception:  # no model runs at all (it failed at start-up): load the fallback
             self.pipeline.set_model(model, backend)
 
+    def _show_result(self, result) -> None:
+        self.preview.show_frame(result.original if self.settings.show_original else result.composite)
+
     def _on_before_after(self, checked: bool) -> None:
         self.settings = replace(self.settings, show_original=checked)
+        if self._held is not None:
+            # At once, the same moment from the other side: a frozen preview would otherwise keep the
+            # old side under the new badge (and a live one would lag a frame).
+            self._show_result(self._held)
         self._update_badges()
         self._changed()
 
