@@ -589,6 +589,7 @@ def test_a_model_that_no_longer_loads_falls_back_to_the_default(clip, qtbot, set
     assert "no-such-model" in window.error_box.text()
     qtbot.waitUntil(lambda: window.preview.frames_shown > 0, timeout=FIRST_FRAME_MS)  # the default runs
     assert window.settings.model == "default" and window.model_panel.model() == "default"
+    qtbot.waitUntil(lambda: clip.name in window.source_label.text(), timeout=FIRST_FRAME_MS)  # not the model's error
 
 
 def test_shutdown_without_a_close_stops_the_pipeline(open_window, clip):

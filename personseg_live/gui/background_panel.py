@@ -33,7 +33,7 @@ from superqt import QLabeledSlider
 
 from .. import assets
 from ..settings import BackgroundSettings
-from .widgets import checkerboard, field_range, to_qimage
+from .widgets import checkerboard, to_qimage
 
 MEDIA_FILTER = (
     "Images and videos (" + " ".join(f"*{e}" for e in assets.IMAGE_EXTS + assets.VIDEO_EXTS) + ");;All files (*)"

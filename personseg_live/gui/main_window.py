@@ -332,8 +332,9 @@ class MainWindow(QMainWindow):
             self.show_warning(f"Virtual camera: {message}", 15000)
         elif kind == "error":
             if message.startswith(MODEL_ERROR_PREFIX):
-                self._model_failed()
-            self.source_label.setText(message)
+                self._model_failed()  # the source is fine: its status line keeps saying so
+            else:
+                self.source_label.setText(message)
             self.preview.set_placeholder(message)  # shown only while there is no picture yet
             box = self.error_box
             if box is not None and box.isVisible():

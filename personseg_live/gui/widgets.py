@@ -7,7 +7,6 @@ pipeline: the window decides what a change means.
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
@@ -15,27 +14,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractSlider,
     QAbstractSpinBox,
-    QButtonGroup,
     QCheckBox,
-    QColorDialog,
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
-    QListView,
-    QListWidget,
-    QListWidgetItem,
-    QPushButton,
-    QRadioButton,
     QSlider,
     QSizePolicy,
-    QVBoxLayout,
     QWidget,
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
