@@ -82,20 +82,9 @@ def bench_offline(height: int, *, max_frames: int | None = None, segmenter=None)
     src = scaled_demo(height)
     options = ProcessOptions()  # the defaults users get: blur background (the model: ``segmenter``, else default)
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.mp4"
-        stop_after = {"n": max_frames}
-
-        def limit(index: int) -> None:
-            if stop_after["n"] is not None and index + 1 >= stop_after["n"]:
-                raise _Enough(index + 1)
-
-        t = time.perf_counter()
         cpu = time.process_time()
-        try:
-            report = process_video(src, out, options, segmenter=segmenter, progress=False, on_frame=limit)
-            frames, seconds = report.frames, report.seconds
-        except _Enough as enough:
-            frames, seconds = enough.frames, time.perf_counter() - t
+        report = process_video(src, Path(tmp) / "out.mp4", options, segmenter=segmenter, progress=False, max_frames=max_frames)
+        frames, seconds = report.frames, report.seconds
         cpu_ms = (time.process_time() - cpu) * 1e3 / max(1, frames)
     # CPU time per frame (all threads) does not depend on what else the machine runs; with the cores
     # to ourselves, FPS approaches cores * 1000 / cpu_ms (less the threads' imperfect overlap).
@@ -111,11 +100,6 @@ def machine_load() -> float | None:
         return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):
         return None
-
-
-class _Enough(Exception):
-    def __init__(self, frames: int):
-        self.frames = frames
 
 
 def bench_live(*, seconds: float = 10.0, height: int = 720, segmenter=None) -> dict:
@@ -216,10 +200,10 @@ def bench_stability(source: Path, *, segmenter=None, settings=None, max_frames: 
     """
     from dataclasses import replace
 
-    from .compose import Matte
     from .model.segmenter import Segmenter, upsample
+    from .processor import FrameProcessor
     from .quality import FlickerMeter, iou
-    from .settings import MatteSettings
+    from .settings import BackgroundSettings, MatteSettings
 
     source = Path(source)
     if source.is_dir():
@@ -230,11 +214,15 @@ def bench_stability(source: Path, *, segmenter=None, settings=None, max_frames: 
         raise FileNotFoundError(f"no such folder or video: {source}")
     segmenter = segmenter or Segmenter()
     settings = settings or MatteSettings()
+    no_background = BackgroundSettings(mode="none")
     kinds = ("raw", "unsmoothed", "matte")
 
     rows = []
     for name, frames in clips:
-        mattes = {"unsmoothed": Matte(replace(settings, smoothing=0.0)), "matte": Matte(settings)}
+        # The chain as the app runs it (background None: the matte is what is measured), once as set
+        # and once unsmoothed, on the same model output.
+        chains = {"unsmoothed": FrameProcessor(segmenter, replace(settings, smoothing=0.0), no_background),
+                  "matte": FrameProcessor(segmenter, settings, no_background)}
         meters = {k: FlickerMeter() for k in (*kinds, "truth")}
         ious: dict[str, list[float]] = {k: [] for k in kinds}
         count = 0
@@ -243,8 +231,8 @@ def bench_stability(source: Path, *, segmenter=None, settings=None, max_frames: 
                 raise FileNotFoundError(f"cannot read a frame of clip {name} in {source}")
             low = segmenter.lowres(frame)
             alphas = {"raw": upsample(low, frame.shape[:2])}
-            for kind, matte in mattes.items():
-                alphas[kind] = np.rint(matte(low, frame) * 255) * np.float32(1 / 255)
+            for kind, chain in chains.items():
+                alphas[kind] = np.rint(chain.finish(frame, frame, low).alpha * 255) * np.float32(1 / 255)
             for kind, alpha in alphas.items():
                 meters[kind].add(alpha)
                 if truth is not None:

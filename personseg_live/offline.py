@@ -27,10 +27,12 @@ import cv2
 import numpy as np
 
 from . import assets
-from .compose import Compositor, Matte
-from .compose.effects import i420_to_bgr_half, parse_color
+from .compose.effects import parse_color
+from .processor import FrameProcessor, i420_guide, is_i420
 from .settings import BACKGROUND_MODES, BackgroundSettings, MatteSettings
-from .video.sinks import VIDEO_CODECS, OutputError, PngSequenceSink, VideoFileSink, check_writable
+from .video.colour import Colour
+from .video.orientation import Orientation
+from .video.sinks import VIDEO_CODECS, OutputError, PngSequenceSink, VideoFileSink, cannot_write, check_writable
 
 QUEUE_DEPTH = 8
 #: Frames per model call on the TensorFlow backend (LiteRT runs one at a time).
@@ -39,6 +41,20 @@ BATCH_TENSORFLOW = 8
 
 class InputError(RuntimeError):
     """An input that is missing, unreadable, or has no video frames."""
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """How the input's frames are to be read: turned upright, in their own colour range and matrix."""
+
+    orientation: Orientation = field(default_factory=Orientation)
+    colour: Colour = field(default_factory=Colour)
+
+    def to_bgr(self, frame) -> np.ndarray:
+        return self.orientation.apply(self.colour.to_bgr(frame))
+
+    def to_i420(self, frame) -> np.ndarray:
+        return self.orientation.apply_i420(self.colour.to_i420(frame))
 
 
 @dataclass
@@ -52,6 +68,8 @@ class ProcessOptions:
     # 25 ms for veryfast) at ~3x the file size (about 3 Mbit/s at 720p, crf 20); --preset to trade back.
     preset: str = "ultrafast"
     crf: int = 20
+    # Replace an existing output file or non-empty PNG/mask folder (the CLI asks for -y/--overwrite).
+    overwrite: bool = True
 
 
 @dataclass
@@ -61,6 +79,8 @@ class ProcessReport:
     frames: int
     seconds: float
     audio: bool
+    cancelled: bool = False  # stopped by ``cancel``: nothing written
+    notes: list[str] = field(default_factory=list)  # what was kept and how: audio tracks, a padded size
 
     @property
     def fps(self) -> float:
@@ -126,8 +146,12 @@ def process_video(
     segmenter=None,
     progress: bool = True,
     on_frame: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
+    max_frames: int | None = None,
 ) -> ProcessReport:
-    """Process one file. ``on_frame(index)`` is called after each frame (tests use it to interrupt)."""
+    """Process one file. ``on_frame(index)`` is called after each frame. ``max_frames``: stop after that
+    many frames, with a complete output of them. ``cancel`` set (from any thread, a signal handler):
+    stop soon, write nothing, and return a report with ``cancelled`` true."""
     from tqdm import tqdm
 
     src, dst = Path(src), Path(dst)
@@ -136,107 +160,79 @@ def process_video(
     if png_output and not transparent:
         raise OutputError(f"{dst}: unsupported output type {dst.suffix or '(none)'} (use {', '.join(VIDEO_CODECS)})")
     check_writable(dst)
-    compositor = Compositor(options.background)  # a bad background fails before any decoding
+    if not options.overwrite and dst.exists() and not (dst.is_dir() and not any(dst.iterdir())):
+        raise OutputError(f"{dst} already exists; add -y/--overwrite to replace it")
+    processor = FrameProcessor(None, options.matte, options.background)  # a bad background fails before decoding
     if segmenter is None:
         from .model.segmenter import Segmenter
 
         # One inference thread: the reader and writer threads already keep the second core busy,
         # and XNNPACK's thread pool would only add hand-over cost (22 vs 23 ms CPU per 720p frame).
         segmenter = Segmenter(options.model, backend=options.backend, threads=1)
+    processor.segmenter = segmenter
 
     container = _open_input(src)
     sink = None
     reader = writer = None
     stop = threading.Event()
+    read_stop = threading.Event()  # the reader's own: set alone when max_frames is reached
     try:
         vstream = container.streams.video[0]
-        astream = container.streams.audio[0] if container.streams.audio else None
+        astreams = list(container.streams.audio)  # every track: a second language, commentary
         vstream.thread_type = "AUTO"
-        width, height = vstream.codec_context.width, vstream.codec_context.height
-        if not width or not height:
+        if not vstream.codec_context.width or not vstream.codec_context.height:
             raise InputError(f"{src}: the video stream has no picture size (corrupt?)")
+        fmt = input_format(src)
+        width, height = fmt.orientation.size(vstream.codec_context.width, vstream.codec_context.height)
+        processor.compositor.bgr_to_i420 = fmt.colour.bgr_to_i420  # image/colour backgrounds in the input's matrix
         rate = vstream.average_rate or vstream.guessed_rate or 30
         # The I420 fast path: decode, composite and encode without ever converting the full frame to BGR.
         i420 = not transparent and not png_output and width % 2 == 0 and height % 2 == 0
         if png_output:
-            sink = PngSequenceSink(dst)
+            sink = PngSequenceSink(dst, overwrite=options.overwrite)
         else:
             sink = VideoFileSink(
                 dst, width=width, height=height, fps=rate, time_base=vstream.time_base,
-                transparent=transparent, audio=astream, preset=options.preset, crf=options.crf,
+                transparent=transparent, audio=astreams, preset=options.preset, crf=options.crf, colour=fmt.colour,
             )
-        if options.mask_out is not None:
-            try:
-                options.mask_out.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise OutputError(f"cannot create the mask folder {options.mask_out}: {exc.strerror or exc}") from exc
+        sink = _Outputs(sink, _mask_sink(options))
 
         decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
         encoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
         errors: list[BaseException] = []
         reader = threading.Thread(
-            target=_read, args=(container, vstream, astream, decoded, stop, errors, i420), name="offline-read"
+            target=_read, args=(container, vstream, astreams, decoded, read_stop, errors, i420, fmt), name="offline-read"
         )
         writer = threading.Thread(
-            target=_write, args=(sink, options.mask_out, encoded, stop, errors), name="offline-write"
+            target=_write, args=(sink, encoded, stop, errors), name="offline-write"
         )
         reader.start()
         writer.start()
 
-        matte = Matte(options.matte)
         # LiteRT on a CPU gains nothing from batches; TensorFlow (on a GPU) does.
         batch_size = BATCH_TENSORFLOW if segmenter.backend == "tensorflow" else 1
         total = vstream.frames or estimate_frames(container, vstream, rate)  # mkv/webm often have no count
+        if max_frames is not None:
+            total = min(total or max_frames, max_frames)
+        guide = (lambda frame: fmt.colour.from_bt601(i420_guide(frame))) if i420 else None
         t0 = time.perf_counter()
-        count = 0
-        pending: list[tuple] = []  # (frame, model input, pts, time base), in frame order
+        with tqdm(total=total, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True) as bar:
 
-        def finish(batch: list[tuple]) -> None:
-            nonlocal count
-            lows = segmenter.lowres_batch([small for _, small, _, _ in batch]) if len(batch) > 1 else [segmenter.lowres(batch[0][1])]
-            for (frame, small, pts, tb), low in zip(batch, lows):
-                if i420:
-                    alpha = matte(low, small, out_size=(height, width))
-                    out = compositor.compose_i420(frame, alpha)
-                else:
-                    alpha = matte(low, frame)
-                    out = compositor(frame, alpha)
-                mask = None
-                if options.mask_out is not None:
-                    mask = np.empty(alpha.shape, np.uint8)
-                    np.multiply(alpha, 255.0, out=alpha)  # the matte's buffer: already used above
-                    np.rint(alpha, out=alpha)
-                    mask[...] = alpha
-                _put(encoded, ("i420" if i420 else "video", out, pts, tb, mask, count), stop, errors)
-                count += 1
+            def frame_done(index: int) -> None:
                 bar.update(1)
                 if on_frame is not None:
-                    on_frame(count - 1)
+                    on_frame(index)
 
-        with tqdm(total=total, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True) as bar:
-            while True:
-                item = _get(decoded, stop, errors)
-                if item is None:
-                    break
-                if item[0] == "audio":
-                    _put(encoded, item, stop, errors)
-                    continue
-                _, frame, pts, tb = item
-                if i420:
-                    # The model and the matte work at <= 320 px: a half-size copy serves them as well as
-                    # the frame from 960 px up; below that it would starve them of detail.
-                    small = i420_to_bgr_half(frame) if max(width, height) >= 960 else cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420)
-                else:
-                    small = frame
-                pending.append((frame, small, pts, tb))
-                if len(pending) >= batch_size:
-                    finish(pending)
-                    pending = []
-            if pending and not stop.is_set() and not errors:
-                finish(pending)
+            count = _process_stream(processor, _Stream(decoded, encoded, stop, errors), guide=guide, batch_size=batch_size,
+                                    masks=options.mask_out is not None, on_frame=frame_done, cancel=cancel,
+                                    max_frames=max_frames)
             if bar.total != count:  # an estimated total: end the bar at the true count
                 bar.total = count
                 bar.refresh()
+        if cancel is not None and cancel.is_set():
+            _abort(stop, read_stop, reader, writer, sink)
+            return ProcessReport(src, dst, count, time.perf_counter() - t0, False, cancelled=True)
+        read_stop.set()  # all frames read, or max_frames reached: the reader may stop
         _put(encoded, None, stop, errors)
         writer.join()
         reader.join()
@@ -245,18 +241,84 @@ def process_video(
         if count == 0:
             raise InputError(f"{src}: no video frames could be decoded")
         sink.close()
-        return ProcessReport(src, dst, count, time.perf_counter() - t0, astream is not None and not png_output)
+        return ProcessReport(src, dst, count, time.perf_counter() - t0, bool(astreams) and not png_output, notes=sink.notes)
     except BaseException:
-        stop.set()
-        for t in (reader, writer):
-            if t is not None:
-                t.join(5)
-        if sink is not None:
-            sink.close(complete=False)
+        _abort(stop, read_stop, reader, writer, sink)
         raise
     finally:
-        compositor.close()
+        processor.close()
         container.close()
+
+
+def _abort(stop: threading.Event, read_stop: threading.Event, reader, writer, sink) -> None:
+    """Stop both threads and delete the partial output."""
+    stop.set()
+    read_stop.set()
+    for t in (reader, writer):
+        if t is not None:
+            t.join(5)
+    if sink is not None:
+        sink.close(complete=False)
+
+
+@dataclass
+class _Stream:
+    """The queues between the reader, the caller's thread and the writer."""
+
+    decoded: queue.Queue
+    encoded: queue.Queue
+    stop: threading.Event
+    errors: list
+
+    def get(self):
+        return _get(self.decoded, self.stop, self.errors)
+
+    def put(self, item) -> None:
+        _put(self.encoded, item, self.stop, self.errors)
+
+
+def _process_stream(processor: FrameProcessor, stream: _Stream, *, guide, batch_size: int, masks: bool,
+                    on_frame: Callable[[int], None], cancel: threading.Event | None, max_frames: int | None) -> int:
+    """The caller's thread: decoded frames through the processor to the writer, in frame order (temporal
+    smoothing sees the true sequence), audio packets passed along. Returns the frames processed."""
+    count = 0
+    pending: list[tuple] = []  # (frame, model input, pts, time base), in frame order
+
+    def flush() -> None:
+        nonlocal count
+        outs = processor.batch([p[0] for p in pending], guides=[p[1] for p in pending])
+        for (frame, _, pts, tb), out in zip(pending, outs):
+            mask = _mask_of(out.alpha) if masks else None
+            stream.put(("i420" if is_i420(frame) else "video", out.composite, pts, tb, mask, count))
+            count += 1
+            on_frame(count - 1)
+        pending.clear()
+
+    while max_frames is None or count + len(pending) < max_frames:
+        if cancel is not None and cancel.is_set():
+            return count
+        item = stream.get()
+        if item is None:
+            break
+        if item[0] == "audio":
+            stream.put(item)
+            continue
+        _, frame, pts, tb = item
+        pending.append((frame, frame if guide is None else guide(frame), pts, tb))
+        if len(pending) >= batch_size:
+            flush()
+    if pending and not stream.stop.is_set() and not stream.errors:
+        flush()
+    return count
+
+
+def _mask_of(alpha: np.ndarray) -> np.ndarray:
+    """The alpha as an 8-bit mask, computed in the matte's buffer (already used for the composite)."""
+    mask = np.empty(alpha.shape, np.uint8)
+    np.multiply(alpha, 255.0, out=alpha)
+    np.rint(alpha, out=alpha)
+    mask[...] = alpha
+    return mask
 
 
 def estimate_frames(container, vstream, rate) -> int | None:
@@ -287,11 +349,28 @@ def _open_input(src: Path):
     return container
 
 
-def _read(container, vstream, astream, out: queue.Queue, stop: threading.Event, errors: list, i420: bool) -> None:
+def input_format(src: Path) -> InputFormat:
+    """Orientation and colour from the first frame (side data and colour tags live on frames),
+    read through a second, short-lived opening so the reader's demuxer starts at the beginning."""
+    import av
+
+    try:
+        with av.open(str(src)) as container:
+            for frame in container.decode(video=0):
+                return InputFormat(Orientation.of_frame(frame), Colour.of_frame(frame))
+    except (av.error.FFmpegError, OSError):
+        pass  # the reader reports a broken file with its frame count
+    return InputFormat()
+
+
+def _read(
+    container, vstream, astreams: list, out: queue.Queue, stop: threading.Event, errors: list, i420: bool,
+    fmt: InputFormat = InputFormat(),
+) -> None:
     import av
 
     size = (vstream.codec_context.width, vstream.codec_context.height)
-    streams = [vstream] + ([astream] if astream is not None else [])
+    streams = [vstream, *astreams]
     index = 0
     try:
         for packet in container.demux(streams):
@@ -305,7 +384,7 @@ def _read(container, vstream, astream, out: queue.Queue, stop: threading.Event, 
                 if i420 and (frame.width, frame.height) != size:
                     # A mid-stream size change: keep the output's size (the encoder cannot change it).
                     frame = frame.reformat(width=size[0], height=size[1], format="yuv420p")
-                image = to_i420(frame) if i420 else to_bgr(frame)
+                image = fmt.to_i420(frame) if i420 else fmt.to_bgr(frame)
                 _put(out, ("video", image, pts, time_base), stop, errors)
                 index += 1
     except av.error.FFmpegError as exc:
@@ -316,26 +395,49 @@ def _read(container, vstream, astream, out: queue.Queue, stop: threading.Event, 
         _put(out, None, stop, errors, force=True)
 
 
-def to_i420(frame) -> np.ndarray:
-    """A decoded PyAV frame as an I420 buffer (h*3/2, w): a copy for yuv420p, else one swscale pass."""
-    if frame.format.name != "yuv420p":
-        frame = frame.reformat(format="yuv420p")
-    return frame.to_ndarray()
+def _mask_sink(options: ProcessOptions) -> PngSequenceSink | None:
+    """--mask-out: a folder written like the PNG output, in a temporary folder renamed when complete."""
+    if options.mask_out is None:
+        return None
+    folder = Path(options.mask_out)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the mask folder {folder}: {exc.strerror or exc}") from exc
+    return PngSequenceSink(folder, overwrite=options.overwrite, what="masks")
 
 
-def to_bgr(frame) -> np.ndarray:
-    """A decoded PyAV frame as BGR. The common case (limited-range yuv420p, even size) goes through
-    OpenCV's SIMD converter: 1 ms at 720p where swscale's bgr24 path costs ~3 ms; the same BT.601 maths."""
-    import cv2
+@dataclass
+class _Outputs:
+    """The video (or PNG) output and the optional mask folder: written, finished and abandoned together."""
 
-    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
-        return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
-    return frame.to_ndarray(format="bgr24")
+    video: VideoFileSink | PngSequenceSink
+    masks: PngSequenceSink | None = None
+
+    def close(self, *, complete: bool = True) -> None:
+        try:
+            self.video.close(complete=complete)
+        except BaseException:
+            if self.masks is not None:
+                self.masks.close(complete=False)
+            raise
+        if self.masks is not None:
+            self.masks.close(complete=complete)
+
+    @property
+    def notes(self) -> list[str]:
+        video = self.video
+        if not isinstance(video, VideoFileSink):
+            return []
+        kept = video.audio_kept
+        audio = [f"audio: {len(kept)} track{'s' if len(kept) > 1 else ''} ({', '.join(kept)})"] if kept else []
+        return audio + ([video.size_note] if video.size_note else [])
 
 
-def _write(sink, mask_dir: Path | None, inp: queue.Queue, stop: threading.Event, errors: list) -> None:
-    import cv2
+def _write(outputs: _Outputs, inp: queue.Queue, stop: threading.Event, errors: list) -> None:
+    import av
 
+    sink = outputs.video
     try:
         while True:
             item = _get(inp, stop, errors, check_errors=False)
@@ -350,9 +452,11 @@ def _write(sink, mask_dir: Path | None, inp: queue.Queue, stop: threading.Event,
             else:
                 sink.send(image, pts=pts, time_base=tb)
             if mask is not None:
-                target = mask_dir / f"{index:05d}.png"
-                if not cv2.imwrite(str(target), mask, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-                    raise OutputError(f"cannot write mask {target}")
+                outputs.masks.send(mask)
+    except (OSError, av.error.FFmpegError) as exc:
+        # Disk full and the like: name the output the user asked for, not the hidden temporary file.
+        errors.append(cannot_write(sink.path, exc))
+        stop.set()
     except BaseException as exc:
         errors.append(exc)
         stop.set()

@@ -28,8 +28,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .compose import Compositor, Matte
 from .model.segmenter import Segmenter
+from .processor import FrameProcessor
 from .settings import BackgroundSettings, MatteSettings, Settings, SourceSettings, VcamSettings
 from .video.privacy import PrivateFeed
 from .video.sinks import VirtualCameraSink, VirtualCameraUnavailable
@@ -297,20 +297,17 @@ class Pipeline:
 
     def _inference_loop(self) -> None:
         s = self._settings
-        matte = Matte(s.matte)
-        compositor = self._make_compositor(s.background)
+        processor = self._make_processor(s)
         vcam = _VcamOutput(self)
+        meter = _FpsMeter()
         last_generation = None
-        index = 0
-        intervals: deque[float] = deque(maxlen=30)
-        last_out: float | None = None
         last_error: str | None = None
         try:
             if self._segmenter is None and self._pending_model is None:
                 self._pending_model = (s.model, s.backend)
             while not self._stop.is_set():
                 self._apply_model()
-                self._apply_pending(matte, compositor, vcam)
+                self._apply_pending(processor, vcam)
                 item = self._slot.get(timeout=0.1)
                 if item is None:
                     vcam.hold()  # no picture (a source reconnecting or ended): keep the camera live
@@ -320,17 +317,12 @@ class Pipeline:
                 if self._segmenter is None:
                     vcam.hold(frame)  # the model is still loading
                     continue
+                processor.segmenter = self._segmenter
                 if generation != last_generation:
-                    matte.reset()  # another source: the old temporal state means nothing
+                    processor.reset()
                     last_generation = generation
                 try:
-                    t0 = time.perf_counter()
-                    low = self._segmenter.lowres(frame)
-                    t1 = time.perf_counter()
-                    alpha = matte(low, frame)
-                    t2 = time.perf_counter()
-                    composite = compositor(frame, alpha)
-                    t3 = time.perf_counter()
+                    out = processor(frame)
                 except Exception as exc:
                     vcam.hold(frame)
                     message = f"processing failed: {type(exc).__name__}: {exc}"
@@ -339,55 +331,46 @@ class Pipeline:
                         last_error = message
                     continue
                 last_error = None
-                vcam.show(frame, alpha, composite, self._settings.background)
-                now = time.monotonic()
-                if last_out is not None:
-                    intervals.append(now - last_out)
-                last_out = now
-                fps = len(intervals) / sum(intervals) if intervals and sum(intervals) > 0 else 0.0
-                result = FrameResult(
+                vcam.show(frame, out.alpha, out.composite, self._settings.background)
+                self._deliver(FrameResult(
                     original=frame,
-                    composite=composite,
-                    alpha=alpha.copy(),  # the matte reuses its buffer; listeners may keep results
-                    index=index,
+                    composite=out.composite,
+                    alpha=out.alpha.copy(),  # the matte reuses its buffer; listeners may keep results
+                    index=self.frames_out,
                     capture_ts=capture_ts,
-                    timings_ms={
-                        "segment": (t1 - t0) * 1e3,
-                        "matte": (t2 - t1) * 1e3,
-                        "compose": (t3 - t2) * 1e3,
-                        "total": (t3 - t0) * 1e3,
-                    },
-                    fps=fps,
+                    timings_ms=out.timings_ms,
+                    fps=meter.tick(),
                     latency_ms=(time.monotonic() - capture_ts) * 1e3,
-                )
-                index += 1
-                self.frames_out = index
-                try:
-                    self._on_frame(result)
-                except Exception as exc:
-                    self._emit("error", f"frame listener failed: {type(exc).__name__}: {exc}")
+                ))
         finally:
             vcam.close()
-            compositor.close()
+            processor.close()
 
-    def _make_compositor(self, background: BackgroundSettings) -> Compositor:
+    def _deliver(self, result: FrameResult) -> None:
+        self.frames_out = result.index + 1
         try:
-            return Compositor(background)
+            self._on_frame(result)
+        except Exception as exc:
+            self._emit("error", f"frame listener failed: {type(exc).__name__}: {exc}")
+
+    def _make_processor(self, s: Settings) -> FrameProcessor:
+        try:
+            return FrameProcessor(self._segmenter, s.matte, s.background)
         except ValueError as exc:
             # A blur, not "none": the room must not show because a background file went missing.
             self._emit("error", f"{exc}; showing a blurred background instead")
-            return Compositor(replace(background, mode="blur", path=None))
+            return FrameProcessor(self._segmenter, s.matte, replace(s.background, mode="blur", path=None))
 
-    def _apply_pending(self, matte: Matte, compositor: Compositor, vcam: "_VcamOutput") -> None:
+    def _apply_pending(self, processor: FrameProcessor, vcam: "_VcamOutput") -> None:
         with self._lock:
-            matte_s, self._pending_matte = self._pending_matte, None
+            matte, self._pending_matte = self._pending_matte, None
             background, self._pending_background = self._pending_background, None
             vcam_s, self._pending_vcam = self._pending_vcam, None
-        if matte_s is not None:
-            matte.update(matte_s)
+        if matte is not None:
+            processor.update_matte(matte)
         if background is not None:
             try:
-                compositor.update(background)
+                processor.update_background(background)
             except ValueError as exc:
                 self._emit("error", str(exc))
         if vcam_s is not None:
@@ -425,6 +408,22 @@ class Pipeline:
             result = (request, None, f"cannot load model {name!r} ({backend}): {exc}")
         with self._lock:
             self._loaded = result
+
+
+class _FpsMeter:
+    """Frames per second over the last 30 frames out."""
+
+    def __init__(self):
+        self._intervals: deque[float] = deque(maxlen=30)
+        self._last: float | None = None
+
+    def tick(self) -> float:
+        now = time.monotonic()
+        if self._last is not None:
+            self._intervals.append(now - self._last)
+        self._last = now
+        total = sum(self._intervals)
+        return len(self._intervals) / total if total > 0 else 0.0
 
 
 class _VcamOutput:

@@ -1,0 +1,110 @@
+"""The one Segmenter -> Matte -> Compositor chain, driven by the live pipeline, offline processing and bench.
+
+    processor = FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="blur"))
+    out = processor(frame_bgr)                        # Processed: alpha, composite, timings_ms
+    for out in processor.batch(frames, guides=smalls):  # in order; one model call for the batch
+        ...
+
+A frame is BGR (h, w, 3), or I420 (h*3/2, w) for the offline fast path: then the composite is I420
+too, and the model and the matte see ``guide``, a BGR copy of the frame (offline passes a half-size
+one from 960 px up: the model and matte work at <= 320 px). The processor is stateful (the matte's
+temporal smoothing): one per stream, ``reset()`` when the stream changes, one thread at a time.
+A change to the chain (a new matte cue, edge refinement) belongs here, so every driver gets it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from .compose import Compositor, Matte
+from .compose.effects import i420_to_bgr_half
+from .settings import BackgroundSettings, MatteSettings
+
+
+@dataclass
+class Processed:
+    """One frame through the chain. ``alpha`` is the matte's own buffer: valid until the next frame
+    is processed (copy it to keep it)."""
+
+    alpha: np.ndarray  # float32 (h, w) in 0..1
+    composite: np.ndarray  # BGR, BGRA (transparent) or I420, as the frame given
+    timings_ms: dict[str, float] = field(default_factory=dict)  # "segment", "matte", "compose", "total"
+
+
+def is_i420(frame: np.ndarray) -> bool:
+    return frame.ndim == 2
+
+
+def frame_size(frame: np.ndarray) -> tuple[int, int]:
+    """(h, w) of a BGR or I420 frame."""
+    return (frame.shape[0] * 2 // 3, frame.shape[1]) if is_i420(frame) else frame.shape[:2]
+
+
+class FrameProcessor:
+    def __init__(self, segmenter, matte: MatteSettings | None = None, background: BackgroundSettings | None = None):
+        """``segmenter``: a Segmenter (or anything with ``lowres``/``lowres_batch``); None until one is
+        set. A bad ``background`` raises BackgroundError here, before any frame."""
+        self.segmenter = segmenter
+        self.compositor = Compositor(background)
+        self.matte = Matte(matte)
+
+    def update_matte(self, settings: MatteSettings) -> None:
+        self.matte.update(settings)
+
+    def update_background(self, settings: BackgroundSettings) -> None:
+        """Raises BackgroundError (and keeps the old background) for a bad one."""
+        self.compositor.update(settings)
+
+    def reset(self) -> None:
+        """A new stream: the matte's temporal state from the old one means nothing."""
+        self.matte.reset()
+
+    def close(self) -> None:
+        self.compositor.close()
+
+    def __call__(self, frame: np.ndarray, guide: np.ndarray | None = None) -> Processed:
+        return next(self.batch([frame], guides=None if guide is None else [guide]))
+
+    def batch(self, frames: Sequence[np.ndarray], *, guides: Sequence[np.ndarray] | None = None) -> Iterator[Processed]:
+        """Each frame in order, one model call for them all (a batch gains on TensorFlow, not on LiteRT).
+        Consume each result before asking for the next: it shares the matte's buffer."""
+        guides = list(guides) if guides is not None else [self._guide(f) for f in frames]
+        t0 = time.perf_counter()
+        if len(guides) > 1:
+            lows = self.segmenter.lowres_batch(guides)
+        else:
+            lows = [self.segmenter.lowres(guides[0])]
+        segment_ms = (time.perf_counter() - t0) * 1e3 / len(guides)
+        for frame, guide, low in zip(frames, guides, lows):
+            yield self.finish(frame, guide, low, segment_ms=segment_ms)
+
+    def finish(self, frame: np.ndarray, guide: np.ndarray, low: np.ndarray, *, segment_ms: float = 0.0) -> Processed:
+        """The chain after the model: ``low`` (the model's probability for ``guide``) -> alpha -> composite."""
+        t1 = time.perf_counter()
+        alpha = self.matte(low, guide, out_size=frame_size(frame))
+        t2 = time.perf_counter()
+        composite = self.compositor.compose_i420(frame, alpha) if is_i420(frame) else self.compositor(frame, alpha)
+        t3 = time.perf_counter()
+        matte_ms, compose_ms = (t2 - t1) * 1e3, (t3 - t2) * 1e3
+        timings = {"segment": segment_ms, "matte": matte_ms, "compose": compose_ms,
+                   "total": segment_ms + matte_ms + compose_ms}
+        return Processed(alpha, composite, timings)
+
+    @staticmethod
+    def _guide(frame: np.ndarray) -> np.ndarray:
+        return i420_guide(frame) if is_i420(frame) else frame
+
+
+def i420_guide(frame: np.ndarray) -> np.ndarray:
+    """The BGR copy of an I420 frame that the model and the matte see. They work at <= 320 px: a
+    half-size copy serves them as well as the frame from 960 px up; below that it would starve them."""
+    h, w = frame_size(frame)
+    return i420_to_bgr_half(frame) if max(w, h) >= 960 else cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_I420)
+
+
+__all__ = ["FrameProcessor", "Processed", "frame_size", "i420_guide", "is_i420"]

@@ -1,0 +1,100 @@
+"""The one Segmenter -> Matte -> Compositor chain (FrameProcessor) and the runs that drive it."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from personseg_live.offline import ProcessOptions, process_video
+from personseg_live.processor import FrameProcessor, frame_size
+from personseg_live.settings import BackgroundSettings, MatteSettings
+
+from videos import probe, write_video
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("proc") / "clip.mp4", frames=12, fps=30)
+
+
+def photos(people_dir, n=4):
+    return [cv2.imread(str(p)) for p in sorted((people_dir / "images").glob("*.jpg"))[:1]] * n
+
+
+def test_a_batch_is_the_same_as_frame_by_frame(people_dir, segmenter):
+    frames = [cv2.resize(f, (160, 240)) for f in photos(people_dir)]
+    one = FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="blur"))
+    batched = FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="blur"))
+    singles = [(out.alpha.copy(), out.composite) for out in (one(f) for f in frames)]
+    together = [(out.alpha.copy(), out.composite) for out in batched.batch(frames)]
+    assert len(together) == len(frames)
+    for (a1, c1), (a2, c2) in zip(singles, together):  # the matte's temporal state advanced the same way
+        np.testing.assert_allclose(a1, a2, atol=1e-5)
+        assert np.abs(c1.astype(int) - c2).max() <= 1
+    assert set(one(frames[0]).timings_ms) == {"segment", "matte", "compose", "total"}
+
+
+def test_an_i420_frame_comes_back_i420_like_its_bgr_twin(people_dir, segmenter):
+    bgr = cv2.resize(photos(people_dir, 1)[0], (160, 240))
+    i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+    assert frame_size(i420) == (240, 160)
+    a = FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="color", color="#2060C0"))(bgr)
+    b = FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="color", color="#2060C0"))(i420)
+    assert b.composite.shape == i420.shape and b.alpha.shape == (240, 160)
+    back = cv2.cvtColor(b.composite, cv2.COLOR_YUV2BGR_I420)
+    assert np.abs(back.astype(int) - a.composite).mean() < 4  # 4:2:0 chroma at the edge is the difference
+
+
+def test_every_driver_runs_the_one_chain(monkeypatch, tmp_path, clip, people_dir, segmenter):
+    """Live, offline and bench all go through FrameProcessor.finish: a change there reaches them all."""
+    from personseg_live.bench import bench_stability
+    from personseg_live.pipeline import Pipeline
+    from personseg_live.settings import Settings, SourceSettings
+
+    calls: list[str] = []
+    real = FrameProcessor.finish
+
+    def spy(self, frame, guide, low, **kw):
+        calls.append(threading.current_thread().name)
+        return real(self, frame, guide, low, **kw)
+
+    monkeypatch.setattr(FrameProcessor, "finish", spy)
+    process_video(clip, tmp_path / "out.mp4", ProcessOptions(), segmenter=segmenter, progress=False)
+    assert len(calls) == 12
+    bench_stability(clip, segmenter=segmenter, max_frames=3)
+    assert len(calls) == 12 + 2 * 3  # the unsmoothed and the set matte, per frame
+    got = threading.Event()
+    p = Pipeline(Settings(source=SourceSettings(spec=str(clip))), on_frame=lambda r: got.set(),
+                 on_event=lambda e: None, segmenter=segmenter)
+    p.start()
+    try:
+        assert got.wait(10)
+    finally:
+        p.stop()
+    assert "personseg-inference" in calls
+
+
+def test_max_frames_writes_a_complete_shorter_output(tmp_path, clip, segmenter):
+    out = tmp_path / "out.mp4"
+    report = process_video(clip, out, ProcessOptions(), segmenter=segmenter, progress=False, max_frames=5)
+    assert report.frames == 5 and not report.cancelled
+    assert probe(out)["frames"] == 5
+
+
+def test_cancel_stops_and_writes_nothing(tmp_path, clip, segmenter):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"previous result")
+    cancel = threading.Event()
+    seen = []
+
+    def on_frame(index):
+        seen.append(index)
+        if index == 3:
+            cancel.set()  # as a signal handler or another thread would
+
+    report = process_video(clip, out, ProcessOptions(), segmenter=segmenter, progress=False, on_frame=on_frame, cancel=cancel)
+    assert report.cancelled and report.frames == 4 and seen == [0, 1, 2, 3]
+    assert out.read_bytes() == b"previous result" and [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
