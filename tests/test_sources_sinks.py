@@ -115,6 +115,7 @@ def test_video_file_sink_odd_size_and_temp_name(tmp_path):
     assert out.exists() and [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
     info = probe(out)
     assert info["frames"] == 10 and info["size"] == (82, 48) and info["video_codec"] == "h264" and info["fps"] == 25
+    assert sink.size_note.startswith("81x47 written as 82x48") and "even sizes" in sink.size_note  # said, with why
 
 
 def test_video_file_sink_abort_leaves_nothing(tmp_path):
@@ -226,3 +227,58 @@ def test_video_file_sink_repairs_repeated_timestamps(tmp_path):
         for pts in (0, 1, 1, 2, 4):  # a repeated timestamp, then a gap (variable frame rate)
             sink.send(np.zeros((32, 32, 3), np.uint8), pts=pts, time_base=Fraction(1, 30))
     assert probe(out)["frames"] == 5
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid  # exited and reaped: no process has it (pids are not reused this fast)
+
+
+def test_remove_leftovers_of_dead_runs_only(tmp_path):
+    import os
+
+    from personseg_live.video.sinks import remove_leftovers
+
+    out = tmp_path / "out.mp4"
+    dead = tmp_path / f".out.partial-{_dead_pid()}.mp4"
+    dead.write_bytes(b"x" * 100)
+    live = tmp_path / f".out.partial-{os.getppid()}.mp4"  # our parent is alive: another run writing
+    live.write_bytes(b"x")
+    old_masks = tmp_path / f".masks.partial-{_dead_pid()}"
+    old_masks.mkdir()
+    (old_masks / "00000.png").write_bytes(b"x")
+    other = tmp_path / f".other.partial-{_dead_pid()}.mp4"
+    other.write_bytes(b"x")
+    assert remove_leftovers(out) == [dead]
+    assert remove_leftovers(tmp_path / "masks") == [old_masks]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name])
+
+
+def test_png_sequence_sink_refuses_to_replace_without_overwrite(tmp_path):
+    out = tmp_path / "masks"
+    with PngSequenceSink(out, what="masks") as sink:
+        sink.send(np.zeros((8, 8), np.uint8))
+    with pytest.raises(OutputError, match="already holds masks; add -y/--overwrite"):
+        PngSequenceSink(out, overwrite=False, what="masks")
+    with PngSequenceSink(out, overwrite=True) as sink:  # replaced as a whole: no stale frames
+        pass
+    assert list(out.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["masks"]
+
+
+def test_every_audio_track_is_kept(tmp_path):
+    import av
+
+    src = write_video(tmp_path / "two.mp4", frames=15, audio_tracks=2)
+    out = tmp_path / "out.mkv"
+    with av.open(str(src)) as container:
+        tracks = list(container.streams.audio)
+        with VideoFileSink(out, width=160, height=96, fps=30, audio=tracks) as sink:
+            for packet in container.demux(tracks):
+                sink.write_audio(packet)
+            sink.send(synthetic_frame(0))
+        assert sink.audio_kept == ["aac copied", "aac copied"]
+    assert probe(out)["audio_tracks"] == [("aac", 1), ("aac", 2)]

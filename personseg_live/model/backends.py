@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -103,7 +105,8 @@ class LiteRTBackend:
         self.native_shape = tuple(int(v) for v in inputs[0]["shape"][1:3])
         self.dynamic = bool((inputs[0]["shape_signature"][1:3] < 0).any())
         self._interpreters[(1, *self.native_shape, 3)] = probe
-        probe.allocate_tensors()
+        with native_stderr_silenced():  # the delegate is made (and announced) here
+            probe.allocate_tensors()
         self._static = static_variants(self._path)
 
     def _interpreter(self, shape: tuple[int, ...]):
@@ -117,7 +120,8 @@ class LiteRTBackend:
             it = self._Interpreter(model_path=str(static or self._path), num_threads=self._threads)
             if static is None:
                 it.resize_tensor_input(it.get_input_details()[0]["index"], list(shape), strict=False)
-            it.allocate_tensors()
+            with native_stderr_silenced():
+                it.allocate_tensors()
             self._interpreters[shape] = it
         return it
 
@@ -130,6 +134,27 @@ class LiteRTBackend:
             y = it.get_tensor(it.get_output_details()[0]["index"])
             out.append(y.reshape(y.shape[1], y.shape[2]))
         return np.stack(out)
+
+
+@contextmanager
+def native_stderr_silenced():
+    """LiteRT's C++ runtime writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to
+    file descriptor 2 on every run, before any error of ours (no Python switch turns it off): point
+    fd 2 at /dev/null while an interpreter is made. A failure still surfaces as the exception."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no fd 2 (a GUI app on Windows): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def static_variants(path: Path) -> dict[tuple[int, int], Path]:

@@ -14,6 +14,7 @@ complete, so an interrupted run never leaves a half file under the name the user
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 from fractions import Fraction
@@ -89,6 +90,35 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
 
 
+def remove_leftovers(path: Path) -> list[Path]:
+    """Delete the temporary files (or folders) of earlier runs for ``path`` that were killed before
+    they could clean up (``kill -9``, a crash, a power cut); return what was removed. A run still
+    alive (another process writing the same output) keeps its own."""
+    removed = []
+    for leftover in path.parent.glob(f".{glob.escape(path.stem)}.*-*{glob.escape(path.suffix)}"):
+        kind, _, pid = leftover.name[len(path.stem) + 2 :].removesuffix(path.suffix).partition("-")
+        if kind not in ("partial", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+        removed.append(leftover)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # ours from an earlier job of this run: never in use now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
 def cannot_write(path: Path, exc: BaseException) -> OutputError:
     """The error for a target the OS or FFmpeg refused, naming the file and the reason."""
     return OutputError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}")
@@ -120,8 +150,9 @@ _COPY_AUDIO = {
 class VideoFileSink:
     """An H.264 (.mp4/.mov/.mkv) or VP9 (.webm, with alpha when ``transparent``) file via PyAV.
 
-    ``audio``: an input audio stream to carry over; its packets are copied when the container
-    takes the codec, otherwise decoded and re-encoded (AAC, or Opus for WebM).
+    ``audio``: an input audio stream, or a list of them, to carry over (every track, in order); packets
+    are copied when the container takes the codec, otherwise decoded and re-encoded (AAC, or Opus
+    for WebM). ``audio_kept`` says which was done for each.
     ``colour``: the matrix BGR frames are encoded with and the tags the file gets (the input's, so
     the output plays with the input's colours); always limited range.
     """
@@ -178,12 +209,8 @@ class VideoFileSink:
             else:
                 stream.options = {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "32", "b": "0"}
             self._video = stream
-            self._audio_in = audio
-            self._audio_out = None
-            self._audio_copy = False
-            self._resampler = None
-            if audio is not None:
-                self._add_audio(audio, suffix)
+            streams = [] if audio is None else list(audio) if isinstance(audio, (list, tuple)) else [audio]
+            self._audio = {a.index: _AudioTrack(self._container, a, suffix) for a in streams}
             # Open the file and write the header now: an unwritable target fails here, with its name,
             # rather than at the first frame in the writer thread.
             self._container.start_encoding()
@@ -197,25 +224,18 @@ class VideoFileSink:
         self._last_pts: int | None = None
         self.frames = 0
 
-    def _add_audio(self, audio, suffix: str) -> None:
-        import av
+    @property
+    def size_note(self) -> str | None:
+        """Why the file is a pixel larger than the frames, when it is."""
+        if (self._enc_w, self._enc_h) == (self.width, self.height):
+            return None
+        return (f"{self.width}x{self.height} written as {self._enc_w}x{self._enc_h}: 4:2:0 video (what players "
+                "and browsers take) needs even sizes; the last column/row is repeated")
 
-        allowed = _COPY_AUDIO[suffix]
-        name = audio.codec_context.name
-        if allowed is None or name in allowed:
-            self._audio_out = self._container.add_stream_from_template(audio)
-            self._audio_copy = True
-            return
-        codec = "libopus" if suffix == ".webm" else "aac"
-        rate = audio.codec_context.sample_rate or 48000
-        if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
-            rate = 48000
-        out = self._container.add_stream(codec, rate=rate)
-        layout = audio.codec_context.layout.name if audio.codec_context.layout else "stereo"
-        out.layout = layout
-        fmt = out.codec_context.codec.audio_formats[0].name if out.codec_context.codec.audio_formats else "fltp"
-        self._resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
-        self._audio_out = out
+    @property
+    def audio_kept(self) -> list[str]:
+        """What became of each input audio track, e.g. ["aac copied", "pcm_s16le re-encoded to aac"]."""
+        return [track.summary for track in self._audio.values()]
 
     def send(self, frame: np.ndarray, *, pts: int | None = None, time_base: Fraction | None = None) -> None:
         """One frame (BGR, or BGRA for transparent output). ``pts`` in ``time_base`` keeps the input's
@@ -263,22 +283,10 @@ class VideoFileSink:
         self._encode(av.VideoFrame.from_ndarray(frame, format="yuv420p"), pts, time_base)
 
     def write_audio(self, packet) -> None:
-        """A demuxed packet of the ``audio`` stream given at construction."""
-        if self._audio_out is None:
-            return
-        if self._audio_copy:
-            if packet.dts is None:  # the demuxer's end-of-stream flush packet
-                return
-            packet.stream = self._audio_out
-            self._container.mux(packet)
-            return
-        for frame in packet.decode():
-            self._encode_audio(frame)
-
-    def _encode_audio(self, frame) -> None:
-        for resampled in self._resampler.resample(frame):
-            resampled.pts = None  # let the encoder number samples continuously
-            self._container.mux(self._audio_out.encode(resampled))
+        """A demuxed packet of one of the ``audio`` streams given at construction."""
+        track = self._audio.get(packet.stream.index)
+        if track is not None:
+            track.write(self._container, packet)
 
     def close(self, *, complete: bool = True) -> None:
         """Flush and rename to the final name (``complete``), or delete the partial file."""
@@ -289,9 +297,8 @@ class VideoFileSink:
             return
         try:
             self._container.mux(self._video.encode(None))
-            if self._audio_out is not None and not self._audio_copy:
-                self._encode_audio(None)  # drains the resampler
-                self._container.mux(self._audio_out.encode(None))
+            for track in self._audio.values():
+                track.flush(self._container)
             self._container.close()
         except BaseException:
             self._abort()
@@ -318,6 +325,52 @@ class VideoFileSink:
         self.close(complete=exc_type is None)
 
 
+class _AudioTrack:
+    """One input audio stream carried into the output: its packets copied when the container takes
+    the codec, otherwise decoded and re-encoded (AAC, or Opus for WebM)."""
+
+    def __init__(self, container, audio, suffix: str):
+        import av
+
+        allowed = _COPY_AUDIO[suffix]
+        self.source = audio.codec_context.name
+        self.resampler = None
+        if allowed is None or self.source in allowed:
+            self.out = container.add_stream_from_template(audio)
+            self.summary = f"{self.source} copied"
+            return
+        codec = "libopus" if suffix == ".webm" else "aac"
+        rate = audio.codec_context.sample_rate or 48000
+        if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
+            rate = 48000
+        self.out = container.add_stream(codec, rate=rate)
+        layout = audio.codec_context.layout.name if audio.codec_context.layout else "stereo"
+        self.out.layout = layout
+        fmt = self.out.codec_context.codec.audio_formats[0].name if self.out.codec_context.codec.audio_formats else "fltp"
+        self.resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
+        self.summary = f"{self.source} re-encoded to {codec.removeprefix('lib')}"
+
+    def write(self, container, packet) -> None:
+        if self.resampler is None:
+            if packet.dts is None:  # the demuxer's end-of-stream flush packet
+                return
+            packet.stream = self.out
+            container.mux(packet)
+            return
+        for frame in packet.decode():
+            self._encode(container, frame)
+
+    def _encode(self, container, frame) -> None:
+        for resampled in self.resampler.resample(frame):
+            resampled.pts = None  # let the encoder number samples continuously
+            container.mux(self.out.encode(resampled))
+
+    def flush(self, container) -> None:
+        if self.resampler is not None:
+            self._encode(container, None)  # drains the resampler
+            container.mux(self.out.encode(None))
+
+
 def is_png_sequence(folder: Path) -> bool:
     """True for a folder holding nothing but numbered PNGs (00000.png ...), or nothing at all."""
     return all(p.is_file() and p.suffix == ".png" and p.stem.isdigit() for p in folder.iterdir())
@@ -326,22 +379,27 @@ def is_png_sequence(folder: Path) -> bool:
 class PngSequenceSink:
     """Frames as numbered PNGs (00000.png, ...) in a folder: lossless, with alpha (BGRA) when given.
 
-    Written into a hidden temporary folder beside ``path`` and renamed when complete."""
+    Written into a hidden temporary folder beside ``path`` and renamed when complete, so a failed
+    run leaves nothing and a finished one never mixes with stale frames of an earlier, longer one.
+    ``overwrite``: replace an existing folder of PNG frames (else that is an error, like an existing file)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, overwrite: bool = True, what: str = "PNG frames"):
         self.path = Path(path)
         check_writable(self.path)
         if self.path.exists() and not self.path.is_dir():
             raise OutputError(f"{self.path} exists and is not a folder")
         if self.path.is_dir() and not is_png_sequence(self.path):
             # The finished sequence replaces the folder as a whole: never a folder with other files.
-            raise OutputError(f"{self.path} is a folder with other files in it; give a new folder for the PNG frames")
+            raise OutputError(f"{self.path} is a folder with other files in it; give a new folder for the {what}")
+        if self.path.is_dir() and not overwrite and any(self.path.iterdir()):
+            raise OutputError(f"{self.path} already holds {what}; add -y/--overwrite to replace them")
         self._tmp = temporary_name(self.path)
         shutil.rmtree(self._tmp, ignore_errors=True)
         try:
             self._tmp.mkdir(parents=True)
         except OSError as exc:
             raise cannot_write(self.path, exc) from exc
+        self.what = what
         self.frames = 0
         self._open = True
 
@@ -349,7 +407,8 @@ class PngSequenceSink:
         target = self._tmp / f"{self.frames:05d}.png"
         # Compression level 1: 3-4x faster than the default 3, files ~10% larger.
         if not cv2.imwrite(str(target), image, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise OutputError(f"cannot write {target}")
+            # OpenCV says no more than False: disk full is the usual reason. Name the folder the user gave.
+            raise OutputError(f"cannot write the {self.what} into {self.path} (disk full?)")
         self.frames += 1
 
     def write_audio(self, packet) -> None:  # a PNG sequence has no audio
@@ -364,7 +423,7 @@ class PngSequenceSink:
             return
         if self.path.is_dir():
             # Replace an earlier result as a whole: stale frames from a longer clip must not remain.
-            old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+            old = self.path.with_name(f".{self.path.stem}.old-{os.getpid()}{self.path.suffix}")
             os.replace(self.path, old)
             os.replace(self._tmp, self.path)
             shutil.rmtree(old, ignore_errors=True)
