@@ -709,30 +709,10 @@ def test_small_things(open_window, clip, qtbot, monkeypatch):
     assert len(shown) == 1
 
 
-class RecordingCamera:
-    """A pyvirtualcam backend that keeps every frame it is sent (what the other side of a call sees)."""
-
-    sent: list = []
-
-    def __init__(self, *, width, height, fps, fourcc, device, **kwargs):
-        self.shape = (height, width, 3)
-
-    def send(self, frame):
-        RecordingCamera.sent.append(frame.reshape(self.shape).copy())
-
-    def close(self):
-        pass
-
-    def device(self):
-        return "recording"
-
-    def native_fourcc(self):
-        return None
-
-
 def test_transparent_never_sends_the_room_to_the_virtual_camera(open_window, qtbot, tmp_path, people_dir, monkeypatch):
     """The preview shows a checkerboard; the virtual camera, which has no alpha, gets a blurred room."""
     import pyvirtualcam
+    from test_pipeline import RecordingCamera  # the in-memory pyvirtualcam backend the pipeline tests use
 
     photo = cv2.resize(cv2.imread(str(sorted((people_dir / "images").iterdir())[0])), (320, 240))
     still = tmp_path / "still.mp4"  # a person before a textured room, not moving: every frame is that photo
@@ -740,17 +720,48 @@ def test_transparent_never_sends_the_room_to_the_virtual_camera(open_window, qtb
     for _ in range(30):
         out.write(photo)
     out.release()
-    RecordingCamera.sent = []
+    monkeypatch.setattr(RecordingCamera, "frames", [])
     monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {"recording": RecordingCamera})
 
     window = open_window(source_args(still, background="transparent"))
     window.vcam_action.trigger()
-    qtbot.waitUntil(lambda: len(RecordingCamera.sent) >= 5, timeout=FIRST_FRAME_MS)
+    qtbot.waitUntil(lambda: len(RecordingCamera.frames) >= 5, timeout=FIRST_FRAME_MS)
     result, shown = wait_frame(window, qtbot)
     assert shown.shape[2] == 4  # the preview: transparent
     room = result.alpha < 0.05
     assert room.mean() > 0.2
-    change = np.abs(RecordingCamera.sent[-1].astype(int) - result.original.astype(int)).mean(axis=2)
+    change = np.abs(RecordingCamera.frames[-1].astype(int) - result.original.astype(int)).mean(axis=2)
     assert change[room].mean() > 4 * max(1.0, change[result.alpha > 0.95].mean())  # the room changed, the person not
     qtbot.waitUntil(lambda: "transparency" in window.statusBar().currentMessage(), timeout=FIRST_FRAME_MS)
     assert window.preview.badges() == ["● VIRTUAL CAMERA LIVE · BLURRED"]
+
+
+def test_a_thread_that_will_not_stop_is_reported_on_close(open_window, qtbot, monkeypatch):
+    """The shutdown contract: Pipeline.stop() names a thread that outlived its timeout; the window says so."""
+    from PySide6.QtWidgets import QMessageBox
+
+    import personseg_live.pipeline as pipeline_module
+
+    release, opened = threading.Event(), threading.Event()
+
+    class StuckCamera:  # a driver that stops answering: read() blocks
+        fps, size, name = 30.0, (160, 96), "stuck camera"
+
+        def read(self):
+            opened.set()
+            release.wait(30)
+            return None
+
+        def close(self):
+            pass
+
+    told = []
+    monkeypatch.setattr(pipeline_module, "open_source", lambda settings: StuckCamera())
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: told.append(text))
+    window = open_window(source_args("0"), wait_first=False)
+    qtbot.waitUntil(opened.is_set, timeout=FIRST_FRAME_MS)
+    try:
+        window.close()
+    finally:
+        release.set()
+    assert len(told) == 1 and "personseg-capture" in told[0]
