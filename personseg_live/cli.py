@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import threading
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 BACKENDS = ("auto", "litert", "tensorflow")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+CRF_RANGE = (0, 51)  # libx264, 8-bit
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feather", type=int, help="edge feather in pixels 0..20 (default 2)")
     p.add_argument("--no-refine", action="store_true", help="skip the guided-filter edge refinement")
     p.add_argument("--preset", default="ultrafast", help="libx264 preset: ultrafast (default, fastest) ... veryfast (~3x smaller files, ~35%% more CPU) ... veryslow")
-    p.add_argument("--crf", type=int, default=20, help="libx264 quality, lower is better (default 20)")
+    p.add_argument("--crf", type=int, default=20, help=f"libx264 quality {CRF_RANGE[0]}..{CRF_RANGE[1]}, lower is better (default 20)")
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file or folder (and --mask-out folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     b = sub.add_parser("bench", help="measure model speed, offline FPS and live latency")
@@ -110,24 +115,16 @@ def say_gpu_advice(backend: str | None, root: Path | str = "/") -> None:
         print(f"personseg-live: note: {advice}", file=sys.stderr)
 
 
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+def _process_options(args: argparse.Namespace):
+    """The `process` flags as ProcessOptions, or ValueError with the one-line reason."""
+    from .offline import ProcessOptions, parse_background
+    from .settings import MatteSettings, Settings, validate
 
-
-def cmd_process(args: argparse.Namespace) -> int:
-    # SIGTERM (a service manager, `kill`) ends the run like Ctrl-C: the partial output is removed.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-    from .compose import BackgroundError
-    from .model.backends import ModelError
-    from .offline import InputError, ProcessOptions, expand_inputs, output_for, parse_background, process_video
-    from .settings import MatteSettings, validate, Settings
-    from .video.sinks import OutputError, is_png_sequence
-
-    try:
-        background = parse_background(args.background, blur=args.blur)
-    except ValueError as exc:
-        return _fail(str(exc))
+    if args.preset not in X264_PRESETS:
+        raise ValueError(f"--preset {args.preset}: not a libx264 preset ({', '.join(X264_PRESETS)})")
+    if not CRF_RANGE[0] <= args.crf <= CRF_RANGE[1]:
+        raise ValueError(f"--crf {args.crf}: must be {CRF_RANGE[0]}..{CRF_RANGE[1]} (lower is better; 18..28 is usual)")
+    background = parse_background(args.background, blur=args.blur)
     matte = MatteSettings()
     for name in ("threshold", "softness", "smoothing", "feather"):
         value = getattr(args, name)
@@ -137,61 +134,107 @@ def cmd_process(args: argparse.Namespace) -> int:
         matte = replace(matte, refine=False)
     problems = validate(Settings(matte=matte, background=background))
     if problems:  # "settings.matte.threshold: 7.0 is outside 0.0..1.0; using ..." -> "--threshold: 7.0 is outside 0.0..1.0"
-        return _fail("; ".join("--" + p.split("settings.matte.", 1)[-1].split("; using", 1)[0] for p in problems))
-    options = ProcessOptions(
+        raise ValueError("; ".join("--" + p.split("settings.matte.", 1)[-1].split("; using", 1)[0] for p in problems))
+    return ProcessOptions(
         background=background, matte=matte, model=args.model, backend=args.backend,
-        mask_out=args.mask_out, preset=args.preset, crf=args.crf,
+        mask_out=args.mask_out, preset=args.preset, crf=args.crf, overwrite=args.overwrite,
     )
-    try:
-        inputs = expand_inputs(args.input)
-    except InputError as exc:
-        return _fail(str(exc))
+
+
+def _process_jobs(args: argparse.Namespace, options) -> list[tuple[Path, Path, object]]:
+    """(input, output, options) per file; OutputError/InputError with the reason when there are none."""
+    from .offline import expand_inputs, output_for
+    from .video.sinks import OutputError, is_png_sequence
+
+    inputs = expand_inputs(args.input)
     out = Path(args.output).expanduser()
-    transparent = background.mode == "transparent"
-    many = len(inputs) > 1 or Path(args.input).is_dir()
-    if many:
+    transparent = options.background.mode == "transparent"
+    if len(inputs) > 1 or Path(args.input).is_dir():
         if out.exists() and not out.is_dir():
-            return _fail(f"{out} is a file; with several inputs OUT must be a folder")
+            raise OutputError(f"{out} is a file; with several inputs OUT must be a folder")
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            return _fail(f"cannot create output folder {out}: {exc.strerror or exc}")
-        jobs = [(src, output_for(src, out, transparent)) for src in inputs]
-    else:
-        if out.is_dir() and not (transparent and is_png_sequence(out)):
-            out = output_for(inputs[0], out, transparent)  # an existing folder: the result goes inside
-        jobs = [(inputs[0], out)]
+            raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
+        masks = options.mask_out
+        return [(src, output_for(src, out, transparent),
+                 options if masks is None else replace(options, mask_out=masks / src.stem)) for src in inputs]
+    if out.is_dir() and not (transparent and is_png_sequence(out)):
+        out = output_for(inputs[0], out, transparent)  # an existing folder: the result goes inside
+    return [(inputs[0], out, options)]
 
+
+def _quit_now(paths: list[Path]):
+    """The second Ctrl-C: delete the temporary files of the output being written and exit at once.
+    os._exit, not an exception: unwinding again while the reader thread is inside the demuxer is
+    what crashed (a segfault in 5 runs of 7 with two SIGINTs 0.01-0.1 s apart)."""
+    from .video.sinks import temporary_name
+
+    def quit_now(signum: int) -> None:
+        for path in paths:
+            tmp = temporary_name(path)
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        print("personseg-live: interrupted; no output written", file=sys.stderr, flush=True)
+        os._exit(128 + signum)
+
+    return quit_now
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from .model.backends import ModelError
+    from .offline import InputError
+    from .video.sinks import OutputError
+
+    try:
+        options = _process_options(args)
+        jobs = _process_jobs(args, options)
+    except (ValueError, InputError, OutputError) as exc:
+        return _fail(str(exc))
     try:
         from .model.segmenter import Segmenter
 
         segmenter = Segmenter(options.model, backend=options.backend, threads=1)  # see offline.process_video
     except (ModelError, ValueError) as exc:
         return _fail(str(exc))
-
+    # SIGINT and SIGTERM (a service manager, `kill`) cancel the run: the partial output is removed and
+    # the exit status is 130 / 143; a second signal quits at once (see _quit_now).
+    writing: list[Path] = []
+    stop = _StopOnSignals(on_second=_quit_now(writing))
     failures = 0
-    for src, dst in jobs:
-        if src.resolve() == dst.resolve():
-            failures += 1
-            _fail(f"{src}: output would overwrite the input")
-            continue
-        job_options = options
-        if many and options.mask_out is not None:
-            job_options = replace(options, mask_out=options.mask_out / src.stem)
-        try:
-            report = process_video(src, dst, job_options, segmenter=segmenter, progress=not args.quiet)
-        except (InputError, OutputError, BackgroundError) as exc:
-            failures += 1
-            _fail(str(exc))
-            continue
-        except OSError as exc:
-            failures += 1
-            _fail(f"{src}: {exc.strerror or exc}" + (f" ({exc.filename})" if getattr(exc, "filename", None) else ""))
-            continue
-        if not args.quiet:
-            audio = "audio kept" if report.audio else "no audio"
-            print(f"{dst}: {report.frames} frames, {report.fps:.1f} fps, {audio}", file=sys.stderr)
+    with stop:
+        for src, dst, job_options in jobs:
+            if stop.requested.is_set():
+                break
+            writing[:] = [dst] + ([job_options.mask_out] if job_options.mask_out is not None else [])
+            failures += _process_one(src, dst, job_options, segmenter, args.quiet, stop.requested)
+            writing.clear()
+    if stop.requested.is_set():
+        print("personseg-live: interrupted; no output written" + (f" for {dst}" if len(jobs) > 1 else ""), file=sys.stderr)
+        return stop.exit_code
     return 1 if failures else 0
+
+
+def _process_one(src: Path, dst: Path, options, segmenter, quiet: bool, cancel: threading.Event) -> int:
+    """One file; 0 when done (or cancelled), 1 after printing why it failed."""
+    from .compose import BackgroundError
+    from .offline import InputError, process_video
+    from .video.sinks import OutputError, remove_leftovers
+
+    if src.resolve() == dst.resolve():
+        return _fail(f"{src}: output would overwrite the input")
+    for target in [dst] + ([options.mask_out] if options.mask_out is not None else []):
+        for leftover in remove_leftovers(Path(target)):
+            print(f"personseg-live: removed {leftover}, left by an interrupted earlier run", file=sys.stderr)
+    try:
+        report = process_video(src, dst, options, segmenter=segmenter, progress=not quiet, cancel=cancel)
+    except (InputError, OutputError, BackgroundError) as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"{dst}: {exc.strerror or exc}")
+    if not quiet and not report.cancelled:
+        details = ([] if report.audio else ["no audio"]) + report.notes
+        print(f"{dst}: {report.frames} frames, {report.fps:.1f} fps; " + "; ".join(details), file=sys.stderr)
+    return 0
 
 
 # cameras ---------------------------------------------------------------------------------------
@@ -287,14 +330,18 @@ def _run_file(settings, output: Path | None) -> int:
     stop = _StopOnSignals()
     try:
         with stop:
-            report = process_video(src, output, options, progress=True, on_frame=stop.check)
-    except _Stopped:
-        print("personseg-live: stopped; no output written", file=sys.stderr)
-        return 0
+            report = process_video(src, output, options, progress=True, cancel=stop.requested)
     except (InputError, OutputError, ValueError, RuntimeError) as exc:
         return _fail(str(exc))
+    if report.cancelled:
+        print("personseg-live: stopped; no output written", file=sys.stderr)
+        return 0
     print(f"{output}: {report.frames} frames, {report.fps:.1f} fps", file=sys.stderr)
     return 0
+
+
+#: Timestamps of a live recording: milliseconds (frames come when the camera delivers them).
+LIVE_TIME_BASE = Fraction(1, 1000)
 
 
 def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
@@ -305,7 +352,7 @@ def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
 
     settings = replace(settings, vcam=VcamSettings(enabled=vcam, device=settings.vcam.device))
     done = threading.Event()
-    state: dict = {"code": 0, "sink": None, "frames": 0}
+    state: dict = {"code": 0, "sink": None, "frames": 0, "t0": None, "lost": False}
 
     def on_event(event) -> None:
         if event.kind == "vcam_error":
@@ -316,8 +363,15 @@ def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
             print(f"personseg-live: {event.message}", file=sys.stderr)
             done.set()
         elif event.kind == "source_opened":
+            state["lost"] = False
             print(f"personseg-live: reading {event.message}", file=sys.stderr)
-        elif event.kind in ("error", "source_lost", "source_retry"):
+        elif event.kind in ("source_lost", "source_retry"):
+            # Once per loss, not once per retry: a run left waiting for a camera must not fill the log.
+            if not state["lost"]:
+                state["lost"] = True
+                print(f"personseg-live: no camera: {event.message.split(' — ')[0]}; retrying quietly "
+                      "until one appears (Ctrl-C to stop)", file=sys.stderr)
+        elif event.kind in ("error", "model_failed", "vcam_notice"):  # pipeline.EventKind values
             print(f"personseg-live: {event.message}", file=sys.stderr)
 
     def on_frame(result) -> None:
@@ -326,8 +380,14 @@ def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
             return
         if state["sink"] is None:
             h, w = result.composite.shape[:2]
-            state["sink"] = VideoFileSink(output, width=w, height=h, fps=settings.source.fps, preset="ultrafast")
-        state["sink"].send(result.composite[..., :3] if result.composite.shape[2] == 4 else result.composite)
+            state["sink"] = VideoFileSink(output, width=w, height=h, fps=settings.source.fps, preset="ultrafast",
+                                          time_base=LIVE_TIME_BASE)
+            state["t0"] = result.capture_ts
+        # Stamped with the capture time, not numbered at the nominal rate: a camera delivering 15 fps
+        # (or frames the pipeline dropped) would otherwise play back at 2x.
+        pts = round((result.capture_ts - state["t0"]) / LIVE_TIME_BASE)
+        frame = result.composite[..., :3] if result.composite.shape[2] == 4 else result.composite
+        state["sink"].send(frame, pts=pts, time_base=LIVE_TIME_BASE)
 
     pipeline = Pipeline(settings, on_frame=on_frame, on_event=on_event)
     stop = _StopOnSignals(on_signal=done.set)
@@ -339,29 +399,36 @@ def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
     if state["sink"] is not None:
         state["sink"].close()
         print(f"{output}: {state['frames']} frames", file=sys.stderr)
+    elif output is not None and state["code"] == 0:
+        print(f"personseg-live: nothing recorded; {output} not written", file=sys.stderr)
+        return 1
     return state["code"]
 
 
-class _Stopped(Exception):
-    pass
-
-
 class _StopOnSignals:
-    """SIGINT/SIGTERM set a flag (and call ``on_signal``) instead of killing the process mid-write."""
+    """SIGINT/SIGTERM set ``requested`` (an Event a run takes as its ``cancel``) and call ``on_signal``,
+    instead of killing the process mid-write."""
 
-    def __init__(self, on_signal=None):
-        self.requested = False
+    def __init__(self, on_signal=None, on_second=None):
+        self.requested = threading.Event()
+        self.signum: int | None = None
         self._on_signal = on_signal
+        self._on_second = on_second  # called with the signal number on a second signal (quit at once)
         self._previous: dict = {}
 
+    @property
+    def exit_code(self) -> int:
+        """What shells expect of a process ended by the signal: 130 for SIGINT, 143 for SIGTERM."""
+        return 128 + self.signum if self.signum else 0
+
     def _handler(self, signum, frame) -> None:
-        self.requested = True
+        if self.requested.is_set() and self._on_second is not None:
+            self._on_second(self.signum)
+            return
+        self.signum = signum
+        self.requested.set()
         if self._on_signal is not None:
             self._on_signal()
-
-    def check(self, _index: int = 0) -> None:
-        if self.requested:
-            raise _Stopped()
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

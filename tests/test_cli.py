@@ -182,8 +182,58 @@ def test_process_interrupted_leaves_no_file(tmp_path, sig):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + sig, err  # 130 for SIGINT, 143 for SIGTERM, as shells expect
     assert list(out.parent.iterdir()) == []  # neither the result nor a partial file
+
+
+def _start_process(src: Path, out: Path, *extra: str) -> subprocess.Popen:
+    """`personseg-live process` as a real subprocess, returned once its temporary output exists."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "personseg_live.cli", "process", str(src), str(out), "--quiet", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent,
+    )
+    deadline = time.monotonic() + 60
+    while not list(out.parent.glob(f".{out.stem}.partial-*")):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()[1]
+        time.sleep(0.02)
+    return proc
+
+
+@pytest.mark.parametrize("gap", [0.01, 0.05, 0.1])
+def test_process_second_ctrl_c_quits_at_once_and_leaves_nothing(tmp_path, gap):
+    src = write_video(tmp_path / "long.mp4", frames=600, size=(320, 192), audio=True)
+    out = tmp_path / "out" / "result.mp4"
+    out.parent.mkdir()
+    proc = _start_process(src, out, "--mask-out", str(tmp_path / "out" / "masks"))
+    try:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err  # not -11: no crash in the demuxer
+    assert list(out.parent.iterdir()) == [] and "interrupted; no output written" in err
+
+
+def test_process_removes_leftovers_of_a_killed_run(tmp_path):
+    src = write_video(tmp_path / "clip.mp4", frames=300, size=(320, 192))
+    out = tmp_path / "out" / "result.mp4"
+    out.parent.mkdir()
+    proc = _start_process(src, out)
+    proc.kill()  # kill -9: no chance to clean up
+    proc.communicate(timeout=20)
+    leftovers = list(out.parent.glob(".result.partial-*.mp4"))
+    assert len(leftovers) == 1
+    short = write_video(tmp_path / "short.mp4", frames=5)
+    done = subprocess.run(
+        [sys.executable, "-m", "personseg_live.cli", "process", str(short), str(out), "--quiet"],
+        capture_output=True, text=True, cwd=Path(__file__).parent.parent, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in out.parent.iterdir()] == ["result.mp4"]
+    assert f"removed {leftovers[0]}" in done.stderr  # said, not done silently
 
 
 def test_bench_stability(people_dir, clip, capsys, tmp_path):
@@ -222,3 +272,52 @@ def test_headless_live_recording(tmp_path, clip, capsys):
     err = capsys.readouterr().err
     assert code == 0 and "reading clip.mp4" in err and "ended" in err
     assert 1 <= probe(out)["frames"] <= 20
+
+
+def test_headless_recording_without_camera_says_so_once_and_fails(tmp_path):
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = tmp_path / "rec.mp4"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "personseg_live.cli", "--headless", "--source", "97", "--output", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parent.parent,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while not any("no camera" in line for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, lines
+            lines.append(proc.stderr.readline())
+        time.sleep(2.5)  # three more attempts (0.5 + 1 + 2 s back-off)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = "".join(lines) + err
+    assert proc.returncode == 1, err  # nothing was recorded: not a success
+    assert err.count("no camera") == 1 and "retrying in" not in err and "WARN" not in err, err
+    assert "nothing recorded" in err and not out.exists()
+
+
+def test_live_recording_is_stamped_with_capture_time(tmp_path):
+    import av
+    import numpy as np
+
+    from personseg_live.settings import BackgroundSettings, Settings, SourceSettings
+
+    def numbered(i):  # frame i carries its number as the grey level of a corner block
+        frame = np.full((96, 160, 3), 60, np.uint8)
+        frame[:32, :32] = 5 * i
+        return frame
+
+    clip = write_video(tmp_path / "fifteen.mp4", frames=45, fps=15, image=numbered)  # a 15 fps webcam
+    settings = Settings(source=SourceSettings(spec=str(clip), loop=False, fps=30), background=BackgroundSettings(mode="none"))
+    out = tmp_path / "rec.mp4"
+    assert cli._run_live(settings, vcam=False, output=out) == 0  # nominal 30 fps, the source gives 15
+    with av.open(str(out)) as c:
+        recorded = [(f.time, round(float(f.to_ndarray(format="gray")[4:28, 4:28].mean()) / 5)) for f in c.decode(video=0)]
+    (t_first, i_first), (t_last, i_last) = recorded[0], recorded[-1]
+    assert i_last - i_first >= 20, recorded  # most of the clip was recorded
+    # The recording spans what the camera delivered in that time, within a frame and the capture
+    # jitter (not half of it, as when numbered at the nominal rate).
+    assert abs((t_last - t_first) - (i_last - i_first) / 15) <= 1.5 / 15, recorded

@@ -196,3 +196,77 @@ def test_image_and_video_backgrounds(tmp_path, clip_25, clip_with_audio, segment
     out = tmp_path / "out.mp4"
     report = process_video(clip_25, out, ProcessOptions(background=parse_background(str(background))), segmenter=segmenter, progress=False)
     assert report.frames == 30 and probe(out)["frames"] == 30
+
+
+# Real-world inputs: rotation, colour range and matrix (issue 14) -------------------------------
+
+from videos import decode_bgr  # noqa: E402
+
+
+def _person(people_dir, size=(128, 192)):
+    image = cv2.imread(str(sorted((people_dir / "images").glob("*.jpg"))[0]))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _masks(folder):
+    return [cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in sorted(folder.glob("*.png"))]
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_rotated_phone_video_is_segmented_and_written_upright(tmp_path, segmenter, people_dir, rotation):
+    person = _person(people_dir)  # portrait 128x192, as the phone shows it
+    upright = write_video(tmp_path / "upright.mp4", frames=4, image=lambda i: person)
+    turned = write_video(tmp_path / "turned.mp4", frames=4, image=lambda i: person, rotation=rotation)
+    options = dict(segmenter=segmenter, progress=False)
+    process_video(upright, tmp_path / "a.mp4", ProcessOptions(mask_out=tmp_path / "ma", background=parse_background("none")), **options)
+    process_video(turned, tmp_path / "b.mp4", ProcessOptions(mask_out=tmp_path / "mb", background=parse_background("none")), **options)
+    out = decode_bgr(tmp_path / "b.mp4")
+    assert out[0].shape == (192, 128, 3)  # plays upright, like the input
+    assert np.abs(out[0].astype(int) - decode_bgr(turned)[0]).mean() < 2
+    for a, b in zip(_masks(tmp_path / "ma"), _masks(tmp_path / "mb")):
+        assert a.shape == b.shape == (192, 128)
+        inter, union = np.logical_and(a > 127, b > 127).sum(), np.logical_or(a > 127, b > 127).sum()
+        assert inter / union > 0.97  # the model saw the upright picture
+
+
+@pytest.mark.parametrize(
+    "color_range, colorspace, size",
+    [("pc", "bt709", (160, 96)), ("pc", "bt601", (160, 96)), (None, "bt709", (160, 96)), ("pc", "bt709", (161, 97))],
+)
+def test_background_none_returns_the_picture_in_its_own_range_and_matrix(tmp_path, segmenter, color_range, colorspace, size):
+    src = write_video(tmp_path / "in.mp4", frames=6, size=size, color_range=color_range, colorspace=colorspace)
+    out = tmp_path / "out.mp4"
+    process_video(src, out, ProcessOptions(background=parse_background("none")), segmenter=segmenter, progress=False)
+    w, h = size
+    for a, b in zip(decode_bgr(src), decode_bgr(out)):
+        b = b[:h, :w]
+        # ~2 levels: 4:2:0 chroma of sharp synthetic edges (and of a 4:4:4 input, the odd size) is most of it
+        assert np.abs(a.astype(int) - b).mean() < 2.5 and abs(float(a.mean()) - float(b.mean())) < 1.5
+        assert (b == 255).mean() <= (a == 255).mean() + 0.002  # no clipping gained
+    info = probe(out)
+    assert info["color_range"] in (0, 1)  # limited range (0: untagged, which means limited)
+    assert info["colorspace"] == probe(src)["colorspace"]
+
+
+@pytest.mark.parametrize("colorspace", ["bt601", "bt709"])
+def test_colour_background_keeps_its_colour_in_either_matrix(tmp_path, segmenter, colorspace):
+    src = write_video(tmp_path / "in.mp4", frames=3, colorspace=colorspace, image=lambda i: np.full((96, 160, 3), 90, np.uint8))
+    out = tmp_path / "out.mp4"
+    process_video(src, out, ProcessOptions(background=parse_background("color:#2060C0")), segmenter=segmenter, progress=False)
+    corner = decode_bgr(out)[-1][:8, :8].reshape(-1, 3).mean(axis=0)
+    assert np.abs(corner - (0xC0, 0x60, 0x20)).max() < 3, corner
+
+
+def test_full_range_input_to_png_frames_keeps_levels(tmp_path, segmenter):
+    # The BGR path (transparent PNG frames): a full-range file and the same picture in limited range
+    # come out alike (the transparent output's own edge treatment is the same for both).
+    pngs = []
+    for rng in ("pc", "tv"):
+        src = write_video(tmp_path / f"{rng}.mp4", frames=3, color_range=rng, colorspace="bt709")
+        out = tmp_path / f"frames-{rng}"
+        process_video(src, out, ProcessOptions(background=parse_background("transparent")), segmenter=segmenter, progress=False)
+        pngs.append(cv2.imread(str(out / "00000.png"), cv2.IMREAD_UNCHANGED).astype(int))
+    full, limited = pngs
+    assert abs(full[..., :3].mean() - limited[..., :3].mean()) < 1.0
+    assert np.abs(full - limited).mean() < 3  # two encodes of the picture differ by ~2 anyway
+    assert (full[..., :3] == 255).mean() <= (limited[..., :3] == 255).mean() + 0.002

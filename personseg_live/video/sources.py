@@ -60,10 +60,21 @@ def _capture_api() -> int:
     return cv2.CAP_ANY
 
 
+def _open_capture(device: int | str) -> cv2.VideoCapture:
+    """OpenCV logs two WARN lines for every camera that fails to open; a run waiting for a camera
+    retries for hours, so it stays quiet here and the caller raises one clear SourceError instead."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoCapture(device, _capture_api()) if isinstance(device, int) else cv2.VideoCapture(device)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 class CameraSource:
     def __init__(self, device: int | str, settings: SourceSettings):
         self.name = f"camera {device}"
-        cap = cv2.VideoCapture(device, _capture_api()) if isinstance(device, int) else cv2.VideoCapture(device)
+        cap = _open_capture(device)
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"cannot open {self.name} (missing, busy in another app, or no permission)")
