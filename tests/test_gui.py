@@ -601,8 +601,10 @@ def test_shutdown_without_a_close_stops_the_pipeline(open_window, clip):
     window.close()
 
 
-def test_the_picture_says_what_it_shows(open_window, clip, qtbot):
+def test_the_picture_says_what_it_shows(open_window, clip, qtbot, monkeypatch):
     """Badges on the picture for before/after, freeze and the virtual camera; the menu ticks the mode."""
+    from PySide6.QtWidgets import QFileDialog
+
     window = open_window(source_args(clip))
     assert window.preview.badges() == []
     window.before_after_action.trigger()
@@ -628,6 +630,10 @@ def test_the_picture_says_what_it_shows(open_window, clip, qtbot):
     assert menu["blur"].isChecked() and not menu["color"].isChecked()
     qtbot.keyClick(window, Qt.Key.Key_3)
     assert menu["color"].isChecked() and not menu["blur"].isChecked()
+    monkeypatch.setattr(window.background_panel, "picture_tiles", {})  # no picture to go back to ...
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: ("", ""))  # ... and the dialog cancelled
+    menu["picture"].trigger()
+    assert menu["color"].isChecked() and not menu["picture"].isChecked() and window.settings.background.mode == "color"
 
 
 # ----------------------------------------------------------------------------------- setup advice

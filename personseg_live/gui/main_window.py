@@ -252,7 +252,7 @@ class MainWindow(QMainWindow):
         modes = QActionGroup(self)  # exclusive: the menu ticks the mode in use
         for i, (choice, label) in enumerate(BACKGROUND_CHOICES):
             action = self._action(
-                f"Background: {label}", str(i + 1), lambda _c=False, c=choice: self.background_panel.set_choice(c),
+                f"Background: {label}", str(i + 1), lambda _c=False, c=choice: self._choose_background(c),
                 tip=f"Background: {label.lower()}",
             )
             action.setCheckable(True)
@@ -396,6 +396,10 @@ class MainWindow(QMainWindow):
         self._show_background_mode()
         self._update_badges()
         self._changed("background")
+
+    def _choose_background(self, choice: str) -> None:
+        self.background_panel.set_choice(choice)
+        self._show_background_mode()  # Qt ticked the menu entry; a cancelled file dialog must untick it
 
     def _show_background_mode(self) -> None:
         mode = self.settings.background.mode
