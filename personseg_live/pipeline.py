@@ -19,6 +19,7 @@ processing fails). A model (re)load runs in a loader thread; the model in use ke
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -28,6 +29,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from .events import EventKind, ModelRef, PipelineEvent
 from .model.segmenter import Segmenter
 from .processor import FrameProcessor
 from .settings import BackgroundSettings, MatteSettings, Settings, SourceSettings, VcamSettings, is_camera_spec
@@ -35,9 +37,10 @@ from .video.privacy import PrivateFeed
 from .video.sinks import VirtualCameraSink, VirtualCameraUnavailable
 from .video.sources import Source, SourceError, open_source
 
+log = logging.getLogger(__name__)
+
 #: Back-off between attempts to reopen a lost camera (seconds); the last value repeats.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
-EVENT_KINDS = ("source_opened", "source_lost", "source_retry", "source_ended", "vcam_error", "error", "stopped")
 
 
 @dataclass
@@ -50,12 +53,6 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)  # "segment", "matte", "compose", "total"
     fps: float = 0.0
     latency_ms: float = 0.0
-
-
-@dataclass
-class PipelineEvent:
-    kind: str
-    message: str = ""
 
 
 class LatestFrame:
@@ -129,7 +126,6 @@ class Pipeline:
         self._pending_vcam: VcamSettings | None = settings.vcam if settings.vcam.enabled else None
         self._model_error: str | None = None
         self._loader: threading.Thread | None = None
-        self._loaders: list[threading.Thread] = []
         self._loaded: tuple[tuple[str, str], Segmenter | None, str | None] | None = None  # from the loader
         self._source_ok = False
         self.frames_out = 0
@@ -165,9 +161,13 @@ class Pipeline:
         for t in self._threads:
             t.start()
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop both threads and wait up to ``timeout`` seconds for them. Idempotent; from any thread
-        (a worker thread calling it, e.g. from ``on_event``, only signals: it cannot join itself)."""
+    def stop(self, timeout: float = 2.0) -> list[str]:
+        """Stop the threads and wait up to ``timeout`` seconds for them. Returns the names of those still
+        running after it (empty: a clean stop); the STOPPED event carries them too. Idempotent; from any
+        thread (a worker thread calling it, e.g. from ``on_event``, only signals: it cannot join itself).
+
+        A model loader is not waited for: a load cannot be interrupted, it is a daemon thread (it never
+        holds up the interpreter's exit) and its result is dropped."""
         with self._lock:
             first = not self._stopped
             self._stopped = True
@@ -175,13 +175,16 @@ class Pipeline:
         self._source_changed.set()  # wakes a capture thread waiting for a new source
         deadline = time.monotonic() + timeout
         current = threading.current_thread()
-        with self._lock:
-            threads = self._threads + self._loaders
-        for t in threads:
+        for t in self._threads:
             if t is not current and t.is_alive():
                 t.join(max(0.0, deadline - time.monotonic()))
+        stragglers = [t.name for t in self._threads if t is not current and t.is_alive()]
+        if stragglers:
+            log.warning("threads still running %.1f s after stop(): %s", timeout, ", ".join(stragglers))
         if first:
-            self._emit("stopped", "stopped")
+            message = f"stopped; still running: {', '.join(stragglers)}" if stragglers else "stopped"
+            self._emit(EventKind.STOPPED, message, stragglers=tuple(stragglers))
+        return stragglers
 
     def set_source(self, source: SourceSettings) -> None:
         with self._lock:
@@ -213,18 +216,18 @@ class Pipeline:
 
     # Threads -------------------------------------------------------------------------------------
 
-    def _emit(self, kind: str, message: str) -> None:
+    def _emit(self, kind: EventKind, message: str, **payload) -> None:
         try:
-            self._on_event(PipelineEvent(kind, message))
-        except Exception:  # a broken listener must not kill the pipeline
-            pass
+            self._on_event(PipelineEvent(kind, message, **payload))
+        except Exception:  # a broken listener must not kill the pipeline, but it must not go unseen
+            log.exception("pipeline event listener failed on %s", kind)
 
     def _guard(self, loop: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
             try:
                 loop()
             except Exception as exc:  # last resort: report, never die silently
-                self._emit("error", f"{threading.current_thread().name} failed: {type(exc).__name__}: {exc}")
+                self._emit(EventKind.ERROR, f"{threading.current_thread().name} failed: {type(exc).__name__}: {exc}")
 
         return run
 
@@ -249,13 +252,13 @@ class Pipeline:
                         if is_camera_spec(settings.spec):
                             attempt = self._retry_wait(str(exc), attempt, lost=False)
                         else:  # a file does not come back by waiting: say so and wait for another choice
-                            self._emit("error", str(exc))
+                            self._emit(EventKind.ERROR, str(exc))
                             self._source_changed.wait()
                         continue
                     generation += 1
                     attempt = 0
                     self._source_ok = True
-                    self._emit("source_opened", source.name)
+                    self._emit(EventKind.SOURCE_OPENED, source.name)
                 try:
                     item = source.read()
                 except Exception as exc:  # SourceError, or a driver error surfacing from OpenCV
@@ -270,7 +273,7 @@ class Pipeline:
                     source.close()
                     source = None
                     self._source_ok = False
-                    self._emit("source_ended", f"{name} ended")
+                    self._emit(EventKind.SOURCE_ENDED, f"{name} ended")
                     self._source_changed.wait()  # until set_source() or stop()
                     continue
                 frame, ts = item
@@ -284,8 +287,8 @@ class Pipeline:
     def _retry_wait(self, message: str, attempt: int, *, lost: bool) -> int:
         delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
         if lost or attempt == 0:
-            self._emit("source_lost", message)
-        self._emit("source_retry", f"{message} — retrying in {delay:g} s")
+            self._emit(EventKind.SOURCE_LOST, message)
+        self._emit(EventKind.SOURCE_RETRY, f"{message} — retrying in {delay:g} s", retry_in_s=delay)
         # Wait on the change event so stop() and set_source() cut the back-off short.
         self._source_changed.wait(delay)
         return attempt + 1
@@ -322,7 +325,7 @@ class Pipeline:
                     vcam.hold(frame)
                     message = f"processing failed: {type(exc).__name__}: {exc}"
                     if message != last_error:  # once per distinct problem, not 30 times a second
-                        self._emit("error", message)
+                        self._emit(EventKind.ERROR, message)
                         last_error = message
                     continue
                 last_error = None
@@ -346,14 +349,14 @@ class Pipeline:
         try:
             self._on_frame(result)
         except Exception as exc:
-            self._emit("error", f"frame listener failed: {type(exc).__name__}: {exc}")
+            self._emit(EventKind.ERROR, f"frame listener failed: {type(exc).__name__}: {exc}")
 
     def _make_processor(self, s: Settings) -> FrameProcessor:
         try:
             return FrameProcessor(self._segmenter, s.matte, s.background)
         except ValueError as exc:
             # A blur, not "none": the room must not show because a background file went missing.
-            self._emit("error", f"{exc}; showing a blurred background instead")
+            self._emit(EventKind.ERROR, f"{exc}; showing a blurred background instead")
             return FrameProcessor(self._segmenter, s.matte, replace(s.background, mode="blur", path=None))
 
     def _apply_pending(self, processor: FrameProcessor, vcam: "_VcamOutput") -> None:
@@ -367,7 +370,7 @@ class Pipeline:
             try:
                 processor.update_background(background)
             except ValueError as exc:
-                self._emit("error", str(exc))
+                self._emit(EventKind.ERROR, str(exc))
         if vcam_s is not None:
             vcam.configure(vcam_s)
 
@@ -380,11 +383,13 @@ class Pipeline:
             loading = self._loader is not None and self._loader.is_alive()
         if done is not None:
             wanted, segmenter, error = done
+            model = ModelRef(*wanted)
             if segmenter is not None:
                 self._segmenter, self._model_error = segmenter, None
+                self._emit(EventKind.MODEL_LOADED, f"model {model.name} ({segmenter.backend}) in use", model=model)
             else:
                 self._model_error = error
-                self._emit("error", error)
+                self._emit(EventKind.MODEL_FAILED, error, model=model)
             with self._lock:
                 if self._pending_model == wanted:
                     self._pending_model = request = None
@@ -392,7 +397,6 @@ class Pipeline:
             loader = threading.Thread(target=self._load_model, args=(request,), name="personseg-model-load", daemon=True)
             with self._lock:
                 self._loader = loader
-                self._loaders.append(loader)
             loader.start()
 
     def _load_model(self, request: tuple[str, str]) -> None:
@@ -443,9 +447,9 @@ class _VcamOutput:
                                      backend=p._vcam_backend)
         except VirtualCameraUnavailable as exc:
             self._wanted = False
-            p._emit("vcam_error", str(exc))
+            p._emit(EventKind.VCAM_ERROR, str(exc))
             return
-        self._feed = PrivateFeed(sink, notify=lambda message: p._emit("vcam_notice", message))
+        self._feed = PrivateFeed(sink, notify=lambda message: p._emit(EventKind.VCAM_NOTICE, message))
 
     def show(self, frame, alpha, composite, chosen: BackgroundSettings) -> None:
         self._guard(lambda feed: feed.show(frame, alpha, composite, chosen))
@@ -464,6 +468,6 @@ class _VcamOutput:
         try:
             send(self._feed)
         except Exception as exc:
-            self._pipeline._emit("vcam_error", f"the virtual camera stopped: {exc}")
+            self._pipeline._emit(EventKind.VCAM_ERROR, f"the virtual camera stopped: {exc}")
             self.close()
             self._wanted = False

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import pyvirtualcam
 
+from personseg_live.events import EventKind, ModelRef
 from personseg_live.pipeline import FrameResult, LatestFrame, Pipeline, PipelineEvent
 from personseg_live.settings import BackgroundSettings, MatteSettings, Settings, SourceSettings, VcamSettings
 from personseg_live.video import SourceError
@@ -185,13 +186,20 @@ def test_settings_changes_while_running(clip, segmenter):
     p.set_background(BackgroundSettings(mode="image", path="/nonexistent.jpg"))
     rec.wait(lambda: "error" in rec.kinds())
     p.set_model("no-such-model")
-    rec.wait(lambda: rec.kinds().count("error") >= 2)
+    rec.wait(lambda: EventKind.MODEL_FAILED in rec.kinds())
     n = len(rec.frames)
     rec.wait(lambda: len(rec.frames) >= n + 3)  # still running with the old model and background
+    n = len(rec.frames)
     p.set_source(SourceSettings(spec=str(clip), mirror=True))
-    time.sleep(0.1)
+    # Three mirrored frames: the capture loop has gone round since, so a reopen would have shown.
+    rec.wait(lambda: sum(mirrored(f.original) for f in rec.frames[n:]) >= 3)
     p.stop()
     assert rec.kinds().count("source_opened") == 1  # mirroring did not reopen the file
+
+
+def mirrored(frame) -> bool:
+    """The synthetic clip's blue channel rises left to right; mirrored, it falls."""
+    return frame[:, :8, 0].mean() > frame[:, -8:, 0].mean() + 100
 
 
 def test_vcam_without_device_reports_and_keeps_running(clip, segmenter):
@@ -470,3 +478,90 @@ def test_vcam_holds_the_last_frame_after_a_processing_error(recording, people_di
     held = sent[n:]
     assert all(np.array_equal(f, rec.frames[-1].composite) for f in held)
     assert not any(shows_the_room(f, rec.frames[-1].original) for f in held)
+
+
+# Typed events, model switching, the shutdown contract ----------------------------------------------
+
+
+def test_a_model_switch_loads_in_the_background_and_says_how_it_went(clip, segmenter):
+    release = threading.Event()
+    loads = []
+
+    def slow_load(name, backend):
+        loads.append((name, backend))
+        release.wait(10)
+        if name == "broken":
+            raise ValueError("no such model")
+        return segmenter
+
+    rec = Recorder()
+    p = make(Settings(source=SourceSettings(spec=str(clip))), rec, segmenter, segmenter_factory=slow_load)
+    p.start()
+    try:
+        rec.wait(lambda: len(rec.frames) >= 2)
+        p.set_model("other", "litert")
+        rec.wait(lambda: len(loads) == 1)
+        n = len(rec.frames)
+        rec.wait(lambda: len(rec.frames) >= n + 5)  # the model in use keeps running while the next loads
+        assert p.segmenter_info == "loading other…"
+        release.set()
+        rec.wait(lambda: EventKind.MODEL_LOADED in rec.kinds())
+        release.clear()
+        p.set_model("broken")
+        release.set()
+        rec.wait(lambda: EventKind.MODEL_FAILED in rec.kinds())
+        n = len(rec.frames)
+        rec.wait(lambda: len(rec.frames) >= n + 2)  # a failed switch leaves the working model running
+    finally:
+        release.set()
+        p.stop()
+    loaded = next(e for e in rec.events if e.kind is EventKind.MODEL_LOADED)
+    failed = next(e for e in rec.events if e.kind is EventKind.MODEL_FAILED)
+    assert loaded.model == ModelRef("other", "litert") and failed.model == ModelRef("broken", "auto")
+    assert "no such model" in failed.message
+    assert EventKind.ERROR not in rec.kinds()  # a model failure is its own kind, not a generic error
+    assert all(isinstance(e.kind, EventKind) for e in rec.events)
+
+
+def test_source_retry_carries_its_delay(segmenter):
+    def factory(settings):
+        raise SourceError("camera 0 is busy")
+
+    rec = Recorder()
+    p = make(Settings(source=SourceSettings(spec="0")), rec, segmenter, source_factory=factory, retry_delays=(0.05, 0.1))
+    p.start()
+    rec.wait(lambda: rec.kinds().count(EventKind.SOURCE_RETRY) >= 2)
+    p.stop()
+    delays = [e.retry_in_s for e in rec.events if e.kind is EventKind.SOURCE_RETRY]
+    assert delays[:2] == [0.05, 0.1]
+
+
+class StuckCamera:
+    """A camera whose driver stops answering: read() blocks until released."""
+
+    def __init__(self, release: threading.Event):
+        self.release = release
+        self.fps, self.size, self.name = 30.0, (160, 96), "stuck camera"
+
+    def read(self):
+        self.release.wait(10)
+        return synthetic_frame(0), time.monotonic()
+
+    def close(self):
+        pass
+
+
+def test_stop_reports_a_thread_that_outlives_its_timeout(segmenter):
+    release = threading.Event()
+    rec = Recorder()
+    p = make(Settings(source=SourceSettings(spec="0")), rec, segmenter, source_factory=lambda s: StuckCamera(release))
+    p.start()
+    rec.wait(lambda: "source_opened" in rec.kinds())
+    try:
+        stragglers = p.stop(timeout=0.2)
+    finally:
+        release.set()
+    assert stragglers == ["personseg-capture"]
+    stopped = next(e for e in rec.events if e.kind is EventKind.STOPPED)
+    assert stopped.stragglers == ("personseg-capture",) and "personseg-capture" in stopped.message
+    assert p.stop(timeout=5) == []  # once the driver answers, the thread ends and a second stop is clean

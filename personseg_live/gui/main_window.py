@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from superqt import QCollapsible
 
 from ..assets import DEFAULT_MODEL
+from ..events import EventKind
 from ..model.backends import gpu_advice
 from ..settings import Settings, VcamSettings, is_camera_spec, remembered, save_settings
 from .worker import PipelineBridge, run_in_background
@@ -48,7 +49,11 @@ from .widgets import (
 )
 
 NO_CAMERA = "No camera found — showing the demo clip"
-MODEL_ERROR_PREFIX = "cannot load model"  # how the pipeline's "error" events about a model begin
+STOP_TIMEOUT_S = 2.0
+STRAGGLERS_TEXT = (
+    "personseg-live could not stop {names} within {seconds:g} s (a camera or driver that does not answer?). "
+    "The program ends as soon as it does; if it does not, end it from your task manager."
+)
 SAVE_DELAY_MS = 600  # a slider drag settles well within this; closing saves at once anyway
 # On-picture badges: what the preview shows when it is not simply the live result.
 BADGE_ORIGINAL = ("ORIGINAL", QColor(190, 110, 0, 220))
@@ -330,8 +335,8 @@ class MainWindow(QMainWindow):
             self._vcam_failed(message)
         elif kind == "vcam_notice":  # e.g. transparent cannot reach the camera: it gets a blur instead
             self.show_warning(f"Virtual camera: {message}", 15000)
-        elif kind == "error":
-            if message.startswith(MODEL_ERROR_PREFIX):
+        elif kind in (EventKind.ERROR, EventKind.MODEL_FAILED):
+            if kind is EventKind.MODEL_FAILED:
                 self._model_failed()  # the source is fine: its status line keeps saying so
             else:
                 self.source_label.setText(message)
@@ -694,25 +699,29 @@ class MainWindow(QMainWindow):
             return
         super().keyPressEvent(event)
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> list[str]:
         """Save and stop the pipeline's threads; idempotent. Called by closing the window, and by
         run_gui whenever the event loop ends without a close (the X server went away, say): the
         pipeline's threads are not daemons, so without this the interpreter would wait for them
-        forever on its way out."""
+        forever on its way out. Returns the threads that did not stop in time (the pipeline logs them)."""
         if self._closed:
-            return
+            return []
         self._closed = True
         self._save_timer.stop()
         try:
             self.save_now()
             self._save_layout()
         finally:
-            self.pipeline.stop(timeout=2.0)
+            stragglers = self.pipeline.stop(timeout=STOP_TIMEOUT_S)
+        return stragglers
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
         if not self._closed:
             self.hide()  # feels instant; the threads finish stopping behind it
-            self.shutdown()
+            stragglers = self.shutdown()
             for box in list(self._message_boxes):
                 box.close()
+            if stragglers:  # the process cannot end until they do: say why it may linger
+                QMessageBox.warning(None, "personseg-live", STRAGGLERS_TEXT.format(
+                    names=", ".join(stragglers), seconds=STOP_TIMEOUT_S))
         event.accept()
