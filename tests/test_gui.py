@@ -741,3 +741,33 @@ def test_transparent_never_sends_the_room_to_the_virtual_camera(open_window, qtb
     qtbot.waitUntil(lambda: "transparency" in window.statusBar().currentMessage(), timeout=FIRST_FRAME_MS)
     assert window.preview.badges() == ["● VIRTUAL CAMERA LIVE · BLURRED"]
 
+
+def test_a_thread_that_will_not_stop_is_reported_on_close(open_window, qtbot, monkeypatch):
+    """The shutdown contract: Pipeline.stop() names a thread that outlived its timeout; the window says so."""
+    from PySide6.QtWidgets import QMessageBox
+
+    import personseg_live.pipeline as pipeline_module
+
+    release, opened = threading.Event(), threading.Event()
+
+    class StuckCamera:  # a driver that stops answering: read() blocks
+        fps, size, name = 30.0, (160, 96), "stuck camera"
+
+        def read(self):
+            opened.set()
+            release.wait(30)
+            return None
+
+        def close(self):
+            pass
+
+    told = []
+    monkeypatch.setattr(pipeline_module, "open_source", lambda settings: StuckCamera())
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: told.append(text))
+    window = open_window(source_args("0"), wait_first=False)
+    qtbot.waitUntil(opened.is_set, timeout=FIRST_FRAME_MS)
+    try:
+        window.close()
+    finally:
+        release.set()
+    assert len(told) == 1 and "personseg-capture" in told[0]
