@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cut the person out of a webcam picture: blur or replace the background, "
         "preview, virtual camera, offline video.",
     )
-    parser.add_argument("--source", help="camera index (0, 1, ...) or a video file; default: first camera, else the demo clip")
+    parser.add_argument("--source", help="camera index (0, 1, ...), demo (the bundled clip) or a video file; default: first camera, else the demo clip")
     parser.add_argument("--background", help="blur | none | transparent | color:#RRGGBB | an image or video file")
     parser.add_argument("--headless", action="store_true", help="no window, even when a display is available")
     parser.add_argument("--vcam", action="store_true", help="send the result to the virtual camera")

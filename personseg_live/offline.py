@@ -247,7 +247,8 @@ def process_video(
         raise
     finally:
         processor.close()
-        container.close()
+        if reader is None or not reader.is_alive():  # closing it under a demuxing reader segfaulted
+            container.close()
 
 
 def _abort(stop: threading.Event, read_stop: threading.Event, reader, writer, sink) -> None:

@@ -62,6 +62,8 @@ def test_process_folder_of_videos(tmp_path, capsys):
         (["{clip}", "{tmp}/o.mp4", "--threshold", "7"], "--threshold"),
         (["{clip}", "{tmp}/o.mp4", "--model", "no-such-model"], "no-such-model"),
         (["{clip}", "{tmp}/o.mp4", "--background", "transparent"], "transparent output needs .webm"),
+        (["{clip}", "{tmp}/o.mp4", "--preset", "bogus"], "--preset bogus: not a libx264 preset (ultrafast, "),
+        (["{clip}", "{tmp}/o.mp4", "--crf", "99"], "--crf 99: must be 0..51"),
     ],
 )
 def test_process_errors_are_one_clear_line(tmp_path, clip, capsys, args, message):
@@ -321,3 +323,60 @@ def test_live_recording_is_stamped_with_capture_time(tmp_path):
     # The recording spans what the camera delivered in that time, within a frame and the capture
     # jitter (not half of it, as when numbered at the nominal rate).
     assert abs((t_last - t_first) - (i_last - i_first) / 15) <= 1.5 / 15, recorded
+
+
+def test_process_refuses_an_existing_output_without_overwrite(tmp_path, clip, capsys):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier result")
+    code, _, err = run(capsys, "process", clip, out, "--quiet")
+    assert code == 1 and "already exists; add -y/--overwrite" in err and out.read_bytes() == b"an earlier result"
+    code, _, err = run(capsys, "process", clip, out, "--quiet", "-y")
+    assert code == 0, err
+    assert probe(out)["frames"] == 20
+
+
+def test_process_says_what_it_kept(tmp_path, capsys):
+    src = write_video(tmp_path / "odd.mp4", frames=5, size=(81, 47), audio_tracks=2)
+    code, _, err = run(capsys, "process", src, tmp_path / "out.mp4")
+    assert code == 0, err
+    summary = err.strip().splitlines()[-1]
+    assert "audio: 2 tracks (aac copied, aac copied)" in summary, summary
+    assert "81x47 written as 82x48" in summary and "even sizes" in summary, summary
+    assert probe(tmp_path / "out.mp4")["audio_tracks"] == [("aac", 1), ("aac", 2)]
+
+
+def test_process_output_is_free_of_runtime_chatter(tmp_path, clip):
+    done = subprocess.run(
+        [sys.executable, "-m", "personseg_live.cli", "process", str(clip), str(tmp_path / "o.mp4"), "--quiet"],
+        capture_output=True, text=True, cwd=Path(__file__).parent.parent, timeout=120,
+    )
+    assert done.returncode == 0 and "XNNPACK" not in done.stderr and "INFO" not in done.stderr, done.stderr
+
+
+def test_process_disk_full_names_the_output_and_leaves_nothing(tmp_path):
+    # A file-size limit makes writes fail as on a full disk (EFBIG instead of ENOSPC), without root.
+    src = write_video(tmp_path / "in.mp4", frames=90, size=(320, 192), audio=True)
+    out = tmp_path / "out" / "result.mp4"
+    out.parent.mkdir()
+
+    def limit():
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "personseg_live.cli", "process", str(src), str(out), "--quiet"],
+        capture_output=True, text=True, cwd=Path(__file__).parent.parent, timeout=120, preexec_fn=limit,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"personseg-live: error: cannot write {out}: File too large" in done.stderr, done.stderr
+    assert ".partial" not in done.stderr and str(src) not in done.stderr
+    assert list(out.parent.iterdir()) == []
+
+
+def test_demo_source_is_documented(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--source SOURCE camera index (0, 1, ...), demo (the bundled clip)" in help_text

@@ -270,3 +270,40 @@ def test_full_range_input_to_png_frames_keeps_levels(tmp_path, segmenter):
     assert abs(full[..., :3].mean() - limited[..., :3].mean()) < 1.0
     assert np.abs(full - limited).mean() < 3  # two encodes of the picture differ by ~2 anyway
     assert (full[..., :3] == 255).mean() <= (limited[..., :3] == 255).mean() + 0.002
+
+
+# Audio tracks and the mask folder (issue 14) ---------------------------------------------------
+
+
+def test_every_audio_track_survives(tmp_path, segmenter):
+    src = write_video(tmp_path / "two.mp4", frames=20, audio_tracks=2)
+    out = tmp_path / "out.mp4"
+    report = process_video(src, out, ProcessOptions(), segmenter=segmenter, progress=False)
+    assert probe(out)["audio_tracks"] == [("aac", 1), ("aac", 2)]
+    assert report.audio and report.notes[0] == "audio: 2 tracks (aac copied, aac copied)"
+
+
+def test_mask_folder_of_a_failed_run_is_not_left(tmp_path, clip_with_audio, segmenter):
+    masks = tmp_path / "masks"
+
+    def fail(index):
+        if index == 10:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        process_video(clip_with_audio, tmp_path / "o.mp4", ProcessOptions(mask_out=masks), segmenter=segmenter,
+                      progress=False, on_frame=fail)
+    assert list(tmp_path.iterdir()) == []  # no partial PNGs, no hidden folder
+
+
+def test_mask_folder_is_replaced_whole_and_only_with_overwrite(tmp_path, clip_with_audio, segmenter):
+    masks = tmp_path / "masks"
+    process_video(clip_with_audio, tmp_path / "a.mp4", ProcessOptions(mask_out=masks), segmenter=segmenter, progress=False)
+    assert len(list(masks.iterdir())) == 45
+    one = write_video(tmp_path / "one.mp4", frames=1)
+    with pytest.raises(OutputError, match="already holds masks; add -y/--overwrite"):
+        process_video(one, tmp_path / "b.mp4", ProcessOptions(mask_out=masks, overwrite=False), segmenter=segmenter, progress=False)
+    assert len(list(masks.iterdir())) == 45 and not (tmp_path / "b.mp4").exists()
+    process_video(one, tmp_path / "b.mp4", ProcessOptions(mask_out=masks, overwrite=True), segmenter=segmenter, progress=False)
+    assert [p.name for p in masks.iterdir()] == ["00000.png"]  # no stale frames of the longer clip
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folders left

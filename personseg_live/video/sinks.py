@@ -290,6 +290,8 @@ class VideoFileSink:
 
     def close(self, *, complete: bool = True) -> None:
         """Flush and rename to the final name (``complete``), or delete the partial file."""
+        import av
+
         if self._container is None:
             return
         if not complete:
@@ -300,6 +302,9 @@ class VideoFileSink:
             for track in self._audio.values():
                 track.flush(self._container)
             self._container.close()
+        except (OSError, av.error.FFmpegError) as exc:  # disk full at the last write
+            self._abort()
+            raise cannot_write(self.path, exc) from exc
         except BaseException:
             self._abort()
             raise
