@@ -307,3 +307,19 @@ def test_mask_folder_is_replaced_whole_and_only_with_overwrite(tmp_path, clip_wi
     process_video(one, tmp_path / "b.mp4", ProcessOptions(mask_out=masks, overwrite=True), segmenter=segmenter, progress=False)
     assert [p.name for p in masks.iterdir()] == ["00000.png"]  # no stale frames of the longer clip
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folders left
+
+
+@pytest.mark.parametrize("size", [(160, 96), (161, 97)])  # the I420 path and the BGR path
+def test_png_background_alpha_shows_the_blurred_original(tmp_path, segmenter, size):
+    w, h = size
+    png = np.zeros((h, w, 4), np.uint8)
+    png[:, : w // 2] = (0, 255, 0, 0)  # transparent, with green stored under it
+    png[:, w // 2 :] = (0, 0, 255, 255)  # opaque red
+    cv2.imwrite(str(tmp_path / "bg.png"), png)
+    grey = lambda i: np.full((h, w, 3), 120, np.uint8)  # noqa: E731 - a plain room, no person
+    src = write_video(tmp_path / "in.mp4", frames=3, size=size, image=grey)
+    out = tmp_path / "out.mp4"
+    process_video(src, out, ProcessOptions(background=parse_background(str(tmp_path / "bg.png"))), segmenter=segmenter, progress=False)
+    frame = decode_bgr(out)[-1].astype(int)
+    assert np.abs(frame[h // 2, 4] - 120).max() <= 6, frame[h // 2, 4]  # the blurred room, not the stored green
+    assert np.abs(frame[h // 2, w - 5] - (0, 0, 255)).max() <= 12, frame[h // 2, w - 5]

@@ -87,6 +87,7 @@ class Compositor:
         self.settings = replace(settings) if settings is not None else BackgroundSettings()
         self._cache_key: tuple | None = None
         self._background: np.ndarray | None = None  # image/colour background at frame size
+        self._bg_alpha: tuple[np.ndarray, np.ndarray] | None = None  # a PNG's alpha and 1 - alpha, at frame size
         self._video: cv2.VideoCapture | None = None
         self._video_path: str | None = None
         self._inv: np.ndarray | None = None  # 1 - alpha, reused
@@ -121,6 +122,8 @@ class Compositor:
             background = self._video_frame(frame.shape[:2])
         else:  # image, color
             background = self._static(frame.shape[:2])
+            if self._bg_alpha is not None:  # a PNG's transparent parts show the blurred room
+                background = cv2.blendLinear(background, self._blurred(frame, alpha), *self._bg_alpha)
         return self.blend(frame, background, alpha)
 
     def blend(self, frame: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -153,6 +156,8 @@ class Compositor:
                 self._i420_background = self.bgr_to_i420(self._static((h, w)))
                 self._i420_key = key
             background = self._i420_background
+            if self._bg_alpha is not None:  # a PNG's transparent parts show the blurred room
+                background = _blend_i420(background, self._blurred_i420(frame, alpha), *self._bg_alpha)
         out = np.empty_like(frame)
         alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
         inv = np.subtract(np.float32(1.0), alpha)
@@ -196,11 +201,16 @@ class Compositor:
         key = (s.mode, s.path, s.color, shape)
         if key != self._cache_key:
             h, w = shape
+            self._bg_alpha = None
             if s.mode == "color":
                 self._background = np.empty((h, w, 3), np.uint8)
                 self._background[:] = parse_color(s.color)
             else:
-                self._background = cover_fit(load_image(s.path), (w, h))
+                image, alpha = load_image_alpha(s.path)
+                self._background = cover_fit(image, (w, h))
+                if alpha is not None:
+                    a = cover_fit(alpha, (w, h))
+                    self._bg_alpha = (a, np.subtract(np.float32(1.0), a))
             self._cache_key = key
         return self._background
 
@@ -263,6 +273,26 @@ def i420_to_bgr_half(frame: np.ndarray) -> np.ndarray:
     cv2.resize(u, (w // 4, h // 4), dst=hu, interpolation=cv2.INTER_AREA)
     cv2.resize(v, (w // 4, h // 4), dst=hv, interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(half, cv2.COLOR_YUV2BGR_I420)
+
+
+def _blend_i420(a: np.ndarray, b: np.ndarray, wa: np.ndarray, wb: np.ndarray) -> np.ndarray:
+    """Two I420 frames mixed with full-size weights (halved for the chroma planes)."""
+    h, w = wa.shape
+    out = np.empty_like(a)
+    half = [cv2.resize(x, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for x in (wa, wb)]
+    for pa, pb, dst, weights in zip(i420_planes(a), i420_planes(b), i420_planes(out), ((wa, wb), half, half)):
+        cv2.blendLinear(pa, pb, *weights, dst=dst)
+    return out
+
+
+def load_image_alpha(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """An image as BGR, and its alpha as float32 0..1 when it has transparent parts (a PNG cut-out)."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is not None and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 4:
+        if image[..., 3].min() < 255:
+            return np.ascontiguousarray(image[..., :3]), image[..., 3].astype(np.float32) / np.float32(255)
+        return np.ascontiguousarray(image[..., :3]), None
+    return load_image(path), None
 
 
 def load_image(path: str | Path) -> np.ndarray:
