@@ -21,7 +21,8 @@ from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
-BACKENDS = ("auto", "litert", "tensorflow")
+from .settings import BACKENDS
+
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 CRF_RANGE = (0, 51)  # libx264, 8-bit
 
@@ -40,9 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto)")
     parser.add_argument("--output", type=Path, help="headless without --vcam: the file to write (default ./personseg-live-<source>.mp4)")
     parser.add_argument("--settings", type=Path, help="settings file (default: the per-user one)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="say more (-v: what happens, -vv: debug); also after a command")
     sub = parser.add_subparsers(dest="command", metavar="{process,bench,cameras,doctor}")
 
     p = sub.add_parser("process", help="process video files (every frame, audio kept)")
+    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("input", help="a video file, a folder of videos, or a glob pattern (quote it)")
     p.add_argument("output", help="output file (.mp4/.mov/.mkv/.webm; a folder for transparent PNG frames), or a folder for many inputs")
     p.add_argument("--background", default="blur", help="blur | none | transparent | color:#RRGGBB | an image or video file (default: blur)")
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     b = sub.add_parser("bench", help="measure model speed, offline FPS and live latency")
+    b.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     b.add_argument("--json", action="store_true", help="print the results as JSON")
     b.add_argument("--quick", action="store_true", help="fewer frames (a rough figure in a few seconds)")
     b.add_argument(
@@ -77,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .log import log_file_path, setup_logging
+
+    # The app (window or headless live) also keeps a log file a user can attach to a bug report; with
+    # --settings it lives beside that file (a portable install, a test), like the window layout.
+    log_file = args.settings.with_name("personseg-live.log") if args.settings else log_file_path()
+    setup_logging(args.verbose, log_file=log_file if args.command is None else None)
     if args.command in ("process", None):
         say_gpu_advice(args.backend)
     try:

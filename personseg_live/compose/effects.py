@@ -18,13 +18,14 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..errors import PersonsegError
 from ..settings import BACKGROUND_MODES, BackgroundSettings
 
 #: The blur runs at up to 1/BLUR_MAX_DOWNSCALE of the frame's size (see blur_factor).
 BLUR_MAX_DOWNSCALE = 8
 
 
-class BackgroundError(ValueError):
+class BackgroundError(PersonsegError, ValueError):
     """A background image/video that cannot be read, or an unknown mode or colour."""
 
 
