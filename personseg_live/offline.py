@@ -26,6 +26,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from .errors import PersonsegError
 from . import assets
 from .compose.effects import parse_color
 from .processor import FrameProcessor, i420_guide, is_i420
@@ -39,7 +40,7 @@ QUEUE_DEPTH = 8
 BATCH_TENSORFLOW = 8
 
 
-class InputError(RuntimeError):
+class InputError(PersonsegError, RuntimeError):
     """An input that is missing, unreadable, or has no video frames."""
 
 

@@ -38,6 +38,8 @@ from .video.sinks import VirtualCameraSink, VirtualCameraUnavailable
 from .video.sources import Source, SourceError, open_source
 
 log = logging.getLogger(__name__)
+#: Events logged as warnings (the rest at info level: visible with -v).
+_TROUBLE = {EventKind.ERROR, EventKind.MODEL_FAILED, EventKind.VCAM_ERROR, EventKind.SOURCE_LOST}
 
 #: Back-off between attempts to reopen a lost camera (seconds); the last value repeats.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
@@ -217,6 +219,7 @@ class Pipeline:
     # Threads -------------------------------------------------------------------------------------
 
     def _emit(self, kind: EventKind, message: str, **payload) -> None:
+        log.log(logging.WARNING if kind in _TROUBLE else logging.INFO, "%s: %s", kind.value, message)
         try:
             self._on_event(PipelineEvent(kind, message, **payload))
         except Exception:  # a broken listener must not kill the pipeline, but it must not go unseen

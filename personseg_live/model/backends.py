@@ -17,8 +17,10 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import PersonsegError
 
-class ModelError(RuntimeError):
+
+class ModelError(PersonsegError, RuntimeError):
     """A model file that is missing, unreadable or not a person segmenter."""
 
 

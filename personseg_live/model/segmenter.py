@@ -21,11 +21,11 @@ import cv2
 import numpy as np
 
 from .. import assets
+from ..settings import BACKENDS
 from .backends import Backend, LiteRTBackend, ModelError, TensorFlowBackend, gpu_available, require_tensorflow
 
 #: Pixels the fast family sees per frame, whatever the aspect (192^2 = 256x144 at 16:9).
 RUNTIME_AREA = 192 * 192
-BACKENDS = ("auto", "litert", "tensorflow")
 
 
 def input_size_for(h: int, w: int, area: int = RUNTIME_AREA, stride: int = 16, max_aspect: float = 3.0) -> tuple[int, int]:

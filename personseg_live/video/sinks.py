@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import PersonsegError
 from .colour import PLAIN, SMPTE170M, Colour
 
 VCAM_MODPROBE = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="personseg-live"'
@@ -40,11 +41,11 @@ Windows / macOS: install OBS Studio (https://obsproject.com) and click "Start Vi
   On Windows, Unity Capture works too."""
 
 
-class VirtualCameraUnavailable(RuntimeError):
+class VirtualCameraUnavailable(PersonsegError, RuntimeError):
     """pyvirtualcam found no usable device; the message carries the setup instructions."""
 
 
-class OutputError(RuntimeError):
+class OutputError(PersonsegError, RuntimeError):
     """An output file or folder that cannot be written."""
 
 

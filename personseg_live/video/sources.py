@@ -21,10 +21,11 @@ import cv2
 import numpy as np
 
 from .. import assets
+from ..errors import PersonsegError
 from ..settings import SourceSettings
 
 
-class SourceError(RuntimeError):
+class SourceError(PersonsegError, RuntimeError):
     """A source that cannot be opened or stopped delivering frames."""
 
 
