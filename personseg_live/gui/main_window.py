@@ -331,9 +331,9 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         kind, message = event.kind, event.message
-        if kind == "vcam_error":
+        if kind is EventKind.VCAM_ERROR:
             self._vcam_failed(message)
-        elif kind == "vcam_notice":  # e.g. transparent cannot reach the camera: it gets a blur instead
+        elif kind is EventKind.VCAM_NOTICE:  # e.g. transparent cannot reach the camera: it gets a blur instead
             self.show_warning(f"Virtual camera: {message}", 15000)
         elif kind in (EventKind.ERROR, EventKind.MODEL_FAILED):
             if kind is EventKind.MODEL_FAILED:
@@ -346,15 +346,17 @@ class MainWindow(QMainWindow):
                 box.setText(message)  # one box, however often the pipeline repeats itself
             else:
                 self.error_box = self._message_box(QMessageBox.Icon.Critical, "personseg-live", message)
-        elif kind == "source_opened":
+        elif kind is EventKind.SOURCE_OPENED:
             self._source_message = message
             self._update_source_label()
             self._show_device_info()
-        elif kind in ("source_lost", "source_retry", "source_ended"):
+        elif kind in (EventKind.SOURCE_LOST, EventKind.SOURCE_RETRY, EventKind.SOURCE_ENDED):
             self._source_message = message
             self.source_label.setText(message)
             self.preview.set_placeholder(message)
-        # "stopped" needs nothing: it only follows our own stop().
+        elif kind is EventKind.MODEL_LOADED:
+            self._show_device_info()  # at once, not at the next stats refresh: "loading…" is over
+        # STOPPED needs nothing: it only follows our own stop().
 
     def _update_source_label(self) -> None:
         fallback = self.settings.source.spec is None and self._cameras == []
