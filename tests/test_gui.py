@@ -262,11 +262,14 @@ def test_controls_reach_the_pipeline(open_window, clip, qtbot):
     assert backgrounds.calls[-1][0].mode == "blur" and backgrounds.calls[-1][0].blur_strength == 50
 
 
-def test_background_picture_from_a_file(open_window, clip, qtbot, tmp_path):
+def test_background_picture_from_a_file(open_window, clip, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
     picture = tmp_path / "red.png"
     cv2.imwrite(str(picture), np.full((60, 80, 3), (0, 0, 255), np.uint8))
     window = open_window(source_args(clip))
-    window.background_panel.choose_file(picture)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(picture), ""))
+    window.background_panel.add_tile.click()  # "Add your own…": the file dialog, then a tile of its own
     assert (window.settings.background.mode, window.settings.background.path) == ("image", str(picture))
     tile = window.background_panel.picture_tiles[str(picture)]
     assert tile.isVisibleTo(window) and tile.isChecked()
