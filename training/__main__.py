@@ -4,16 +4,44 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 
+#: TensorFlow's start-up lines that say nothing to a researcher (printed before its log level applies).
+_STARTUP_NOISE = re.compile(r"absl::InitializeLog|oneDNN custom operations|cudart_stub|cpu_feature_guard|"
+                            r"To enable the following instructions|Unable to register cu(DNN|FFT|BLAS) factory|"
+                            r"computation placer already registered|TF-TRT Warning")
+
+
 def _quiet_tensorflow() -> None:
-    """TensorFlow's start-up lines (oneDNN, CPU features, and on machines without an NVIDIA driver a
-    "failed call to cuInit" error) say nothing to a researcher; on a machine with a driver errors stay."""
-    level = "2" if Path("/proc/driver/nvidia").exists() else "3"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", level)
+    """Import TensorFlow with its start-up noise filtered out of stderr (anything else it prints stays).
+
+    On a machine without an NVIDIA driver the log level also hides the "failed call to cuInit" error;
+    with a driver, errors stay visible.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if Path("/proc/driver/nvidia").exists() else "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError as exc:
+            raise SystemExit(f"error: the training module needs TensorFlow ({exc}); "
+                             "install it with: pip install 'personseg-live[train]'") from None
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines():
+                if not _STARTUP_NOISE.search(line):
+                    print(line, file=sys.stderr)
 
 
 _quiet_tensorflow()  # before anything imports TensorFlow
@@ -24,6 +52,19 @@ from .distribute import STRATEGIES  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_BACKGROUNDS = REPO.parent / "shared" / "backgrounds"
+
+
+class _DefaultsHelp(argparse.HelpFormatter):
+    """Every option's default in --help, except the empty ones (None, False, [])."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        empty = action.default is None or action.default is False or action.default == []
+        if "%(default)" in text or action.required or not action.option_strings or empty:
+            return text
+        if action.default is argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)".strip()
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -108,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--name", required=True, help="model name, e.g. default or seed")
     e.add_argument("--out", type=Path, default=REPO / "assets" / "models")
     e.add_argument("--float32", action="store_true", help="keep float32 weights in the .tflite")
+    e.add_argument("--force", action="store_true", help="replace a model of that name (e.g. the shipped default)")
 
     v = sub.add_parser("evaluate", help="IoU, boundary F and flicker of models on folder datasets")
     v.add_argument("--model", action="append", default=None, help="bundled name or path (repeat); default: default")
@@ -129,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     vk = sub.add_parser("validation-kinds", help="a validation folder per kind of scene (light on light, dark, groups, ...)")
     vk.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the labelled sets")
     vk.add_argument("--out", required=True, type=Path)
+    vk.add_argument("--val-fraction", type=float, default=0.1, help="the split training uses (its validation side only)")
     ml = sub.add_parser("merge-labels", help="max(human mask, teacher mask) per pixel: labels that miss people, completed")
     ml.add_argument("--labelled", required=True, type=Path, help="a folder dataset (images/ + masks/)")
     ml.add_argument("--pseudo", required=True, type=Path, help="the teacher's labels of the same images (pseudo-label --out)")
@@ -137,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     wp.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the labelled sets")
     wp.add_argument("--out", required=True, type=Path)
     wp.add_argument("--per-person", type=int, default=1)
+
+    bi = sub.add_parser("bench-input", help="augmented training images per second of the input pipeline")
+    bi.add_argument("--data", action="append", required=True, help="PATH[,weight=W,...]; repeat")
+    bi.add_argument("--backgrounds", default=str(SHARED_BACKGROUNDS) if SHARED_BACKGROUNDS.is_dir() else None)
+    bi.add_argument("--size", type=_size, default=(192, 192), help="crop HxW")
+    bi.add_argument("--batch", type=int, default=16)
+    bi.add_argument("--batches", type=int, default=30, help="batches timed (after 2 of warm-up)")
+    bi.add_argument("--parallel", type=int, action="append", default=None,
+                    help="augmenting threads (repeat; 0: autotune); default: 1 and autotune")
 
     b = sub.add_parser("bench", help="ms per frame for architectures x backends x input sizes")
     b.add_argument("--arch", action="append", default=None, help="architectures (default: all)")
@@ -148,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--model", default="default", help="with --reference: the model to compare")
     b.add_argument("--json", type=Path, default=None)
 
-    for parser in sub.choices.values():  # every default in --help
-        parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    for parser in sub.choices.values():
+        parser.formatter_class = _DefaultsHelp
     argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
     try:
@@ -194,7 +246,7 @@ def _run(args) -> int:
     elif args.command == "export":
         from .export import export
 
-        for path in export(args.checkpoint, args.name, args.out, float16=not args.float32):
+        for path in export(args.checkpoint, args.name, args.out, float16=not args.float32, force=args.force):
             print(f"wrote {path}")
     elif args.command == "evaluate":
         from .evaluate import evaluate_command
@@ -203,7 +255,7 @@ def _run(args) -> int:
     elif args.command == "validation-kinds":
         from .validation_kinds import write_validation_kinds
 
-        for kind, n in sorted(write_validation_kinds(args.data, args.out).items()):
+        for kind, n in sorted(write_validation_kinds(args.data, args.out, val_fraction=args.val_fraction).items()):
             print(f"{kind:<24} {n:>5} pairs")
     elif args.command == "merge-labels":
         from .pseudo_label import merge_labels
@@ -213,6 +265,10 @@ def _run(args) -> int:
         from .validation_kinds import write_wall_people
 
         print(f"wrote {write_wall_people(args.data, args.out, args.per_person)} pairs to {args.out}")
+    elif args.command == "bench-input":
+        from .bench_input import bench_input_command
+
+        bench_input_command(args)
     elif args.command == "bench":
         from .bench import bench_command
 

@@ -172,11 +172,11 @@ def _save(out: Path, kind: str, stem: str, bgr: np.ndarray, mask: np.ndarray) ->
     cv2.imwrite(str(out / kind / "masks" / f"{stem}.png"), np.round(mask * 255).astype(np.uint8))
 
 
-def write_validation_kinds(data: Path, out: Path, seed: int = 0) -> dict[str, int]:
+def write_validation_kinds(data: Path, out: Path, seed: int = 0, val_fraction: float = 0.1) -> dict[str, int]:
     """One folder dataset per kind under ``out``; returns the pair count per kind."""
     rng = np.random.default_rng(seed)
     counts: dict[str, int] = {}
-    for pair in split_pairs(data, REAL_SETS, validation=True):
+    for pair in split_pairs(data, REAL_SETS, validation=True, val_fraction=val_fraction):
         stem = f"{pair.source}_{pair.id}"
         for kind in real_kinds(pair):
             _save(out, kind, stem, pair.bgr, pair.mask)

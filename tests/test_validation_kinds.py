@@ -1,0 +1,83 @@
+"""The per-kind validation, the merged labels and the wall-people training pairs, on real files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import cv2
+import numpy as np
+
+from training.pseudo_label import merge_labels
+from training.evaluate import evaluate_command
+from training.validation_kinds import Pair, clothes_colour, comp_kinds, real_kinds, write_validation_kinds
+
+def _person(h=200, w=150, box=(60, 150, 60, 95), clothes=(235, 235, 235), bg=(240, 240, 240)) -> Pair:
+    """A blocky standing person: a head and a body in ``clothes`` on ``bg`` (BGR)."""
+    img = np.full((h, w, 3), bg, np.uint8)
+    mask = np.zeros((h, w), np.float32)
+    y0, y1, x0, x1 = box
+    mask[y0:y1, x0:x1] = 1
+    img[y0:y1, x0:x1] = clothes
+    img[y0:y0 + 25, x0 + 10:x1 - 10] = (120, 150, 200)  # a face
+    return Pair("ccp-person", "x", img, mask)
+
+
+def test_real_kinds_follow_mask_and_lightness():
+    light = _person()
+    kinds = real_kinds(light)
+    assert "real_light_on_light" in kinds and "real_portrait_shaped" in kinds and "real_small" in kinds
+    dark = _person(clothes=(20, 20, 20), bg=(15, 15, 15))
+    assert "real_dark_on_dark" in real_kinds(dark) and "real_light_on_light" not in real_kinds(dark)
+    big = _person(h=100, w=200, box=(5, 100, 20, 180))
+    assert "real_large" in real_kinds(big) and "real_portrait_shaped" not in real_kinds(big)
+    group = _person(w=300)
+    group.mask[60:150, 200:235] = 1
+    assert "real_group" in real_kinds(group) and "real_group" not in real_kinds(light)
+
+
+def test_composites_put_light_clothes_on_light_walls_and_keep_the_mask():
+    rng = np.random.default_rng(0)
+    pair = _person(bg=(30, 90, 20))  # light clothes on grass
+    out = dict(comp_kinds(pair, rng))
+    assert {"comp_light_wall", "comp_light_sky", "comp_same_colour_wall"} <= set(out)
+    wall = out["comp_light_wall"][pair.mask < 0.5].mean()
+    assert wall > 190  # the grass is gone, a light wall in its place
+    same = out["comp_same_colour_wall"][pair.mask < 0.5].reshape(-1, 3).mean(axis=0)
+    assert np.abs(same - clothes_colour(pair)).max() < 45  # the wall wears the clothes' colour
+    dark = dict(comp_kinds(_person(clothes=(25, 25, 25), bg=(200, 200, 200)), rng))
+    assert "comp_dark_dim" in dark and "comp_light_wall" not in dark
+
+
+def test_merge_labels_takes_the_larger_of_human_and_teacher(tmp_path):
+    labelled, pseudo = tmp_path / "set", tmp_path / "pseudo"
+    for d in (labelled / "images", labelled / "masks", pseudo / "masks"):
+        d.mkdir(parents=True)
+    cv2.imwrite(str(labelled / "images" / "a.jpg"), np.full((40, 60, 3), 128, np.uint8))
+    human = np.zeros((40, 60), np.uint8)
+    human[:, :20] = 255  # the labelled person
+    teacher = np.zeros((20, 30), np.uint8)  # a teacher label at another size
+    teacher[:, 20:] = 200  # a person the human label missed
+    cv2.imwrite(str(labelled / "masks" / "a.png"), human)
+    cv2.imwrite(str(pseudo / "masks" / "a.png"), teacher)
+    assert merge_labels(labelled, pseudo, tmp_path / "out") == 1
+    merged = cv2.imread(str(tmp_path / "out" / "masks" / "a.png"), cv2.IMREAD_GRAYSCALE)
+    assert merged.shape == (40, 60)
+    assert merged[:, :20].min() == 255 and merged[:, 45:].min() == 200 and merged[:, 22:36].max() == 0
+    assert (tmp_path / "out" / "images" / "a.jpg").resolve() == (labelled / "images" / "a.jpg").resolve()
+
+
+def test_validation_kinds_and_evaluate_kinds_end_to_end(tmp_path, people_dir):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ccp-person").symlink_to(people_dir)
+    counts = write_validation_kinds(data, tmp_path / "kinds", val_fraction=1.0)
+    kinds = sorted(p.name for p in (tmp_path / "kinds").iterdir() if p.is_dir())
+    assert kinds and kinds == sorted(counts)
+    assert all(k.startswith(("real_", "comp_")) for k in kinds)
+    report = tmp_path / "r.json"
+    args = argparse.Namespace(model=None, data=[], kinds=tmp_path / "kinds", split="val", val_fraction=0.1,
+                              backend="litert", json=report, gallery=None, run=None)
+    evaluate_command(args)
+    rows = json.loads(report.read_text())
+    assert sorted(r["dataset"] for r in rows) == kinds
+    assert all(r["n"] == counts[r["dataset"]] and 0.0 <= r["iou"] <= 1.0 for r in rows)
