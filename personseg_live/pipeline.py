@@ -452,7 +452,8 @@ class _VcamOutput:
             self._wanted = False
             p._emit(EventKind.VCAM_ERROR, str(exc))
             return
-        self._feed = PrivateFeed(sink, notify=lambda message: p._emit(EventKind.VCAM_NOTICE, message))
+        self._feed = PrivateFeed(sink, notify=lambda message: p._emit(EventKind.VCAM_NOTICE, message),
+                                 fallback=s.vcam.transparent_fallback)
 
     def show(self, frame, alpha, composite, chosen: BackgroundSettings) -> None:
         self._guard(lambda feed: feed.show(frame, alpha, composite, chosen))

@@ -22,6 +22,7 @@ from platformdirs import user_config_dir
 APP_NAME = "personseg-live"
 BACKGROUND_MODES = ("blur", "image", "video", "color", "none", "transparent")
 BACKENDS = ("auto", "litert", "tensorflow")
+VCAM_FALLBACKS = ("blur", "color")  # need no file: they always work
 _COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
 
@@ -67,6 +68,8 @@ class SourceSettings:
 class VcamSettings:
     enabled: bool = False
     device: str | None = None
+    # A virtual camera drops alpha (a transparent picture would show the raw room there): what it shows instead.
+    transparent_fallback: str = field(default="blur", metadata={"choices": VCAM_FALLBACKS})
 
 
 @dataclass

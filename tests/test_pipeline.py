@@ -368,6 +368,24 @@ def test_privacy_feed_through_the_real_camera(recording, people_dir, segmenter):
     assert len(notices) == 1 and "transparency" in notices[0] and "blur" in notices[0]  # said once
 
 
+def test_the_transparent_fallback_is_the_users_choice(recording, people_dir, segmenter):
+    """VcamSettings.transparent_fallback = "color": the camera shows the user's colour behind them."""
+    rec = Recorder()
+    settings = vcam_settings("transparent", color="#2060C0")
+    settings.vcam.transparent_fallback = "color"
+    p = make(settings, rec, segmenter, source_factory=lambda s: PhotoSource(people_dir), vcam_backend="recording")
+    p.start()
+    try:
+        sent = recording.wait(lambda frames: len(frames) >= 2)
+        rec.wait(lambda: len(rec.frames) >= 1)
+    finally:
+        p.stop()
+    background = rec.frames[0].alpha < 0.02
+    off = np.abs(sent[-1][background].astype(int) - (0xC0, 0x60, 0x20)).max(axis=1)
+    assert (off <= 2).mean() > 0.98  # the colour behind the person (the matte moves a little between frames)
+    assert "color" in next(e.message for e in rec.events if e.kind == "vcam_notice")
+
+
 def test_vcam_in_transparent_mode_gets_a_background_not_the_room(recording, people_dir, segmenter):
     rec = Recorder()
     p = make(vcam_settings("transparent"), rec, segmenter, source_factory=lambda s: PhotoSource(people_dir),

@@ -60,10 +60,12 @@ class PrivateFeed:
     """The one way frames reach a virtual camera (owned by one thread)."""
 
     def __init__(self, sink: FrameSink, *, notify: Callable[[str], None] = lambda message: None,
-                 fallback: BackgroundSettings | None = None):
+                 fallback: str = "blur"):
+        """``fallback``: the background mode shown instead of the raw room ("blur", "color"), with the
+        user's own blur strength and colour."""
         self._sink = sink
         self._notify = notify
-        self._fallback_settings = fallback  # None: a blur at the user's strength
+        self._fallback_mode = fallback
         self._fallback: Compositor | None = None
         self._last: np.ndarray | None = None  # the last processed frame sent
         self._falling_back = False
@@ -97,7 +99,7 @@ class PrivateFeed:
                 self._fallback.close()
 
     def _fallback_compositor(self, chosen: BackgroundSettings) -> Compositor:
-        wanted = self._fallback_settings or replace(chosen, mode="blur")
+        wanted = replace(chosen, mode=self._fallback_mode, path=None)
         if self._fallback is None:
             self._fallback = Compositor(wanted)
         elif self._fallback.settings != wanted:
