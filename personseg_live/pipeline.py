@@ -3,7 +3,7 @@
     pipeline = Pipeline(settings, on_frame=show, on_event=report)
     pipeline.start()
     pipeline.set_background(BackgroundSettings(mode="color"))   # from any thread, never blocks
-    pipeline.stop()                                             # joins both threads
+    stragglers = pipeline.stop()                                # joins the threads; [] when all ended
 
 The capture thread reads the source as fast as it delivers and overwrites the slot, so the inference
 thread always takes the newest frame: when inference is slower than the camera, frames are dropped
