@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from .events import EventKind, ModelRef, PipelineEvent
+from .model.backends import ModelError
 from .model.segmenter import Segmenter
 from .processor import FrameProcessor
 from .settings import BackgroundSettings, MatteSettings, Settings, SourceSettings, VcamSettings, is_camera_spec
@@ -149,7 +150,7 @@ class Pipeline:
             return f"loading {self._pending_model[0]}…"
         if seg is None:
             if self._model_error:
-                raise RuntimeError(self._model_error)
+                raise ModelError(self._model_error)
             return f"loading {self._settings.model}…"
         return f"{seg.info.name} · {seg.backend} · {seg.device}"
 

@@ -236,7 +236,8 @@ def test_vcam_receives_frames(clip, segmenter):
     pyvirtualcam.register_backend("memory", Memory)
     try:
         rec = Recorder()
-        p = make(Settings(source=SourceSettings(spec=str(clip)), vcam=VcamSettings(enabled=True)), rec, segmenter)
+        p = make(Settings(source=SourceSettings(spec=str(clip)), vcam=VcamSettings(enabled=True)), rec, segmenter,
+                 vcam_backend="memory")  # never a real v4l2loopback device that happens to be loaded
         p.start()
         rec.wait(lambda: len(sent) >= 3)
         p.stop()
