@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead: flicker of the raw model, an unsmoothed matte and the matte on a video, or flicker and IoU on "
         "labelled clips (DIR/images/<clip>_<NNNNN>.jpg + DIR/masks/*.png)",
     )
+    b.add_argument(
+        "--edges", type=Path, metavar="SHARED",
+        help="instead: edge error, boundary F and flicker of today's and the current matte on composites made from "
+        "SHARED/data/<set>/ people and SHARED/backgrounds/ scenes",
+    )
     b.add_argument("--model", default="default", help="bundled model name or a .tflite/.keras file (default: default)")
 
     sub.add_parser("cameras", help="list the cameras that open")
@@ -93,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "process":
             return cmd_process(args)
         if args.command == "bench":
+            if args.edges is not None:
+                from .bench_edges import main as edges_main
+
+                return edges_main(args.edges, json_output=args.json, model=args.model)
             from .bench import main as bench_main
 
             return bench_main(json_output=args.json, quick=args.quick, stability=args.stability, model=args.model)

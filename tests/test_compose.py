@@ -216,3 +216,141 @@ def test_smoothing_also_steadies_a_moving_noisy_square():
         return float(np.mean([np.abs(a - c).mean() for a, c in zip(alphas[5:], clean[5:])]))
 
     assert error(smooth) < 0.85 * error(raw)
+
+
+# Edges (issue 12): foreground colour, colour matting, sharp plain edges, partial alpha at hair --------
+
+
+PERSON_BGR, WALL_BGR, NEW_BGR = (40, 60, 190), (245, 245, 245), (200, 80, 20)
+
+
+def _person_on_wall(h=720, w=1280, edge=640, mixed=0, texture=False):
+    """Frame with a red 'person' left of column ``edge`` on a white wall, the true alpha, and a
+    model-like low-res probability (the true mask at 144x256, blurred: its edge is a few px off).
+    ``mixed`` px right of the edge are 50/50 person/wall (hair finer than a pixel);
+    ``texture``: dark vertical bars on the wall (a window frame, a shelf)."""
+    alpha = np.zeros((h, w), np.float32)
+    alpha[:, :edge] = 1.0
+    alpha[:, edge : edge + mixed] = 0.5
+    wall = np.empty((h, w, 3), np.float32)
+    wall[:] = WALL_BGR
+    if texture:
+        wall[:, edge + 14 :: 16] = 20
+        wall[:, edge + 15 :: 16] = 20
+    a3 = alpha[..., None]
+    frame = np.clip(a3 * np.float32(PERSON_BGR) + (1 - a3) * wall + 0.5, 0, 255).astype(np.uint8)
+    low = cv2.GaussianBlur(cv2.resize((alpha >= 0.5).astype(np.float32), (256, 144), interpolation=cv2.INTER_AREA), (0, 0), 1.2)
+    return frame, alpha, low
+
+
+def _over(colour, alpha):
+    a3 = alpha[..., None]
+    return a3 * np.float32(colour) + (1 - a3) * np.float32(NEW_BGR)
+
+
+def test_no_halo_of_the_old_wall_at_soft_edges():
+    """A soft edge (hair over a white wall) blended as it is keeps the wall's share: a bright rim on
+    the new background. With the foreground colour estimated it is the person's colour instead."""
+    frame, alpha, _ = _person_on_wall(mixed=6)
+    truth = _over(PERSON_BGR, alpha)
+    soft = (alpha > 0) & (alpha < 1)
+    errors = {}
+    for fg in (False, True):
+        out = Compositor(BackgroundSettings(mode="color", color="#1450C8"), foreground=fg)(frame, alpha)
+        errors[fg] = float(np.abs(out.astype(np.float32) - truth)[soft].mean())
+        assert np.array_equal(out[:, :600], frame[:, :600])  # solid person untouched
+    assert errors[True] < 0.3 * errors[False], errors
+    bgra = Compositor(BackgroundSettings(mode="transparent"))(frame, alpha)
+    assert np.abs(bgra[..., :3][soft].astype(np.float32) - PERSON_BGR).mean() < 20  # straight alpha: the person's colour
+
+
+def test_i420_path_estimates_the_foreground_too():
+    """Offline's I420 compositing corrects each plane the same way: the same picture as the BGR path."""
+    frame, alpha, _ = _person_on_wall(h=180, w=320, edge=160, mixed=6)
+    soft = (alpha > 0) & (alpha < 1)
+    i420 = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
+    errors = {}
+    for fg in (False, True):
+        comp = Compositor(BackgroundSettings(mode="color", color="#1450C8"), foreground=fg)
+        got = cv2.cvtColor(comp.compose_i420(i420, alpha), cv2.COLOR_YUV2BGR_I420)
+        assert np.abs(got.astype(np.float32) - comp(frame, alpha))[soft].mean() < 6.0  # chroma is half-size in I420
+        errors[fg] = float(np.abs(got.astype(np.float32) - _over(PERSON_BGR, alpha))[soft].mean())
+    assert errors[True] < 0.85 * errors[False], errors
+
+
+def _edge_profile(alpha, row=360):
+    """(column where alpha crosses 0.5, width in px of the 0.05..0.95 ramp) along one row."""
+    line = alpha[row]
+    return int(np.argmax(line < 0.5)), int(((line > 0.05) & (line < 0.95)).sum())
+
+
+def test_plain_background_gives_a_hard_edge_at_the_picture_edge():
+    frame, alpha, low = _person_on_wall()
+    new = Matte(MatteSettings(smoothing=0))(low, frame)
+    classic = Matte(MatteSettings(smoothing=0), classic=True)(low, frame)
+    at, width = _edge_profile(new)
+    assert abs(at - 640) <= 2 and width <= 4, (at, width)
+    assert _edge_profile(classic)[1] > 2 * width  # before: the guided filter's box blur on the plain wall
+
+
+def test_texture_beside_the_person_stays_out_of_the_alpha():
+    """Dark bars on the wall near the edge: the classic guided filter copied them into the alpha
+    (a window frame beside the shoulder); now the alpha is exactly 0 a few px past the edge."""
+    frame, alpha, low = _person_on_wall(texture=True)
+    new = Matte(MatteSettings(smoothing=0))(low, frame)
+    classic = Matte(MatteSettings(smoothing=0), classic=True)(low, frame)
+    assert new[:, 648:].max() == 0.0
+    assert classic[:, 648:].max() > 0.2
+
+
+def test_hair_keeps_partial_alpha():
+    """A band of half-person, half-wall pixels wider than a work pixel reads as hair: alpha there
+    stays partial instead of being sharpened to a cut-out."""
+    frame, alpha, low = _person_on_wall(mixed=12)
+    new = Matte(MatteSettings(smoothing=0))(low, frame)
+    middle = new[:, 644:650]
+    assert 0.25 < float(middle.mean()) < 0.75
+
+
+def test_a_sure_jump_is_followed_at_once():
+    """The model is sure a part moved where the picture barely changed (uniform clothes over a
+    similar wall): the smoothing steps aside in one frame instead of lagging."""
+    frame = np.full((H, W, 3), 128, np.uint8)
+    before = np.zeros(LOW, np.float32)
+    before[10:40, 10:30] = 1.0
+    after = np.zeros(LOW, np.float32)
+    after[10:40, 40:60] = 1.0
+    results = {}
+    for classic in (True, False):
+        matte = Matte(MatteSettings(), classic=classic)
+        for _ in range(5):
+            matte(before, frame)
+        results[classic] = matte(after, frame).copy()
+    assert results[False][50, 100] > 0.9 and results[False][50, 40] < 0.1
+    assert results[True][50, 100] < 0.9 or results[True][50, 40] > 0.1  # before: half way after one frame
+
+
+def test_bench_edges_on_generated_composites(segmenter, people_dir, capsys):
+    """`bench --edges` end to end on two of the test people pasted onto two scenes: both mattes
+    measured on the same frames, the new one closer to the true composite."""
+    from personseg_live import assets
+    from personseg_live.bench_edges import bench_edges, format_edges, main
+
+    scenes = assets.backgrounds()[0].parent  # the bundled room photos
+    r = bench_edges(people_dir.parent, scenes, segmenter=segmenter, people=(("people", 2, "portrait"),), frames_per_clip=3)
+    assert [c["motion"] for c in r["clips"]] == ["still", "slow"]
+    today, new = r["summary"]["today"], r["summary"]["new"]
+    assert new["edge_error"] < today["edge_error"]
+    assert 0.0 < new["boundary_f"] <= 1.0 and new["flicker_still"] >= 0.0
+    assert "edge error new / today" in format_edges(r)
+    assert main(people_dir / "no-such-folder") == 1
+    assert "error: no *.jpg scenes" in capsys.readouterr().err
+
+
+def test_foreground_estimation_on_a_wide_soft_edge():
+    """More soft pixels than OpenCV's remap takes in one row (32767): a strong feather at 1080p."""
+    h, w = 1080, 1920
+    alpha = np.tile(np.linspace(0, 1, w, dtype=np.float32), (h, 1))
+    frame = np.full((h, w, 3), 128, np.uint8)
+    out = Compositor(BackgroundSettings(mode="color", color="#000000"))(frame, alpha)
+    assert out.shape == frame.shape

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import PersonsegError
 from ..settings import BACKGROUND_MODES, BackgroundSettings
+from .foreground import correct_blend, foreground_colour
 
 #: The blur runs at up to 1/BLUR_MAX_DOWNSCALE of the frame's size (see blur_factor).
 BLUR_MAX_DOWNSCALE = 8
@@ -84,8 +85,11 @@ def _weighted_blur(small: np.ndarray, alpha: np.ndarray, sigma: float) -> np.nda
 class Compositor:
     """Holds the cached background for the current settings and frame size."""
 
-    def __init__(self, settings: BackgroundSettings | None = None):
+    def __init__(self, settings: BackgroundSettings | None = None, *, foreground: bool = True):
         self.settings = replace(settings) if settings is not None else BackgroundSettings()
+        # Estimate the person's colour at soft edge pixels (compose/foreground.py); False: blend the
+        # frame as is (before issue 12; bench --edges compares the two).
+        self.foreground = foreground
         self._cache_key: tuple | None = None
         self._background: np.ndarray | None = None  # image/colour background at frame size
         self._bg_alpha: tuple[np.ndarray, np.ndarray] | None = None  # a PNG's alpha and 1 - alpha, at frame size
@@ -116,7 +120,8 @@ class Compositor:
         if mode == "transparent":
             a8 = np.empty(alpha.shape, np.uint8)
             cv2.convertScaleAbs(alpha, a8, 255.0)
-            return cv2.merge((*cv2.split(frame), a8))
+            colour = foreground_colour(frame, alpha) if self.foreground else frame
+            return cv2.merge((*cv2.split(colour), a8))
         if mode == "blur":
             background = self._blurred(frame, alpha)
         elif mode == "video":
@@ -131,7 +136,8 @@ class Compositor:
         if self._inv is None or self._inv.shape != alpha.shape:
             self._inv = np.empty_like(alpha)
         np.subtract(np.float32(1.0), alpha, out=self._inv)
-        return cv2.blendLinear(frame, background, alpha, self._inv)
+        out = cv2.blendLinear(frame, background, alpha, self._inv)
+        return correct_blend(frame, alpha, out) if self.foreground else out
 
     # I420 (offline fast path) -----------------------------------------------------------------
 
@@ -166,6 +172,8 @@ class Compositor:
         for src, bg, dst, a, b in zip(i420_planes(frame), i420_planes(background), i420_planes(out),
                                       (alpha, alpha_half, alpha_half), (inv, inv_half, inv_half)):
             cv2.blendLinear(src, bg, a, b, dst=dst)
+            if self.foreground:
+                correct_blend(src, a, dst)
         return out
 
     def _blurred_i420(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:

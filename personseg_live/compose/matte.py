@@ -55,6 +55,10 @@ HOLD = 0.5
 #: Fully off (0) and fully on (1) alpha always pass, so no faint ghost lingers where a person left.
 STILL_GREY = 12
 
+COLOUR_MATTE = True
+GUIDED = True
+#: Issue 12: the model's own certainty (|prob - 0.5| at least this) lets a change through (see _sure_change).
+SURE = 0.3
 #: Feather outwards only (see __call__); a plain blur costs 0.9 IoU points on DAVIS.
 FEATHER_OUTWARD = True
 #: Guided filter radius (work pixels) and regularisation (in 8-bit grey units squared).
@@ -84,8 +88,11 @@ def base_weight(smoothing: float) -> float:
 class Matte:
     """Stateful (temporal smoothing): one instance per stream; ``reset()`` when the stream changes."""
 
-    def __init__(self, settings: MatteSettings | None = None):
+    def __init__(self, settings: MatteSettings | None = None, *, classic: bool = False):
         self.settings = replace(settings) if settings is not None else MatteSettings()
+        # classic=True: the edge and smoothing steps as they were before issue 12 (bench --edges
+        # measures the new ones against them).
+        self.classic = classic
         self._shape: tuple[int, int] | None = None
         self._prev_prob: np.ndarray | None = None
         self._prev_grey: np.ndarray | None = None
@@ -118,33 +125,35 @@ class Matte:
         prob = np.asarray(lowres_prob, np.float32)
         if prob.shape != (wh, ww):
             prob = cv2.resize(prob, (ww, wh), interpolation=cv2.INTER_LINEAR)
-        grey = _grey_small(frame, (wh, ww))
+        small = downscale(frame, (wh, ww))
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         still = self._still(grey) if s.smoothing > 0 else None
 
-        prob = self._smooth(prob, grey, s.smoothing)
+        prob = self._smooth(prob, grey, s.smoothing, sure=None if self.classic else SURE)
 
         alpha = _soft_threshold(prob, s.threshold, s.softness)
-        if s.refine:
-            alpha = cv2.ximgproc.guidedFilter(grey, alpha, GUIDE_RADIUS, GUIDE_EPS)
-        if s.feather > 0:
-            sigma = max(0.3, s.feather * ww / w)
-            blurred = cv2.GaussianBlur(alpha, (0, 0), sigma)
-            # Feather outwards only: a plain blur lowers thin parts (fingers, a racket, hair strands)
-            # below the threshold and they vanish; the maximum keeps them and still softens the rim.
-            alpha = np.maximum(alpha, blurred, out=blurred) if FEATHER_OUTWARD else blurred
-        # Clip before the upsample: bilinear interpolation stays inside 0..1 (cheaper than at full size).
-        alpha = np.clip(alpha, 0.0, 1.0, out=alpha if alpha is not prob else None)
+        hair = None
+        if not self.classic:
+            alpha, hair = _edges(alpha, small, grey, s)
+        else:
+            alpha = _classic_edges(alpha, grey, s, ww / w)
         if s.smoothing > 0:
             alpha = self._hold(alpha, still)
         else:
             self._prev_alpha = None  # a later hold must not fall back to an alpha from long ago
+        if not self.classic:
+            alpha = _sharpen(alpha, s.feather, w / ww, hair)
         if (wh, ww) == (h, w):
             np.copyto(self._out, alpha)
         else:
             cv2.resize(alpha, (w, h), dst=self._out, interpolation=cv2.INTER_LINEAR)
+        if not self.classic:
+            # The sharpened edge runs past 0..1 (see _sharpen); clipped here, after the upsample, it
+            # is narrower than a work pixel.
+            np.clip(self._out, 0.0, 1.0, out=self._out)
         return self._out
 
-    def _smooth(self, prob: np.ndarray, grey: np.ndarray, smoothing: float) -> np.ndarray:
+    def _smooth(self, prob: np.ndarray, grey: np.ndarray, smoothing: float, sure: float | None = None) -> np.ndarray:
         prev, prev_grey = self._prev_prob, self._prev_grey
         self._prev_grey = grey
         base = base_weight(smoothing)
@@ -163,6 +172,8 @@ class Matte:
         # the picture is followed, not only the pixels whose grey level happened to change.
         frame_motion = cv2.dilate(frame_motion, np.ones((5, 5), np.uint8))
         np.maximum(motion, frame_motion.astype(np.float32) * np.float32(1 / (255 * FRAME_MOTION)), out=motion)
+        if sure is not None:
+            np.maximum(motion, _sure_change(prob, delta, sure), out=motion)
         weight = np.clip(motion, 0.0, 1.0, out=motion)
         weight *= 1.0 - base
         weight += base
@@ -210,9 +221,123 @@ class Matte:
         return warped, warped_grey
 
 
-def _grey_small(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The frame at ``size`` in grey: the guide for the filter and the signal for motion."""
-    return cv2.cvtColor(downscale(frame, size), cv2.COLOR_BGR2GRAY)
+def _sure_change(prob: np.ndarray, delta: np.ndarray, sure: float) -> np.ndarray:
+    """Blend weight that lets a change through at once where the model is sure of the new value
+    (|prob - 0.5| >= sure) and the smoothed value is on the other side of the threshold: a body
+    part that moved where the picture barely changed (uniform clothes, flow that missed it)."""
+    confident = np.abs(prob - np.float32(0.5)) >= sure
+    crossed = np.abs(delta) >= np.abs(prob - np.float32(0.5))
+    return (confident & crossed).astype(np.float32)
+
+
+def _classic_edges(alpha: np.ndarray, grey: np.ndarray, s: MatteSettings, scale: float) -> np.ndarray:
+    """The edge steps before issue 12 (guided filter on grey, outward feather), kept for
+    ``bench --edges``' comparison: ``Matte(classic=True)``."""
+    if s.refine:
+        alpha = cv2.ximgproc.guidedFilter(grey, alpha, GUIDE_RADIUS, GUIDE_EPS)
+    if s.feather > 0:
+        sigma = max(0.3, s.feather * scale)
+        blurred = cv2.GaussianBlur(alpha, (0, 0), sigma)
+        # Feather outwards only: a plain blur lowers thin parts (fingers, a racket, hair strands)
+        # below the threshold and they vanish; the maximum keeps them and still softens the rim.
+        alpha = np.maximum(alpha, blurred, out=blurred) if FEATHER_OUTWARD else blurred
+    # Clip before the upsample: bilinear interpolation stays inside 0..1 (cheaper than at full size).
+    return np.clip(alpha, 0.0, 1.0)
+
+
+def _edges(alpha: np.ndarray, colour: np.ndarray, grey: np.ndarray, s: MatteSettings) -> tuple[np.ndarray, np.ndarray | None]:
+    """Step 3: near the model's edge (the band), alpha from colour, then the guided filter; outside
+    the band the model's sure 0 / 1 stay as they are, so neither step can copy the room's texture
+    (a window frame, grass) into the alpha away from the person. Also returns where the colours
+    say "mixed over an area" (hair; see _hair), or None."""
+    if not s.refine:
+        return alpha, None
+    band = _band(alpha)
+    if band is None:
+        return alpha, None
+    hair = None
+    refined = alpha
+    if COLOUR_MATTE:
+        refined, hair = _colour_matte(colour, alpha, band)
+    if GUIDED:
+        refined = cv2.ximgproc.guidedFilter(grey, refined, GUIDE_RADIUS, GUIDE_EPS)
+    np.clip(refined, 0.0, 1.0, out=refined)
+    return np.where(band, refined, alpha), hair
+
+
+def _band(alpha: np.ndarray) -> np.ndarray | None:
+    """Pixels within BAND_RADIUS of the model's edge (its soft ramp, or the step where it has none),
+    or None when the alpha has no edge."""
+    edge = ((alpha > 0) & (alpha < 1)).view(np.uint8)
+    hard = (alpha >= 0.5).view(np.uint8)
+    edge |= cv2.morphologyEx(hard, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    if not edge.any():
+        return None
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * BAND_RADIUS + 1, 2 * BAND_RADIUS + 1))
+    return cv2.dilate(edge, k).view(bool)
+
+
+#: Width (work px) of the ramp the colour matte leaves at a clean edge.
+RAMP_WORK = 2.0
+#: The most the ramp is narrowed.
+MAX_SHARPEN = 6.0
+
+
+def _sharpen(alpha: np.ndarray, feather: int, scale: float, hair: np.ndarray | None = None) -> np.ndarray:
+    """Steepen the ramp around 0.5 so that, upsampled by ``scale`` and clipped, it is ``feather``
+    frame px wide (at least 1). Unclipped: the bilinear upsample then places the 0.5 crossing
+    between work pixels, and the clip after it makes the edge narrower than a work pixel. Not
+    where ``hair`` (0..1) says the colours are mixed: that partial alpha is real."""
+    k = float(np.clip(RAMP_WORK * scale / max(1, feather), 1.0, MAX_SHARPEN))
+    gain = np.float32(k) if hair is None else np.float32(k) - np.float32(k - 1) * hair
+    return (alpha - np.float32(0.5)) * gain + np.float32(0.5)
+
+
+#: Colour matting (step 3a): how far (work px) from the model's edge the image may move it ...
+BAND_RADIUS = 2
+#: ... and the reach (Gaussian sigma, work px) of the local person / room colour estimates.
+COLOUR_SIGMA = 3.0
+#: Confidence of the colour estimate: |F - B|^2 / (|F - B|^2 + SPREAD * (var F + var B) + FLOOR).
+SPREAD = 1.0
+COLOUR_FLOOR = 20.0**2
+
+
+def _colour_matte(colour: np.ndarray, alpha: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Alpha from colour in the band: each pixel's colour I is placed between the local person
+    colour F and room colour B (alpha = (I - B).(F - B) / |F - B|^2), trusted in proportion to how
+    well F and B separate there. F and B are averages over the sure parts (outside the band)."""
+    img = colour.astype(np.float32)
+    f_mean, f_var, f_w = _local_colour(img, ((alpha >= 1) & ~band).astype(np.float32))
+    b_mean, b_var, b_w = _local_colour(img, ((alpha <= 0) & ~band).astype(np.float32))
+    d = f_mean - b_mean
+    dd = (d * d).sum(axis=2)
+    est = ((img - b_mean) * d).sum(axis=2) / (dd + 1e-3)
+    np.clip(est, 0.0, 1.0, out=est)
+    conf = dd / (dd + SPREAD * (f_var + b_var) + COLOUR_FLOOR)
+    conf *= (f_w > 0.02) & (b_w > 0.02)
+    return alpha + conf * (est - alpha), _hair(est, conf)
+
+
+#: A pixel is "hair" where more than this share of its 3x3 neighbours have a mixed colour.
+HAIR_SHARE = 0.5
+
+
+def _hair(est: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """0..1, 1 where the colour says mixed (0.1 < alpha < 0.9, trusted) over an area, not just on
+    the one-pixel line a clean edge leaves at any resolution: strands finer than a pixel."""
+    mixed = ((est > 0.1) & (est < 0.9) & (conf > 0.5)).astype(np.float32)
+    area = cv2.blur(mixed, (3, 3)) > HAIR_SHARE
+    return cv2.blur(area.astype(np.float32), (3, 3))
+
+
+def _local_colour(img: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted local mean colour, summed per-channel variance, and the weight's own blur."""
+    w = cv2.GaussianBlur(weight, (0, 0), COLOUR_SIGMA)
+    inv = 1.0 / np.maximum(w, 1e-6)
+    mean = cv2.GaussianBlur(img * weight[..., None], (0, 0), COLOUR_SIGMA) * inv[..., None]
+    sq = cv2.GaussianBlur((img * img).sum(axis=2) * weight, (0, 0), COLOUR_SIGMA) * inv
+    var = np.maximum(sq - (mean * mean).sum(axis=2), 0.0)
+    return mean, var, w
 
 
 def _soft_threshold(prob: np.ndarray, threshold: float, softness: float) -> np.ndarray:
