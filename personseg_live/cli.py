@@ -21,6 +21,7 @@ from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
+from . import __version__
 from .settings import BACKENDS
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cut the person out of a webcam picture: blur or replace the background, "
         "preview, virtual camera, offline video.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--source", help="camera index (0, 1, ...), demo (the bundled clip) or a video file; default: first camera, else the demo clip")
     parser.add_argument("--background", help="blur | none | transparent | color:#RRGGBB | an image or video file")
     parser.add_argument("--headless", action="store_true", help="no window, even when a display is available")

@@ -3,6 +3,7 @@ wheel installs and runs from a clean virtual environment."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,43 @@ def test_command_line_says_it_once(tmp_path, capsys, monkeypatch, no_tensorflow,
     assert code == 0, err
     assert err.count(GPU_EXTRA) == 1, err
     assert err.startswith("personseg-live: note: an NVIDIA GPU is present"), err
+
+
+GUI_FROM_THE_WHEEL = r"""
+import argparse, sys
+from pathlib import Path
+import personseg_live
+assert "site-packages" in personseg_live.__file__, personseg_live.__file__  # the wheel, not the checkout
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from personseg_live.gui.app import create_window
+app = QApplication([])
+window = create_window(argparse.Namespace(source="demo", background=None, model=None), settings_path=Path(sys.argv[1]))
+window.first_frame.connect(lambda: (print("first frame", flush=True), window.close(), app.quit()))
+QTimer.singleShot(90_000, lambda: app.exit(3))
+window.show()
+sys.exit(app.exec())
+"""
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_runs_in_a_clean_venv(tmp_path, clip):
+    """``python -m build``, then the wheel alone in a new virtual environment (pip's cache may serve
+    the dependencies): --version, process, and the window offscreen, all from the installed files."""
+    def sh(*cmd, **kw):
+        done = subprocess.run([str(c) for c in cmd], cwd=tmp_path, capture_output=True, text=True, timeout=300, **kw)
+        assert done.returncode == 0, f"{cmd}: {done.stdout[-2000:]}{done.stderr[-4000:]}"
+        return done.stdout
+
+    sh(sys.executable, "-m", "build", "--outdir", tmp_path / "dist", ROOT)
+    [wheel] = (tmp_path / "dist").glob("personseg_live-*.whl")
+    sh(sys.executable, "-m", "venv", tmp_path / "venv")
+    bin_ = tmp_path / "venv" / "bin"
+    sh(bin_ / "pip", "install", "-q", wheel)
+    assert sh(bin_ / "personseg-live", "--version").strip().startswith("personseg-live ")
+    sh(bin_ / "python", "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflow') is not None)")
+    sh(bin_ / "personseg-live", "process", clip, tmp_path / "out.mp4", "--quiet", "--background", "none")
+    assert probe(tmp_path / "out.mp4")["frames"] == 10
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    out = sh(bin_ / "python", "-c", GUI_FROM_THE_WHEEL, tmp_path / "settings.json", env=dict(env, QT_QPA_PLATFORM="offscreen"))
+    assert "first frame" in out
