@@ -55,7 +55,11 @@ def fake_machine(
 
 
 def fake_modes(node: Path) -> list[Mode]:
-    return WEBCAM_MODES if node.name == "video0" else []  # video1: the webcam's metadata node
+    if node.name == "video0":
+        return WEBCAM_MODES
+    if node.name.startswith("video1") and len(node.name) == 7:  # video10..: loopback devices, fed by a writer
+        return [Mode("YU12", 1280, 720, 30.0)]
+    return []  # video1: the webcam's metadata node
 
 
 def qt_ok(env):
