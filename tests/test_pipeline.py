@@ -369,18 +369,25 @@ def test_privacy_feed_through_the_real_camera(recording, people_dir, segmenter):
     assert len(notices) == 1 and "transparency" in notices[0] and "blur" in notices[0]  # said once
 
 
-def test_the_transparent_fallback_is_the_users_choice(recording, people_dir, segmenter):
-    """VcamSettings.transparent_fallback = "color": the camera shows the user's colour behind them."""
+def run_photo_camera(settings, recording, people_dir, segmenter, *, vcam_frames: int = 3):
+    """The pipeline on the photo camera until the virtual camera has ``vcam_frames`` frames and the
+    listener at least one result (and an event when ``settings`` make one): (Recorder, frames sent)."""
     rec = Recorder()
-    settings = vcam_settings("transparent", color="#2060C0")
-    settings.vcam.transparent_fallback = "color"
     p = make(settings, rec, segmenter, source_factory=lambda s: PhotoSource(people_dir), vcam_backend="recording")
     p.start()
     try:
-        sent = recording.wait(lambda frames: len(frames) >= 2)
+        sent = recording.wait(lambda frames: len(frames) >= vcam_frames)
         rec.wait(lambda: len(rec.frames) >= 1)
     finally:
         p.stop()
+    return rec, sent
+
+
+def test_the_transparent_fallback_is_the_users_choice(recording, people_dir, segmenter):
+    """VcamSettings.transparent_fallback = "color": the camera shows the user's colour behind them."""
+    settings = vcam_settings("transparent", color="#2060C0")
+    settings.vcam.transparent_fallback = "color"
+    rec, sent = run_photo_camera(settings, recording, people_dir, segmenter, vcam_frames=2)
     background = rec.frames[0].alpha < 0.02
     off = np.abs(sent[-1][background].astype(int) - (0xC0, 0x60, 0x20)).max(axis=1)
     assert (off <= 2).mean() > 0.98  # the colour behind the person (the matte moves a little between frames)
@@ -388,15 +395,7 @@ def test_the_transparent_fallback_is_the_users_choice(recording, people_dir, seg
 
 
 def test_vcam_in_transparent_mode_gets_a_background_not_the_room(recording, people_dir, segmenter):
-    rec = Recorder()
-    p = make(vcam_settings("transparent"), rec, segmenter, source_factory=lambda s: PhotoSource(people_dir),
-             vcam_backend="recording")
-    p.start()
-    try:
-        sent = recording.wait(lambda frames: len(frames) >= 3)
-        rec.wait(lambda: len(rec.frames) >= 1)
-    finally:
-        p.stop()
+    rec, sent = run_photo_camera(vcam_settings("transparent"), recording, people_dir, segmenter)
     raw = rec.frames[0].original
     assert rec.frames[0].composite.shape[2] == 4  # the preview still shows transparency
     assert not any(shows_the_room(f, raw) for f in sent)
@@ -454,15 +453,9 @@ def test_vcam_holds_the_last_frame_while_the_camera_reconnects(recording, people
 
 
 def test_vcam_never_shows_the_room_when_the_background_fails(recording, people_dir, segmenter):
-    rec = Recorder()
     settings = vcam_settings("image", path="/nonexistent/background.jpg")
-    p = make(settings, rec, segmenter, source_factory=lambda s: PhotoSource(people_dir), vcam_backend="recording")
-    p.start()
-    try:
-        sent = recording.wait(lambda frames: len(frames) >= 3)
-        rec.wait(lambda: "error" in rec.kinds() and len(rec.frames) >= 1)
-    finally:
-        p.stop()
+    rec, sent = run_photo_camera(settings, recording, people_dir, segmenter)
+    assert "background.jpg" in next(e.message for e in rec.events if e.kind is EventKind.ERROR)  # said, before any frame
     raw = rec.frames[0].original
     assert not any(shows_the_room(f, raw) for f in sent)
     assert not shows_the_room(rec.frames[0].composite, raw)  # the preview falls back to a blur too
