@@ -18,7 +18,7 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.framework import tensor_pb2
 
-from training.tfjs_teacher import TfjsTeacher, read_weights
+from training.tfjs_teacher import TfjsTeacher, label_video, read_weights
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -120,9 +120,8 @@ def test_not_a_graph_model_is_a_clear_error(tmp_path):
         TfjsTeacher(bad)
 
 
-def test_recurrent_states_are_carried_across_passes(tmp_path):
-    """An RVM-shaped graph whose alpha is 0.05 + 0.1 x mean(r1i) and whose r1o = r1i + 1: each extra pass on a
-    still photo must see the previous pass's state."""
+def _rvm_like(folder: Path) -> Path:
+    """An RVM-shaped graph whose alpha is 0.05 + 0.1 x mean(r1i) and whose r1o = r1i + 1."""
     weights = {"step": np.array([0.1, 1.0], np.float32)}  # quantized without loss: two values
     nodes = [_node(n, "Placeholder", dtype=_type()) for n in ("src", "r1i", "r2i", "r3i", "r4i", "downsample_ratio")]
     nodes += [_const("step", [2]),
@@ -144,12 +143,33 @@ def test_recurrent_states_are_carried_across_passes(tmp_path):
     nodes += [_node(f"r{i}o", "Identity", [f"r{i}i"], T=_type()) for i in (2, 3, 4)]
     inputs = {f"{n}:0": {"name": f"{n}:0"} for n in ("src", "r1i", "r2i", "r3i", "r4i", "downsample_ratio")}
     outputs = {n: {"name": f"{n}:0"} for n in ("pha", "r1o", "r2o", "r3o", "r4o")}
-    _write_model(tmp_path / "rvm", nodes, weights, inputs, outputs)
+    _write_model(folder, nodes, weights, inputs, outputs)
+    return folder / "model.json"
+
+
+def test_recurrent_states_are_carried_across_passes(tmp_path):
+    """Each extra pass on a still photo must see the previous pass's state."""
+    model = _rvm_like(tmp_path / "rvm")
     bgr = np.full((10, 14, 3), 128, np.uint8)
-    np.testing.assert_allclose(TfjsTeacher(tmp_path / "rvm" / "model.json", passes=1)(bgr), 0.05, atol=1e-6)
-    three = TfjsTeacher(tmp_path / "rvm" / "model.json", passes=3)(bgr)
+    np.testing.assert_allclose(TfjsTeacher(model, passes=1)(bgr), 0.05, atol=1e-6)
+    three = TfjsTeacher(model, passes=3)(bgr)
     assert three.shape == (10, 14)
     np.testing.assert_allclose(three, 0.25, atol=1e-6)
+
+
+def test_video_labels_carry_the_state_from_frame_to_frame(tmp_path):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for _ in range(6):
+        writer.write(np.full((24, 32, 3), 128, np.uint8))
+    writer.release()
+    n = label_video(TfjsTeacher(_rvm_like(tmp_path / "rvm"), passes=1), video, tmp_path / "out", every=2)
+    assert n == 3
+    masks = sorted((tmp_path / "out" / "masks").iterdir())
+    assert [m.stem for m in masks] == ["clip_00000", "clip_00002", "clip_00004"]
+    # frame k sees state k: alpha 0.05 + 0.1 k
+    assert [int(cv2.imread(str(m), cv2.IMREAD_GRAYSCALE).mean()) for m in masks] == [13, 64, 115]
+
 
 
 def test_pseudo_label_command_takes_a_tfjs_teacher(tmp_path, fused_model, people_dir):

@@ -145,3 +145,40 @@ class TfjsTeacher:
         if prob.shape != (h, w):
             prob = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
         return prob
+
+
+def label_video(teacher: TfjsTeacher, video: Path, out: Path, every: int = 2, max_side: int = 640) -> int:
+    """Soft masks for a clip with RVM in its video mode: the recurrent state runs through every frame
+    (0.708 IoU vs 0.579 frame by frame on DAVIS rollerblade), every ``every``-th frame is written as
+    ``<clip>_<frame>`` so ``split=sequence`` and flicker treat the clip as one sequence."""
+    if not teacher.recurrent:
+        raise ValueError("video labelling needs a recurrent teacher (RVM's model.json)")
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise FileNotFoundError(f"cannot open video {video}")
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    states = {k: np.zeros((1, 1, 1, c), np.float32) for k, c in _RVM_STATES.items()}
+    index = written = 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        s = min(1.0, max_side / max(bgr.shape[:2]))
+        if s < 1.0:
+            bgr = cv2.resize(bgr, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        x = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[None].astype(np.float32) / 255.0
+        for _ in range(teacher.passes if index == 0 else 1):  # warm the state up on the first frame only
+            feed = {teacher.inputs["src"]: x, teacher.inputs["downsample_ratio"]: np.float32(1.0)}
+            feed.update({teacher.inputs[f"{k}i"]: v for k, v in states.items()})
+            prob, *new = teacher.session.run(teacher.fetch, feed)
+            states = dict(zip(_RVM_STATES, new))
+        if index % every == 0:
+            prob = np.clip(np.asarray(prob, np.float32).reshape(prob.shape[1], prob.shape[2]), 0, 1)
+            stem = f"{video.stem}_{index:05d}"
+            cv2.imwrite(str(out / "images" / f"{stem}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(str(out / "masks" / f"{stem}.png"), np.round(prob * 255).astype(np.uint8))
+            written += 1
+        index += 1
+    cap.release()
+    return written
