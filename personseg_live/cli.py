@@ -22,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import __version__
+from .model.segmenter import QUALITY
 from .settings import BACKENDS
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-out", type=Path, help="also write the alpha of every frame as 8-bit PNGs (00000.png, ...) into this folder")
     p.add_argument("--model", default="default", help="bundled model name or a .tflite/.keras file")
     p.add_argument("--backend", default="auto", choices=BACKENDS)
+    p.add_argument("--quality", default="live", choices=list(QUALITY),
+                   help="high: twice the model input pixels and flip test-time augmentation, for files "
+                        "(about 3x the model time; see the model card)")
     p.add_argument("--threshold", type=float, help="person probability threshold 0..1 (default 0.5)")
     p.add_argument("--softness", type=float, help="width of the soft edge ramp 0..0.5 (default 0.15)")
     p.add_argument("--smoothing", type=float, help="temporal smoothing 0..1 (default 0.6; 0 = off)")
@@ -158,7 +162,7 @@ def _process_options(args: argparse.Namespace):
         raise ValueError("; ".join("--" + p.split("settings.matte.", 1)[-1].split("; using", 1)[0] for p in problems))
     return ProcessOptions(
         background=background, matte=matte, model=args.model, backend=args.backend,
-        mask_out=args.mask_out, preset=args.preset, crf=args.crf, overwrite=args.overwrite,
+        mask_out=args.mask_out, preset=args.preset, crf=args.crf, overwrite=args.overwrite, quality=args.quality,
     )
 
 
@@ -214,7 +218,8 @@ def cmd_process(args: argparse.Namespace) -> int:
     try:
         from .model.segmenter import Segmenter
 
-        segmenter = Segmenter(options.model, backend=options.backend, threads=1)  # see offline.process_video
+        segmenter = Segmenter(options.model, backend=options.backend, threads=1,  # see offline.process_video
+                              quality=options.quality)
     except (ModelError, ValueError) as exc:
         return _fail(str(exc))
     # SIGINT and SIGTERM (a service manager, `kill`) cancel the run: the partial output is removed and

@@ -64,6 +64,7 @@ class ProcessOptions:
     matte: MatteSettings = field(default_factory=MatteSettings)
     model: str = "default"
     backend: str = "auto"
+    quality: str = "live"  # "high": larger input and flip TTA (see Segmenter's QUALITY)
     mask_out: Path | None = None
     # libx264: ultrafast keeps 720p above 60 FPS on two cores (18 ms CPU per frame in all, against
     # 25 ms for veryfast) at ~3x the file size (about 3 Mbit/s at 720p, crf 20); --preset to trade back.
@@ -169,7 +170,7 @@ def process_video(
 
         # One inference thread: the reader and writer threads already keep the second core busy,
         # and XNNPACK's thread pool would only add hand-over cost (22 vs 23 ms CPU per 720p frame).
-        segmenter = Segmenter(options.model, backend=options.backend, threads=1)
+        segmenter = Segmenter(options.model, backend=options.backend, threads=1, quality=options.quality)
     processor.segmenter = segmenter
 
     container = _open_input(src)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -154,3 +156,17 @@ def test_interpreter_cache_keeps_the_shape_in_use(monkeypatch):
         backend.predict(np.zeros((1, *other, 3), np.float32))  # a new shape evicts one entry
     backend.predict(live)
     assert len(created) == 2, created  # only the two other shapes were ever built; the live one stayed
+
+
+def test_quality_high_takes_more_pixels_and_is_mirror_consistent():
+    frame = cv2.imread(str(next((Path(__file__).parent / "data" / "people" / "images").iterdir())))
+    frame = cv2.resize(frame, (320, 180))
+    live, high = Segmenter(), Segmenter(quality="high")
+    lh, lw = live.input_size(180, 320)
+    hh, hw = high.input_size(180, 320)
+    assert hh * hw >= 1.8 * lh * lw and hw / hh == pytest.approx(lw / lh, rel=0.15)
+    # Flip TTA: the mirrored picture gets exactly the mirrored answer (a single pass does not).
+    np.testing.assert_allclose(high(frame[:, ::-1].copy()), high(frame)[:, ::-1], atol=1e-5)
+    assert np.abs(live(frame[:, ::-1].copy()) - live(frame)[:, ::-1]).max() > 1e-3
+    with pytest.raises(ValueError, match="quality"):
+        Segmenter(quality="ultra")

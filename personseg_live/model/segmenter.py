@@ -98,8 +98,16 @@ def check_frame(frame: np.ndarray) -> None:
         raise ValueError(f"frame is too small: {frame.shape}")
 
 
+#: ``--quality``: (input pixels as a multiple of the model's own, flip test-time augmentation). "high" is for
+#: files, where real time does not matter: twice the pixels and the mirrored picture averaged in.
+QUALITY = {"live": (1.0, False), "high": (2.0, True)}
+
+
 class Segmenter:
-    def __init__(self, model: str | Path = assets.DEFAULT_MODEL, backend: str = "auto", threads: int | None = None):
+    def __init__(self, model: str | Path = assets.DEFAULT_MODEL, backend: str = "auto", threads: int | None = None,
+                 *, quality: str = "live"):
+        if quality not in QUALITY:
+            raise ValueError(f"quality must be one of {', '.join(QUALITY)}, got {quality!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if backend == "auto":
@@ -112,6 +120,9 @@ class Segmenter:
         self._backend: Backend = LiteRTBackend(path, threads) if backend == "litert" else TensorFlowBackend(path)
         if not self._backend.dynamic:
             self.info = ModelInfo(self.info.name, self.info.arch, stride=0, input_size=self._backend.native_shape)
+        self.quality = quality
+        area_scale, self._flip = QUALITY[quality]
+        self._area = int(self.info.input_area * area_scale)
 
     @property
     def backend(self) -> str:
@@ -124,7 +135,7 @@ class Segmenter:
     def input_size(self, h: int, w: int) -> tuple[int, int]:
         if self.info.stride == 0:
             return tuple(self.info.input_size)
-        return input_size_for(h, w, self.info.input_area, self.info.stride)
+        return input_size_for(h, w, self._area, self.info.stride)
 
     def _prepare(self, frame: np.ndarray) -> np.ndarray:
         check_frame(frame)
@@ -133,17 +144,23 @@ class Segmenter:
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         return rgb.astype(np.float32) * np.float32(1 / 255)
 
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
+        if not self._flip:
+            return self._backend.predict(batch)
+        # Flip test-time augmentation: the mirrored picture's answer, mirrored back, averaged in.
+        return 0.5 * (self._backend.predict(batch) + self._backend.predict(batch[:, :, ::-1].copy())[:, :, ::-1])
+
     def lowres(self, frame: np.ndarray) -> np.ndarray:
         """Person probability at the model's input resolution (float32, 0..1)."""
-        return self._backend.predict(self._prepare(frame)[None])[0]
+        return self._predict(self._prepare(frame)[None])[0]
 
     def lowres_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         if len(frames) == 0:
             return []
         prepared = [self._prepare(f) for f in frames]
         if len({p.shape for p in prepared}) == 1:
-            return list(self._backend.predict(np.stack(prepared)))
-        return [self._backend.predict(p[None])[0] for p in prepared]
+            return list(self._predict(np.stack(prepared)))
+        return [self._predict(p[None])[0] for p in prepared]
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         return upsample(self.lowres(frame), frame.shape[:2])
@@ -152,7 +169,8 @@ class Segmenter:
         return [upsample(p, f.shape[:2]) for p, f in zip(self.lowres_batch(frames), frames)]
 
     def __repr__(self) -> str:
-        return f"Segmenter(model={self.info.name!r}, arch={self.info.arch!r}, backend={self.backend!r}, device={self.device!r})"
+        return (f"Segmenter(model={self.info.name!r}, arch={self.info.arch!r}, backend={self.backend!r}, "
+                f"device={self.device!r}, quality={self.quality!r})")
 
 
 def downscale(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
