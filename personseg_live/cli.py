@@ -236,6 +236,11 @@ def cmd_process(args: argparse.Namespace) -> int:
             writing.clear()
     if stop.requested.is_set():
         print("personseg-live: interrupted; no output written" + (f" for {dst}" if len(jobs) > 1 else ""), file=sys.stderr)
+        if threading.current_thread() is threading.main_thread():
+            # Nothing is left to stop: a late second signal would otherwise hit the interpreter's
+            # shutdown (which restores the default action) and end the process by the signal.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
         return stop.exit_code
     return 1 if failures else 0
 
