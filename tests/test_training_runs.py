@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from training.__main__ import main
-from training.checks import scan_set
 from training.data import DataSpec, is_validation
 
 TINY = ["--arch", "tiny", "--size", "64x64", "--batch", "4", "--steps-per-epoch", "2", "--val-fraction", "0.25",
@@ -54,7 +53,7 @@ def test_resume_keeps_the_best_checkpoint_and_the_patience_left(tmp_path, people
         writer.writeheader()
         writer.writerows(rows)
     best = (run / "best.keras").read_bytes()
-    assert main(["train", "--out", str(run), "--resume", "--epochs", "4"]) == 0
+    assert train(people_dir, run, "--epochs", "4", "--patience", "1", "--resume") == 0  # the same flags again
     assert (run / "best.keras").read_bytes() == best  # a worse epoch does not replace the best
     assert "best val_iou so far 0.9900" in capsys.readouterr().out
     # Patience 1: the first epoch without improvement after the resume stops the run.
@@ -142,6 +141,8 @@ def flawed_set(root: Path, people_dir: Path) -> Path:
 
 
 def test_every_data_problem_is_named(tmp_path, people_dir):
+    from training.checks import scan_set
+
     ids = sorted(p.stem for p in (people_dir / "images").glob("*.jpg"))
     report = scan_set(DataSpec(flawed_set(tmp_path / "flawed", people_dir)))
     assert sorted(sid for sid, _, _ in report.used) == [ids[1], ids[4], ids[5]]
@@ -178,3 +179,56 @@ def test_bad_settings_are_all_named_before_any_data_is_read(tmp_path, people_dir
                     "--size 100x96: both sides must be multiples of 16"):
         assert problem in err.err, problem
     assert "people:" not in err.out and not (tmp_path / "r").exists()
+
+
+def test_the_init_model_decides_the_recorded_architecture():
+    from training.train import TrainConfig, resolve_arch
+
+    shipped = str(Path(__file__).resolve().parent.parent / "assets" / "models" / "default.keras")
+    assert resolve_arch(TrainConfig(data=[], out="x", init=shipped)).arch == "mobile"
+    assert resolve_arch(TrainConfig(data=[], out="x")).arch == "fast"
+    with pytest.raises(ValueError, match="is a 'mobile' model"):
+        resolve_arch(TrainConfig(data=[], out="x", init=shipped, arch="fast"))
+
+
+def test_config_reruns_a_recorded_configuration(seed1_run, tmp_path):
+    rerun = tmp_path / "rerun"
+    assert main(["train", "--config", str(seed1_run / "config.json"), "--out", str(rerun)]) == 0
+    first, again = (json.loads((r / "config.json").read_text()) for r in (seed1_run, rerun))
+    assert again.pop("out") != first.pop("out") and again == first
+    assert json.loads((rerun / "split.json").read_text()) == json.loads((seed1_run / "split.json").read_text())
+
+
+def test_export_replaces_a_model_only_with_force(seed1_run, tmp_path, capsys):
+    (tmp_path / "default.keras").write_bytes(b"the shipped model")
+    args = ["export", str(seed1_run / "best.keras"), "--name", "default", "--out", str(tmp_path), "--float32"]
+    assert main(args) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (tmp_path / "default.keras").read_bytes() == b"the shipped model"
+    assert main([*args, "--force"]) == 0
+    assert json.loads((tmp_path / "default.json").read_text())["arch"] == "tiny"
+
+
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "(default: 30)" in out and "(default: 0.003)" in out
+
+
+def test_personseg_train_entry_point_and_a_missing_tensorflow():
+    import importlib
+    import subprocess
+    import sys
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    meta = tomllib.loads((root / "pyproject.toml").read_text())
+    module, _, func = meta["project"]["scripts"]["personseg-train"].partition(":")
+    assert module.split(".")[0] in meta["tool"]["setuptools"]["packages"]  # shipped, not only in a checkout
+    assert callable(getattr(importlib.import_module(module), func))
+    lean = "import runpy, sys; sys.modules['tensorflow'] = None; runpy.run_module('training', run_name='__main__')"
+    result = subprocess.run([sys.executable, "-c", lean, "train", "--help"], cwd=root, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0 and "pip install 'personseg-live[train]'" in result.stderr
+    assert "Traceback" not in result.stderr

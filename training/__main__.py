@@ -24,7 +24,7 @@ def _quiet_tensorflow() -> None:
     with a driver, errors stay visible.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if Path("/proc/driver/nvidia").exists() else "3")
-    if "tensorflow" in sys.modules:
+    if sys.modules.get("tensorflow") is not None:  # already imported (None: blocked, as on a lean install)
         return
     sys.stderr.flush()
     saved = os.dup(2)

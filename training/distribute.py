@@ -55,9 +55,50 @@ def is_chief(strategy_name: str) -> bool:
     return strategy_name != "multiworker" or worker()[0] == 0
 
 
-def describe(strategy, per_replica_batch: int) -> str:
+def describe(strategy, per_replica_batch: int, multiworker: bool = False) -> str:
     replicas = strategy.num_replicas_in_sync
-    index, workers = worker() if type(strategy).__name__.startswith("MultiWorker") else (0, 1)
+    index, workers = worker() if multiworker else (0, 1)
     where = f", worker {index} of {workers}" if workers > 1 else ""
     return (f"strategy {type(strategy).__name__}: {replicas} replica(s){where}, global batch "
             f"{per_replica_batch * replicas} ({per_replica_batch} per replica)")
+
+
+def build_for_multiworker(model, strategy, batch: int, size: tuple[int, int]) -> None:
+    """Build the model's metrics, loss and optimizer state before ``fit`` and skip Keras' own build step.
+
+    Keras 3's ``fit`` builds that state from the first batch, which it first reduces across replicas
+    with ``strategy.reduce("MEAN", (x, y))``; MultiWorkerMirroredStrategy cannot reduce a tuple of
+    PerReplica values ("Attempt to convert a value (PerReplica:{...}) with an unsupported type").
+    The build needs only shapes, so a zero batch of the right shape builds the same state.
+    """
+    import numpy as np
+
+    h, w = size
+    batch_spec = (np.zeros((batch, h, w, 3), np.float32), np.zeros((batch, h, w, 1), np.float32))
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch_spec)
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    _mean_scalars_across_workers()
+
+
+def _mean_scalars_across_workers() -> None:
+    """Keras 3 averages each step's logs across workers with ``strategy.reduce("MEAN", v, axis=0)``, which
+    fails on the scalar loss and metrics ("Invalid reduction dimension 0 for input with 0 dimensions").
+    Averaging over the replicas alone (axis None) is what it means; every worker gets the same numbers,
+    so early stopping and checkpoints decide alike on all of them. Idempotent, multi-worker runs only."""
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+    if getattr(original, "scalar_safe", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+            return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.scalar_safe = True
+    trainer.reduce_per_replica = reduce_per_replica

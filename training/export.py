@@ -32,14 +32,21 @@ def _write_tflite(model, hw: tuple[int | None, int | None], out: Path, float16: 
 
 
 def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True,
-           static_sizes: tuple[tuple[int, int], ...] = ((144, 256),)) -> list[Path]:
+           static_sizes: tuple[tuple[int, int], ...] = ((144, 256),), force: bool = False) -> list[Path]:
+    """``force``: replace an existing model of that name (the shipped ``default`` among them)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     from personseg_live.model.architectures import ARCHITECTURES
 
     if not checkpoint.exists():
-        raise SystemExit(f"checkpoint not found: {checkpoint}")
+        raise ValueError(f"checkpoint not found: {checkpoint}")
+    # The checkpoint itself may be the .keras of that name (exporting in place adds the .tflite beside it).
+    existing = [p.name for p in (out_dir / f"{name}.keras", out_dir / f"{name}.tflite")
+                if p.exists() and p.resolve() != checkpoint.resolve()]
+    if existing and not force:
+        raise ValueError(f"{out_dir} already holds model {name!r} ({', '.join(existing)}); pass --force to "
+                         "replace it, or export under another --name")
     # Mixed-precision checkpoints (GPU training) are rebuilt in float32 for the CPU runtime.
     keras.mixed_precision.set_global_policy("float32")
     model = keras.models.load_model(checkpoint, compile=False)

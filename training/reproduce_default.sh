@@ -85,7 +85,7 @@ $PY -m training train --arch mobile --init "$RUNS/default_neg/best.keras" --lr 2
 $PY -m training interpolate "$RUNS/distill/best.keras" "$RUNS/mobile_init.keras" --alpha 0.7 --out "$RUNS/default_wise.keras"
 
 # 10. Export (into assets/models unless MODELS says otherwise) and report.
-$PY -m training export "$RUNS/default_wise.keras" --name default --out "$MODELS"
+$PY -m training export "$RUNS/default_wise.keras" --name default --out "$MODELS" --force
 $PY -m training evaluate --model "$MODELS/default.tflite" \
   --data "$D/ccp-person" --data "$D/celebamask-hq-subset" --data "$D/nprportrait-seg" \
   --data "$D/voc-person" --data "$D/coco128-seg-person" --data "$D/davis2016-person,split=sequence"

@@ -23,7 +23,7 @@ from . import run_dir
 from .augment import AugmentConfig
 from .checks import check_settings, keras_file_arch, scan_set
 from .data import DataSpec, Splits, load_backgrounds, load_splits
-from .distribute import STRATEGIES, describe, is_chief, make_strategy
+from .distribute import STRATEGIES, build_for_multiworker, describe, is_chief, make_strategy
 
 __all__ = ["STRATEGIES", "TrainConfig", "cosine_lr", "make_strategy", "train"]
 
@@ -151,7 +151,9 @@ def _build_model(cfg: TrainConfig, run: Path, from_last: bool):
     else:
         model = architectures.build(cfg.arch, None if cfg.arch != "seed" else tuple(cfg.size))
     model.compile(optimizer=keras.optimizers.Adam(cfg.lr),
-                  loss=BCEDiceLoss(cfg.bce_weight, cfg.dice_weight, cfg.boundary_weight),
+                  # Per-image losses averaged over the weights: validation padding (weight 0) does not count.
+                  loss=BCEDiceLoss(cfg.bce_weight, cfg.dice_weight, cfg.boundary_weight,
+                                   reduction="mean_with_sample_weight"),
                   metrics=[MeanIoU(), BoundaryF()])
     return model
 
@@ -212,7 +214,7 @@ def train(cfg: TrainConfig, resume: bool = False, verbose: int | None = None, co
     keras.utils.set_random_seed(cfg.seed)
     if tf.config.list_physical_devices("GPU"):
         keras.mixed_precision.set_global_policy("mixed_float16")
-    print(describe(strategy, cfg.batch), flush=True)
+    print(describe(strategy, cfg.batch, cfg.strategy == "multiworker"), flush=True)
     splits, backgrounds = _load_data(cfg, run, chief)
     start_epoch, steps_done, from_last = _start_position(run, resume)
     global_batch = cfg.batch * strategy.num_replicas_in_sync
@@ -222,6 +224,8 @@ def train(cfg: TrainConfig, resume: bool = False, verbose: int | None = None, co
         print(f"continuing {run} at epoch {start_epoch + 1}, after {steps_done} of its steps", flush=True)
     with strategy.scope():
         model = _build_model(cfg, run, from_last)
+    if cfg.strategy == "multiworker":
+        build_for_multiworker(model, strategy, cfg.batch, tuple(cfg.size))
     out = run if chief else Path(tempfile.mkdtemp(prefix="personseg-worker-"))
     monitor = "val_iou" if val_ds is not None else "iou"
     if verbose is None:
