@@ -323,3 +323,25 @@ def test_png_background_alpha_shows_the_blurred_original(tmp_path, segmenter, si
     frame = decode_bgr(out)[-1].astype(int)
     assert np.abs(frame[h // 2, 4] - 120).max() <= 6, frame[h // 2, 4]  # the blurred room, not the stored green
     assert np.abs(frame[h // 2, w - 5] - (0, 0, 255)).max() <= 12, frame[h // 2, w - 5]
+
+
+def test_mjpeg_yuvj420p_input_keeps_its_levels(tmp_path, segmenter):
+    import av
+    from fractions import Fraction
+
+    from videos import synthetic_frame
+
+    src = tmp_path / "webcam.mkv"  # what a webcam's MJPEG recording holds: yuvj420p, full range
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("mjpeg", rate=30)
+        video.width, video.height, video.pix_fmt = 160, 96, "yuvj420p"
+        for i in range(5):
+            vf = av.VideoFrame.from_ndarray(synthetic_frame(i), format="bgr24").reformat(format="yuvj420p")
+            vf.pts, vf.time_base = i, Fraction(1, 30)
+            out.mux(video.encode(vf))
+        out.mux(video.encode(None))
+    dst = tmp_path / "out.mp4"
+    process_video(src, dst, ProcessOptions(background=parse_background("none")), segmenter=segmenter, progress=False)
+    for a, b in zip(decode_bgr(src), decode_bgr(dst)):
+        assert abs(float(a.mean()) - float(b.mean())) < 1.5 and np.abs(a.astype(int) - b).mean() < 2.5
+        assert (b == 255).mean() <= (a == 255).mean() + 0.002
