@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=20, help=f"libx264 quality {CRF_RANGE[0]}..{CRF_RANGE[1]}, lower is better (default 20)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file or folder (and --mask-out folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--plate", metavar="PLATE|auto",
+                   help="the empty scene by the same fixed camera (a photo, a short clip, or a saved .npz plate) "
+                        "sharpens and steadies the matte; auto: learn it from the video itself")
 
     b = sub.add_parser("bench", help="measure model speed, offline FPS and live latency")
     b.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -82,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--edges", type=Path, metavar="SHARED",
         help="instead: edge error, boundary F and flicker of today's and the current matte on composites made from "
         "SHARED/data/<set>/ people and SHARED/backgrounds/ scenes",
+    )
+    b.add_argument(
+        "--room", type=Path, metavar="SHARED",
+        help="instead: IoU, boundary F and flicker of the model alone and with a room plate (given, learned) on "
+        "fixed-camera clips made from SHARED/data/<set>/ people and SHARED/backgrounds/ rooms; the plate's cost",
     )
     b.add_argument("--model", default="default", help="bundled model name or a .tflite/.keras file (default: default)")
 
@@ -104,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "process":
             return cmd_process(args)
         if args.command == "bench":
+            if args.room is not None:
+                from .bench_room import main as room_main
+
+                return room_main(args.room, json_output=args.json, quick=args.quick, model=args.model)
             if args.edges is not None:
                 from .bench_edges import main as edges_main
 
@@ -160,9 +172,15 @@ def _process_options(args: argparse.Namespace):
     problems = validate(Settings(matte=matte, background=background))
     if problems:  # "settings.matte.threshold: 7.0 is outside 0.0..1.0; using ..." -> "--threshold: 7.0 is outside 0.0..1.0"
         raise ValueError("; ".join("--" + p.split("settings.matte.", 1)[-1].split("; using", 1)[0] for p in problems))
+    plate = None
+    if args.plate is not None and args.plate != "auto":
+        from .room import read_plate_file
+
+        plate = read_plate_file(args.plate)  # RoomError (a ValueError): "plate file not found: ..."
     return ProcessOptions(
         background=background, matte=matte, model=args.model, backend=args.backend,
         mask_out=args.mask_out, preset=args.preset, crf=args.crf, overwrite=args.overwrite, quality=args.quality,
+        plate=plate, learn_room=args.plate is not None,
     )
 
 

@@ -72,6 +72,9 @@ class ProcessOptions:
     crf: int = 20
     # Replace an existing output file or non-empty PNG/mask folder (the CLI asks for -y/--overwrite).
     overwrite: bool = True
+    # Issue 13: the empty scene (a room.Plate) as a matte cue, and/or learning it from the video itself.
+    plate: object | None = None
+    learn_room: bool = False
 
 
 @dataclass
@@ -165,6 +168,10 @@ def process_video(
     if not options.overwrite and dst.exists() and not (dst.is_dir() and not any(dst.iterdir())):
         raise OutputError(f"{dst} already exists; add -y/--overwrite to replace it")
     processor = FrameProcessor(None, options.matte, options.background)  # a bad background fails before decoding
+    if options.plate is not None or options.learn_room:
+        from .room import RoomCue
+
+        processor.room = RoomCue(options.plate, learn=options.learn_room)
     if segmenter is None:
         from .model.segmenter import Segmenter
 

@@ -46,12 +46,15 @@ def frame_size(frame: np.ndarray) -> tuple[int, int]:
 
 
 class FrameProcessor:
-    def __init__(self, segmenter, matte: MatteSettings | None = None, background: BackgroundSettings | None = None):
+    def __init__(self, segmenter, matte: MatteSettings | None = None, background: BackgroundSettings | None = None,
+                 *, room=None):
         """``segmenter``: a Segmenter (or anything with ``lowres``/``lowres_batch``); None until one is
-        set. A bad ``background`` raises BackgroundError here, before any frame."""
+        set. A bad ``background`` raises BackgroundError here, before any frame. ``room``: a
+        ``room.RoomCue`` (the clean-plate cue, issue 13) or None; it may be set later (``self.room``)."""
         self.segmenter = segmenter
         self.compositor = Compositor(background)
         self.matte = Matte(matte)
+        self.room = room
 
     def update_matte(self, settings: MatteSettings) -> None:
         self.matte.update(settings)
@@ -63,6 +66,8 @@ class FrameProcessor:
     def reset(self) -> None:
         """A new stream: the matte's temporal state from the old one means nothing."""
         self.matte.reset()
+        if self.room is not None:
+            self.room.reset()
 
     def close(self) -> None:
         self.compositor.close()
@@ -86,6 +91,9 @@ class FrameProcessor:
     def finish(self, frame: np.ndarray, guide: np.ndarray, low: np.ndarray, *, segment_ms: float = 0.0) -> Processed:
         """The chain after the model: ``low`` (the model's probability for ``guide``) -> alpha -> composite."""
         t1 = time.perf_counter()
+        if self.room is not None:  # the plate adjusts the model's probability; the matte works on as before
+            low = self.room(low, guide, frame_size(frame))
+        t_room = time.perf_counter()
         alpha = self.matte(low, guide, out_size=frame_size(frame))
         t2 = time.perf_counter()
         composite = self.compositor.compose_i420(frame, alpha) if is_i420(frame) else self.compositor(frame, alpha)
@@ -93,6 +101,8 @@ class FrameProcessor:
         matte_ms, compose_ms = (t2 - t1) * 1e3, (t3 - t2) * 1e3
         timings = {"segment": segment_ms, "matte": matte_ms, "compose": compose_ms,
                    "total": segment_ms + matte_ms + compose_ms}
+        if self.room is not None:
+            timings["room"] = (t_room - t1) * 1e3  # a part of "matte"
         return Processed(alpha, composite, timings)
 
     @staticmethod

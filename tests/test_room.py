@@ -1,0 +1,287 @@
+"""Know the room (issue 13): the clean-plate cue on synthetic frames with known answers, the plate kept
+per camera, and ``process --plate`` on real files through the real model."""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import pytest
+
+from personseg_live.room import RoomCue, RoomError, RoomStatus, camera_key, capture_plate, load_plate, read_plate_file, save_plate
+from personseg_live.room import store
+from personseg_live.room.plate import plate_size
+
+HW = (360, 640)  # frames; the cue works at 320x180
+NOISE = 4.0
+
+
+def room_picture(seed: int) -> np.ndarray:
+    """A textured room: smooth colour blobs (walls, furniture) and some edges."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(30, 220, (9, 16, 3), dtype=np.uint8)
+    room = cv2.resize(coarse, HW[::-1], interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    for _ in range(6):
+        x, y = int(rng.integers(0, HW[1] - 80)), int(rng.integers(0, HW[0] - 80))
+        cv2.rectangle(room, (x, y), (x + 60, y + 40), tuple(float(v) for v in rng.integers(0, 255, 3)), -1)
+    return room
+
+
+def shoot(room: np.ndarray, rng, gain=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """What the camera delivers: the scene, an exposure/white-balance gain, fresh sensor noise."""
+    return np.clip(room * np.float32(gain) + rng.normal(0, NOISE, room.shape), 0, 255).astype(np.uint8)
+
+
+def plate_of(room: np.ndarray, seed: int = 1, frames: int = 8):
+    rng = np.random.default_rng(seed)
+    return capture_plate([shoot(room, rng) for _ in range(frames)])
+
+
+def work(prob: np.ndarray) -> np.ndarray:
+    h, w = plate_size(HW)
+    return cv2.resize(prob, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+PERSON = (slice(120, 360), slice(260, 420))  # a torso standing on the bottom edge
+HALO = (slice(90, 360), slice(220, 460))  # where a sloppy model says "person" too
+
+
+def with_person(room: np.ndarray, colour=(40, 60, 200)) -> np.ndarray:
+    scene = room.copy()
+    scene[PERSON] = colour
+    return scene
+
+
+def sloppy_model() -> np.ndarray:
+    """A model that is sure of the room far away, unsure (0.7) in a halo around the person."""
+    prob = np.full(HW, 0.02, np.float32)
+    prob[HALO] = 0.7
+    prob[PERSON] = 0.95
+    return prob
+
+
+def truth() -> np.ndarray:
+    t = np.zeros(HW, np.float32)
+    t[PERSON] = 1
+    return t
+
+
+def iou(prob: np.ndarray) -> float:
+    from personseg_live.quality import iou as quality_iou
+
+    return quality_iou(prob, work(truth()))
+
+
+def run(cue: RoomCue, frames, prob: np.ndarray) -> np.ndarray:
+    out = None
+    for frame in frames:
+        out = cue(prob, frame)
+    return out
+
+
+# -- the fusion -----------------------------------------------------------------------------------
+
+
+def test_plate_cuts_the_halo_a_sloppy_model_leaves_under_noise():
+    room, rng = room_picture(0), np.random.default_rng(5)
+    cue = RoomCue(plate_of(room), learn=False)
+    fused = run(cue, [shoot(with_person(room), rng) for _ in range(3)], sloppy_model())
+    assert cue.status is RoomStatus.ACTIVE
+    assert iou(work(sloppy_model())) < 0.8
+    assert iou(fused) > 0.97
+    # the room far from the person stays room despite fresh noise every frame
+    assert (fused[work(truth()) == 0] < 0.5).mean() > 0.99
+
+
+def test_exposure_and_white_balance_step_are_matched_not_taken_for_a_person():
+    room, rng = room_picture(1), np.random.default_rng(6)
+    cue = RoomCue(plate_of(room), learn=False)
+    step = (1.25, 1.15, 1.3)  # auto exposure + white balance jump
+    fused = run(cue, [shoot(with_person(room), rng, step) for _ in range(2)], sloppy_model())
+    assert cue.status is RoomStatus.ACTIVE
+    np.testing.assert_allclose(cue.gain, step, atol=0.03)
+    assert iou(fused) > 0.97
+
+
+def test_a_soft_shadow_the_person_casts_stays_room():
+    room, rng = room_picture(2), np.random.default_rng(7)
+    cue = RoomCue(plate_of(room), learn=False)
+    shadow = np.zeros(HW, np.float32)
+    shadow[60:360, 420:560] = 1
+    shadow = cv2.GaussianBlur(shadow, (0, 0), 12)[..., None]
+    scene = with_person(room) * (1 - 0.35 * shadow)  # darker, same colour
+    prob = sloppy_model()
+    prob[60:360, 420:560] = 0.6  # the model half believes the shadow is a person
+    fused = run(cue, [shoot(scene, rng) for _ in range(2)], prob)
+    in_shadow = work(shadow[..., 0]) > 0.5
+    assert (fused[in_shadow] < 0.5).mean() > 0.95
+    assert iou(fused) > 0.95
+
+
+def test_where_the_person_wears_the_wall_colour_the_sure_model_decides():
+    room, rng = room_picture(3), np.random.default_rng(8)
+    cue = RoomCue(plate_of(room), learn=False)
+    scene = room.copy()  # the person is invisible against the plate: same colours
+    prob = np.full(HW, 0.02, np.float32)
+    prob[PERSON] = 0.97
+    fused = run(cue, [shoot(scene, rng)], prob)
+    assert (fused[work(truth()) == 1] > 0.5).mean() > 0.99
+
+
+def test_wrong_plate_steps_aside_on_the_first_frame():
+    rng = np.random.default_rng(9)
+    cue = RoomCue(plate_of(room_picture(4)), learn=False)  # another room
+    prob = sloppy_model()
+    out = cue(prob, shoot(with_person(room_picture(5)), rng))
+    assert cue.status is RoomStatus.MISMATCH
+    assert out is prob  # the model alone, untouched
+    assert cue.mismatch > 0.5
+
+
+def test_camera_moved_plate_is_relearned_and_used_again():
+    room, rng = room_picture(6), np.random.default_rng(10)
+    cue = RoomCue(plate_of(room), learn=True)
+    moved = np.roll(room, 40, axis=1)
+    prob = sloppy_model()
+    statuses = [None]
+    for _ in range(90):  # 3 s at 30 fps
+        cue(prob, shoot(with_person(moved), rng))
+        statuses.append(cue.status)
+    assert statuses[1] is RoomStatus.MISMATCH
+    assert statuses[-1] is RoomStatus.ACTIVE
+    far = work(prob) < 0.1
+    far = cv2.erode(far.view(np.uint8), np.ones((9, 9), np.uint8)).view(bool)
+    err = np.abs(cue.plate().mean - plate_of(moved).mean).max(axis=2)
+    assert np.median(err[far]) < 4  # the plate is the room as it is now
+    assert iou(cue(prob, shoot(with_person(moved), rng))) >= iou(work(prob)) - 1e-6
+
+
+def test_learning_fills_the_plate_from_the_room_and_never_absorbs_the_person():
+    room, rng = room_picture(7), np.random.default_rng(11)
+    cue = RoomCue(None, learn=True)
+    prob = sloppy_model()
+    for _ in range(45):
+        fused = cue(prob, shoot(with_person(room), rng))
+    assert cue.status is RoomStatus.ACTIVE
+    learned = cue.plate()
+    person, far = work(truth()) == 1, work(sloppy_model()) < 0.1
+    # the person's pixels are never sampled: the plate there stays empty (zero)
+    assert np.abs(learned.mean[person]).max() == 0
+    err = np.abs(learned.mean - plate_of(room).mean).max(axis=2)
+    assert np.median(err[cv2.erode(far.view(np.uint8), np.ones((9, 9), np.uint8)).view(bool)]) < 4
+    # the halo next to the person was never surely room for the model: the cue cannot cut it by itself
+    assert iou(fused) >= iou(work(prob)) - 1e-6
+
+
+def test_no_plate_and_no_learning_is_the_model_alone():
+    cue = RoomCue(None, learn=False)
+    prob = sloppy_model()
+    assert cue(prob, shoot(room_picture(0), np.random.default_rng(0))) is prob
+    assert cue.status is RoomStatus.OFF
+
+
+# -- the plate kept per camera -----------------------------------------------------------------
+
+
+def test_plate_saved_per_camera_and_read_back(tmp_path):
+    a, b = plate_of(room_picture(0)), plate_of(room_picture(1))
+    key_a, key_b = camera_key("0", (720, 1280)), camera_key("/dev/video2", (720, 1280))
+    assert key_a != key_b and "/" not in key_b
+    save_plate(a, key_a, tmp_path)
+    save_plate(b, key_b, tmp_path)
+    got = load_plate(key_a, tmp_path)
+    np.testing.assert_array_equal(got.mean, a.mean)
+    np.testing.assert_array_equal(got.noise, a.noise)
+    assert got.frame_hw == a.frame_hw
+    assert not np.array_equal(load_plate(key_b, tmp_path).mean, a.mean)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{key_a}.npz", f"{key_b}.npz"])  # no temp files left
+    assert store.forget_plate(key_a, tmp_path) and load_plate(key_a, tmp_path) is None
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04broken"])
+def test_a_corrupt_plate_file_is_ignored_with_a_warning(tmp_path, caplog, content):
+    key = camera_key("0", (720, 1280))
+    store.plate_path(key, tmp_path).write_bytes(content)
+    with caplog.at_level(logging.WARNING, logger="personseg_live.room.store"):
+        assert load_plate(key, tmp_path) is None
+    assert "learn the room again" in caplog.text
+
+
+def test_a_plate_of_the_wrong_shape_is_refused(tmp_path):
+    path = tmp_path / "x.npz"
+    np.savez(path, mean=np.zeros((4, 4), np.float32), noise=np.zeros((4, 4), np.float32), frame_hw=np.array([4, 4]))
+    with pytest.raises(RoomError, match="not a plate saved by personseg-live"):
+        read_plate_file(path)
+
+
+# -- process --plate on real files ----------------------------------------------------------------
+
+
+def _room_video(path, room, *, square: bool, frames: int = 24):
+    from videos import write_video
+
+    def image(i):
+        frame = room.copy()
+        if square:
+            x = 40 + 4 * i
+            frame[150:260, x : x + 90] = (20, 200, 240)
+        return np.clip(frame, 0, 255).astype(np.uint8)
+
+    return write_video(path, frames=frames, size=(HW[1], HW[0]), image=image)
+
+
+def _masks(folder):
+    return [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted(folder.glob("*.png"))]
+
+
+@pytest.fixture(scope="module")
+def room_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("room")
+    room = room_picture(12)
+    cv2.imwrite(str(folder / "plate.png"), np.clip(room, 0, 255).astype(np.uint8))
+    _room_video(folder / "in.mp4", room, square=True)
+    return folder
+
+
+def test_process_with_a_plate_keys_what_is_not_the_room(room_files, tmp_path):
+    """A box carried through the room is no person for the model, but the plate says it is not the room
+    either: with --plate the matte takes it in, without it does not."""
+    from personseg_live.cli import main
+
+    src = room_files / "in.mp4"
+    assert main(["process", str(src), str(tmp_path / "plain.mp4"), "--quiet", "--mask-out", str(tmp_path / "m0")]) == 0
+    assert main(["process", str(src), str(tmp_path / "plate.mp4"), "--quiet", "--mask-out", str(tmp_path / "m1"),
+                 "--plate", str(room_files / "plate.png")]) == 0
+    plain, plated = _masks(tmp_path / "m0"), _masks(tmp_path / "m1")
+    assert len(plain) == len(plated) == 24 and (tmp_path / "plate.mp4").stat().st_size > 0
+    x = 40 + 4 * 20
+    box = (slice(170, 240), slice(x + 10, x + 80))
+    assert plain[20][box].mean() < 64
+    assert plated[20][box].mean() > 192
+    far = (slice(10, 100), slice(450, 630))
+    assert plated[20][far].mean() < 10
+
+
+def test_process_plate_auto_learns_from_the_video(room_files, tmp_path):
+    from personseg_live.cli import main
+
+    assert main(["process", str(room_files / "in.mp4"), str(tmp_path / "auto.mp4"), "--quiet", "--plate", "auto"]) == 0
+    assert (tmp_path / "auto.mp4").stat().st_size > 0
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.png", None, "plate file not found"),
+    ("plate.png", b"this is not a picture", "cannot read the plate image"),
+    ("plate.mp4", b"nor a video", "cannot read the plate"),
+])
+def test_a_missing_or_unreadable_plate_is_a_one_line_error(room_files, tmp_path, capsys, name, content, message):
+    from personseg_live.cli import main
+
+    plate = tmp_path / name
+    if content is not None:
+        plate.write_bytes(content)
+    assert main(["process", str(room_files / "in.mp4"), str(tmp_path / "out.mp4"), "--quiet", "--plate", str(plate)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out.mp4").exists()
