@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,11 @@ def test_wheel_installs_and_runs_in_a_clean_venv(tmp_path, clip):
 
     sh(sys.executable, "-m", "build", "--outdir", tmp_path / "dist", ROOT)
     [wheel] = (tmp_path / "dist").glob("personseg_live-*.whl")
+    # pyproject lists the packages by name: a new subpackage left off the list is missing from the wheel.
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "personseg_live").rglob("*.py") if "__pycache__" not in p.parts}
+    assert sources <= shipped, f"not in the wheel (add the package to pyproject.toml): {sorted(sources - shipped)}"
+    assert {"personseg_live/assets/models/default.tflite", "personseg_live/assets/models/default.json"} <= shipped
     sh(sys.executable, "-m", "venv", tmp_path / "venv")
     bin_ = tmp_path / "venv" / "bin"
     sh(bin_ / "pip", "install", "-q", wheel)
