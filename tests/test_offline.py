@@ -267,7 +267,7 @@ def test_full_range_input_to_png_frames_keeps_levels(tmp_path, segmenter):
         process_video(src, out, ProcessOptions(background=parse_background("transparent")), segmenter=segmenter, progress=False)
         pngs.append(cv2.imread(str(out / "00000.png"), cv2.IMREAD_UNCHANGED).astype(int))
     full, limited = pngs
-    assert abs(full[..., :3].mean() - limited[..., :3].mean()) < 1.0
+    assert abs(full[..., :3].mean() - limited[..., :3].mean()) < 2.0  # ~2 levels, as the issue asks
     assert np.abs(full - limited).mean() < 3  # two encodes of the picture differ by ~2 anyway
     assert (full[..., :3] == 255).mean() <= (limited[..., :3] == 255).mean() + 0.002
 
