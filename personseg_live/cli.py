@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", help="camera index (0, 1, ...), demo (the bundled clip) or a video file; default: first camera, else the demo clip")
     parser.add_argument("--background", help="blur | none | transparent | color:#RRGGBB | an image or video file")
     parser.add_argument("--headless", action="store_true", help="no window, even when a display is available")
+    parser.add_argument("--learn-room", action="store_true",
+                        help="live: after a 3 s countdown (step out of the picture) learn the empty room and keep it for this camera")
     parser.add_argument("--vcam", action="store_true", help="send the result to the virtual camera")
     parser.add_argument("--model", help="bundled model name or a .tflite/.keras file")
     parser.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto)")
@@ -349,13 +351,13 @@ def run_headless(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     if args.vcam:
-        return _run_live(settings, vcam=True, output=None)
+        return _run_live(settings, vcam=True, output=None, learn_room=args.learn_room)
     spec = settings.source.spec
     if spec is None or not is_camera_spec(spec):
         return _run_file(settings, args.output)
     output = args.output or Path(f"personseg-live-camera{spec}.mp4")
     print(f"personseg-live: no display; recording camera {spec} to {output} until Ctrl-C", file=sys.stderr)
-    return _run_live(settings, vcam=False, output=output)
+    return _run_live(settings, vcam=False, output=output, learn_room=args.learn_room)
 
 
 def _run_file(settings, output: Path | None) -> int:
@@ -393,7 +395,7 @@ def _run_file(settings, output: Path | None) -> int:
 LIVE_TIME_BASE = Fraction(1, 1000)
 
 
-def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
+def _run_live(settings, *, vcam: bool, output: Path | None, learn_room: bool = False) -> int:
     """The live pipeline until SIGINT/SIGTERM (or the source ends): to the virtual camera or a file."""
     from .pipeline import Pipeline
     from .settings import VcamSettings
@@ -423,8 +425,11 @@ def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
         elif event.kind in ("error", "model_failed", "vcam_notice"):  # pipeline.EventKind values
             print(f"personseg-live: {event.message}", file=sys.stderr)
 
+    room = _LiveRoom(settings, learn_room)
+
     def on_frame(result) -> None:
         state["frames"] += 1
+        room.feed(result.original, pipeline)
         if output is None:
             return
         if state["sink"] is None:
@@ -439,6 +444,7 @@ def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
         state["sink"].send(frame, pts=pts, time_base=LIVE_TIME_BASE)
 
     pipeline = Pipeline(settings, on_frame=on_frame, on_event=on_event)
+    pipeline.set_room(room.cue)
     stop = _StopOnSignals(on_signal=done.set)
     with stop:
         pipeline.start()
@@ -452,6 +458,40 @@ def _run_live(settings, *, vcam: bool, output: Path | None) -> int:
         print(f"personseg-live: nothing recorded; {output} not written", file=sys.stderr)
         return 1
     return state["code"]
+
+
+class _LiveRoom:
+    """The room for a headless live run: the camera's stored plate, learning, and --learn-room's capture."""
+
+    def __init__(self, settings, learn: bool):
+        from .room.live import COUNTDOWN_S, PlateCapture, cue_for_source
+        from .settings import is_camera_spec
+
+        self.spec, self.camera = settings.source.spec, is_camera_spec(settings.source.spec)
+        self.auto = settings.room.auto_learn
+        self.cue = cue_for_source(self.spec, auto_learn=self.auto, is_camera=self.camera)
+        self.capture = PlateCapture() if learn else None
+        if learn:
+            print(f"personseg-live: learning the room: step out of the picture; capturing in {COUNTDOWN_S:.0f} s",
+                  file=sys.stderr)
+
+    def feed(self, frame, pipeline) -> None:
+        """Called with each live frame (the inference thread)."""
+        if self.capture is None:
+            return
+        plate = self.capture.feed(frame)
+        if plate is None:
+            return
+        from .room import RoomCue
+        from .room.live import keep_plate
+
+        self.capture = None
+        self.cue = RoomCue(plate, learn=self.auto)
+        pipeline.set_room(self.cue)
+        where = f"; kept for camera {self.spec or 'default'}" if self.camera else ""
+        if self.camera:
+            keep_plate(plate, self.spec)
+        print(f"personseg-live: room learned{where}; you can step back in", file=sys.stderr)
 
 
 class _StopOnSignals:

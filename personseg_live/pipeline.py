@@ -127,6 +127,7 @@ class Pipeline:
         self._pending_background: BackgroundSettings | None = None
         self._pending_model: tuple[str, str] | None = None
         self._pending_vcam: VcamSettings | None = settings.vcam if settings.vcam.enabled else None
+        self._pending_room: tuple | None = None  # (RoomCue or None,)
         self._model_error: str | None = None
         self._loader: threading.Thread | None = None
         self._loaded: tuple[tuple[str, str], Segmenter | None, str | None] | None = None  # from the loader
@@ -211,6 +212,12 @@ class Pipeline:
         with self._lock:
             self._settings = replace(self._settings, model=name, backend=backend)
             self._pending_model = (name, backend)
+
+    def set_room(self, room) -> None:
+        """A ``room.RoomCue`` for the processor (issue 13), or None for the model alone. The cue is then
+        the inference thread's: read its ``status`` only."""
+        with self._lock:
+            self._pending_room = (room,)
 
     def set_vcam(self, vcam: VcamSettings) -> None:
         with self._lock:
@@ -368,6 +375,9 @@ class Pipeline:
             matte, self._pending_matte = self._pending_matte, None
             background, self._pending_background = self._pending_background, None
             vcam_s, self._pending_vcam = self._pending_vcam, None
+            room, self._pending_room = self._pending_room, None
+        if room is not None:
+            processor.room = room[0]
         if matte is not None:
             processor.update_matte(matte)
         if background is not None:

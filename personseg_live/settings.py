@@ -65,6 +65,13 @@ class SourceSettings:
 
 
 @dataclass
+class RoomSettings:
+    """Know the room (issue 13): the empty scene as a matte cue."""
+
+    auto_learn: bool = field(default=True, metadata={"doc": "learn the empty room from what the model calls background"})
+
+
+@dataclass
 class VcamSettings:
     enabled: bool = False
     device: str | None = None
@@ -78,6 +85,7 @@ class Settings:
     matte: MatteSettings = field(default_factory=MatteSettings)
     background: BackgroundSettings = field(default_factory=BackgroundSettings)
     vcam: VcamSettings = field(default_factory=VcamSettings)
+    room: RoomSettings = field(default_factory=RoomSettings)
     model: str = "default"
     backend: str = field(default="auto", metadata={"choices": BACKENDS})
     # A view of this session only: reopening the app on the raw picture would look like a failure.

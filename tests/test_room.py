@@ -4,6 +4,9 @@ per camera, and ``process --plate`` on real files through the real model."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 
 import cv2
 import numpy as np
@@ -285,3 +288,78 @@ def test_a_missing_or_unreadable_plate_is_a_one_line_error(room_files, tmp_path,
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out.mp4").exists()
+
+
+# -- live: --learn-room and the window -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def empty_room_clip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("empty")
+    return _room_video(folder / "empty.mp4", room_picture(13), square=False, frames=30)
+
+
+def test_plate_capture_counts_down_then_averages_frames():
+    from personseg_live.room.live import PlateCapture
+
+    now = [0.0]
+    capture = PlateCapture(countdown_s=3.0, frames=4, clock=lambda: now[0])
+    room, rng = room_picture(14), np.random.default_rng(0)
+    assert capture.feed(shoot(room, rng)) is None and capture.seconds_left() == 3.0  # the user is still in the picture
+    now[0] = 3.0
+    plates = [capture.feed(shoot(room, rng)) for _ in range(4)]
+    assert plates[:3] == [None] * 3 and plates[3] is not None
+    assert np.median(plates[3].noise) > 0.5  # measured from the frames, not the one-photo default
+
+
+def test_headless_learn_room_learns_and_uses_the_plate(empty_room_clip, tmp_path, capsys, monkeypatch):
+    """``--headless --learn-room``: the countdown message, then the plate goes to the pipeline and is used."""
+    from personseg_live.cli import _run_live
+    from personseg_live.pipeline import Pipeline
+    from personseg_live.settings import RoomSettings, Settings, SourceSettings
+
+    settings = Settings(source=SourceSettings(spec=str(empty_room_clip), loop=True), room=RoomSettings(auto_learn=False))
+    seen = []
+    real_set_room = Pipeline.set_room
+
+    def spy(self, cue):
+        seen.append(cue)
+        if cue is not None and cue.given is not None:  # learned: let it run a second, then stop like Ctrl-C
+            threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        return real_set_room(self, cue)
+
+    monkeypatch.setattr(Pipeline, "set_room", spy)
+    assert _run_live(settings, vcam=False, output=tmp_path / "rec.mp4", learn_room=True) == 0
+    err = capsys.readouterr().err
+    assert "step out of the picture" in err and "room learned" in err
+    assert seen[0] is None  # learning off and no plate for a file: the model alone at first
+    assert seen[-1].given is not None and seen[-1].status is RoomStatus.ACTIVE  # then the plate, in use
+
+
+def test_window_learn_room_action_badge_and_forget(qtbot, segmenter, empty_room_clip, tmp_path):
+    pytest.importorskip("pytestqt")
+    import argparse
+    import json
+
+    from personseg_live.gui.app import create_window
+
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"room": {"auto_learn": False}}))
+    window = create_window(argparse.Namespace(source=str(empty_room_clip), background=None, model=None),
+                           settings_path=path, segmenter=segmenter)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.preview.frames_shown > 0, timeout=20_000)
+    badge = window.findChild(type(window.room.badge), "room-badge")
+    assert badge.text() == "Room: off"
+    assert "L" in [key for key, _ in window.shortcut_rows()] and window.room.learn_action in window.toolbar.actions()
+    window.room.learn_action.trigger()
+    assert "Step out of the picture" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: badge.text() == "Room: known", timeout=30_000)
+    assert window.room.cue.given is not None
+    window.room.forget_action.trigger()
+    assert badge.text() == "Room: off" and window.room.cue is None
+    window.room.auto_action.trigger()  # the setting: learn by itself
+    assert window.settings.room.auto_learn
+    qtbot.waitUntil(lambda: badge.text() in ("Room: learning", "Room: known"), timeout=10_000)
+    window.close()

@@ -125,6 +125,9 @@ class MainWindow(QMainWindow):
         from ..pipeline import Pipeline
 
         self.pipeline = Pipeline(settings, on_frame=self.bridge.on_frame, on_event=self.bridge.on_event, segmenter=segmenter)
+        from .room_control import RoomControl
+
+        self.room = RoomControl(self)  # issue 13: Learn room (L), Forget room, the status-bar badge
         self.pipeline.start()
 
         # Said once, at start: settings that fell back to defaults, an NVIDIA GPU left idle for want of TensorFlow.
@@ -314,6 +317,7 @@ class MainWindow(QMainWindow):
         if not self._got_frame:
             self._got_frame = True
             self.first_frame.emit()
+        self.room.on_frame(result)
         if not self._frozen:
             self._held = result
             self._show_result(result)
@@ -394,6 +398,8 @@ class MainWindow(QMainWindow):
             self._source_message = "Opening the source…"
             self.source_label.setText(self._source_message)
         self.pipeline.set_source(source)
+        if picked_another:
+            self.room.source_changed(source.spec)  # each camera has its own room
         # Mirror or resolution changes do not make a --source file the next run's default.
         self._changed("source" if picked_another else None)
 

@@ -28,10 +28,10 @@ def rooms_dir() -> Path:
     return Path(user_data_dir(APP_NAME)) / "rooms"
 
 
-def camera_key(spec: str | None, frame_hw: tuple[int, int]) -> str:
-    """A file-name-safe key for one camera at one size: a plate belongs to the camera that took it."""
+def camera_key(spec: str | None, frame_hw: tuple[int, int] | None = None) -> str:
+    """A file-name-safe key for one camera (at one size, when given): a plate belongs to the camera that took it."""
     name = re.sub(r"[^A-Za-z0-9]+", "_", str(spec if spec is not None else "default")).strip("_") or "camera"
-    return f"{name}-{frame_hw[1]}x{frame_hw[0]}"
+    return name if frame_hw is None else f"{name}-{frame_hw[1]}x{frame_hw[0]}"
 
 
 def plate_path(key: str, folder: Path | None = None) -> Path:
