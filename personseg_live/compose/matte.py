@@ -4,20 +4,28 @@
     alpha = matte(seg.lowres(frame), frame)     # float32 HxW in 0..1, call once per frame, in order
 
 All the work happens at a small "work" resolution (long side <= 320 px); the only full-size
-operation is the final bilinear upsample into a reused buffer. Order of the steps:
+operations are the final bilinear upsample into a reused buffer and a clip. Order of the steps:
 
 1. Temporal smoothing of the probability with a *motion-weighted* EMA. A plain EMA steadies the
    edge but drags a ghost behind anything that moves. Here every pixel gets its own blend weight:
    small where neither the probability nor the picture changed (noise: smoothed away), 1 where
-   the probability jumps or the picture itself moved (real motion: followed at once).
+   the probability jumps, the picture itself moved, or the model is sure of a value on the other
+   side of the threshold (real motion: followed at once; ``_sure_change``).
 2. Threshold with a soft ramp (``softness`` wide), so the edge is not a hard 0/1 staircase.
-3. Edge refinement with a guided filter on the grey frame (snaps the edge to image edges: hair,
-   shoulders) — 2 ms at 320x180 where the full-resolution filter costs ~70 ms at 720p.
-4. Feather (Gaussian).
-5. Hold: where the picture is still, a change of the alpha passes in proportion to its size
-   (``|change| / HOLD``, all of it from ``HOLD`` up). Frame noise through the guided filter nudges
-   every soft edge pixel a little each frame; those nudges are damped to a fraction, while real
-   changes go through. Then one upsample.
+3. Edges, only in a band a few px around the model's edge (``_band``): alpha from colour
+   (``_colour_matte``: each pixel placed between the local person and room colours); outside the
+   band the model's 0 / 1 stay, so the room's texture (a window frame, grass) never enters the
+   alpha the way the guided filter over the whole frame let it.
+4. Hold: where the picture is still, a change of the alpha passes in proportion to its size
+   (``|change| / HOLD``, all of it from ``HOLD`` up). Frame noise nudges every soft edge pixel a
+   little each frame; those nudges are damped to a fraction, while real changes go through.
+5. Sharpen (``_sharpen``): the ramp is steepened so that after the upsample and a clip it is
+   ``feather`` frame px wide: hard where the body meets a plain background, but not where the
+   colours say mixed over an area (hair keeps its partial alpha). Then one upsample and the clip.
+
+``Matte(classic=True)`` runs the steps as they were before issue 12 (guided filter over the whole
+frame, outward feather, no sure-change term, no sharpening) for ``bench --edges``' comparison.
+The compositor then estimates the person's colour at the soft pixels (``foreground.py``).
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ MOTION_COMPENSATION = True
 
 #: Step 5 (only when smoothing > 0): an alpha change of d passes as d * min(1, |d| / HOLD) ...
 HOLD = 0.5
+#: The same after issue 12's edge steps: the sharpening after the hold multiplies what passes.
+EDGE_HOLD = 2.0
 #: ... where the picture is still: the 5x5 mean grey level moved less than this (8-bit levels), here
 #: and within the refinement's reach. Demo clip: flicker 0.46x -> 0.35x of the raw probability
 #: (0.53x -> 0.40x of a smoothing=0 matte); DAVIS IoU -0.02 points. Proportional, not all-or-nothing:
@@ -55,8 +65,6 @@ HOLD = 0.5
 #: Fully off (0) and fully on (1) alpha always pass, so no faint ghost lingers where a person left.
 STILL_GREY = 12
 
-COLOUR_MATTE = True
-GUIDED = True
 #: Issue 12: the model's own certainty (|prob - 0.5| at least this) lets a change through (see _sure_change).
 SURE = 0.3
 #: Feather outwards only (see __call__); a plain blur costs 0.9 IoU points on DAVIS.
@@ -107,6 +115,7 @@ class Matte:
 
     def reset(self) -> None:
         self._shape = None
+        self._hair = None
         self._prev_prob = None
         self._prev_grey = None
         self._prev_alpha = None
@@ -132,13 +141,14 @@ class Matte:
         prob = self._smooth(prob, grey, s.smoothing, sure=None if self.classic else SURE)
 
         alpha = _soft_threshold(prob, s.threshold, s.softness)
-        hair = None
+        hair = free = None
         if not self.classic:
-            alpha, hair = _edges(alpha, small, grey, s)
+            alpha, hair, free = _edges(alpha, small, s)
+            hair = self._steady_hair(hair, still)
         else:
             alpha = _classic_edges(alpha, grey, s, ww / w)
         if s.smoothing > 0:
-            alpha = self._hold(alpha, still)
+            alpha = self._hold(alpha, still, HOLD if self.classic else EDGE_HOLD, free)
         else:
             self._prev_alpha = None  # a later hold must not fall back to an alpha from long ago
         if not self.classic:
@@ -192,14 +202,26 @@ class Matte:
         moved = cv2.dilate((change >= STILL_GREY).view(np.uint8), np.ones((reach, reach), np.uint8))
         return moved == 0
 
-    def _hold(self, alpha: np.ndarray, still: np.ndarray | None) -> np.ndarray:
+    def _steady_hair(self, hair: np.ndarray | None, still: np.ndarray | None) -> np.ndarray | None:
+        """The hair map changes only where the picture moved: a pixel whose colour flickers across
+        "mixed" with the camera noise must not switch the sharpening on and off."""
+        prev = self._hair
+        if hair is not None and prev is not None and still is not None and prev.shape == hair.shape:
+            hair = np.where(still, prev, hair)
+        self._hair = hair
+        return hair
+
+    def _hold(self, alpha: np.ndarray, still: np.ndarray | None, hold: float = HOLD, free: np.ndarray | None = None) -> np.ndarray:
+        """``free``: where a fully-off / fully-on alpha passes at once (default: everywhere). Not
+        in the colour band: a colour estimate that touches 1 with the noise would pass, then be
+        held, and ratchet."""
         prev = self._prev_alpha
         if prev is not None and still is not None:
             change = alpha - prev
-            weight = np.abs(change) * np.float32(1 / HOLD)
+            weight = np.abs(change) * np.float32(1 / hold)
             weight[~still] = 1.0
-            weight[alpha <= 0.0] = 1.0
-            weight[alpha >= 1.0] = 1.0
+            full = (alpha <= 0.0) | (alpha >= 1.0)
+            weight[full if free is None else full & free] = 1.0
             np.minimum(weight, 1.0, out=weight)
             alpha = prev + weight * change
         self._prev_alpha = alpha.copy()
@@ -245,24 +267,22 @@ def _classic_edges(alpha: np.ndarray, grey: np.ndarray, s: MatteSettings, scale:
     return np.clip(alpha, 0.0, 1.0)
 
 
-def _edges(alpha: np.ndarray, colour: np.ndarray, grey: np.ndarray, s: MatteSettings) -> tuple[np.ndarray, np.ndarray | None]:
-    """Step 3: near the model's edge (the band), alpha from colour, then the guided filter; outside
-    the band the model's sure 0 / 1 stay as they are, so neither step can copy the room's texture
-    (a window frame, grass) into the alpha away from the person. Also returns where the colours
-    say "mixed over an area" (hair; see _hair), or None."""
+def _edges(alpha: np.ndarray, colour: np.ndarray, s: MatteSettings) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Step 3: near the model's edge (the band), alpha from colour; outside the band the model's
+    sure 0 / 1 stay as they are, so the room's texture (a window frame, grass) cannot enter the
+    alpha away from the person (the classic guided filter over the frame let it). Also returns where the colours
+    say "mixed over an area" (hair; see _hair) and where the model's own 0 / 1 stand (outside the
+    band), or None for either."""
     if not s.refine:
-        return alpha, None
+        return alpha, None, None
     band = _band(alpha)
     if band is None:
-        return alpha, None
-    hair = None
-    refined = alpha
-    if COLOUR_MATTE:
-        refined, hair = _colour_matte(colour, alpha, band)
-    if GUIDED:
-        refined = cv2.ximgproc.guidedFilter(grey, refined, GUIDE_RADIUS, GUIDE_EPS)
-    np.clip(refined, 0.0, 1.0, out=refined)
-    return np.where(band, refined, alpha), hair
+        return alpha, None, None
+    refined, hair = _colour_matte(colour, alpha, band)
+    # A soft band border: a pixel that enters or leaves the band with the noise moves a little,
+    # not from the model's 0 / 1 to the colour's answer in one frame.
+    w = cv2.blur(band.astype(np.float32), (5, 5))
+    return alpha + w * (refined - alpha), hair, w == 0
 
 
 def _band(alpha: np.ndarray) -> np.ndarray | None:
@@ -293,7 +313,7 @@ def _sharpen(alpha: np.ndarray, feather: int, scale: float, hair: np.ndarray | N
     return (alpha - np.float32(0.5)) * gain + np.float32(0.5)
 
 
-#: Colour matting (step 3a): how far (work px) from the model's edge the image may move it ...
+#: Colour matting (step 3): how far (work px) from the model's edge the image may move it ...
 BAND_RADIUS = 2
 #: ... and the reach (Gaussian sigma, work px) of the local person / room colour estimates.
 COLOUR_SIGMA = 3.0
@@ -319,7 +339,7 @@ def _colour_matte(colour: np.ndarray, alpha: np.ndarray, band: np.ndarray) -> tu
 
 
 #: A pixel is "hair" where more than this share of its 3x3 neighbours have a mixed colour.
-HAIR_SHARE = 0.5
+HAIR_SHARE = 0.7
 
 
 def _hair(est: np.ndarray, conf: np.ndarray) -> np.ndarray:
