@@ -113,7 +113,7 @@ def test_a_soft_shadow_the_person_casts_stays_room():
     shadow = np.zeros(HW, np.float32)
     shadow[60:360, 420:560] = 1
     shadow = cv2.GaussianBlur(shadow, (0, 0), 12)[..., None]
-    scene = with_person(room) * (1 - 0.35 * shadow)  # darker, same colour
+    scene = with_person(room) * (1 - 0.25 * shadow)  # darker, same colour
     prob = sloppy_model()
     prob[60:360, 420:560] = 0.6  # the model half believes the shadow is a person
     fused = run(cue, [shoot(scene, rng) for _ in range(2)], prob)

@@ -14,7 +14,7 @@ import logging
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QMenu
 
 from ..room import RoomCue, RoomStatus
 from ..room.live import PlateCapture, badge, cue_for_source, forget_room, keep_plate
@@ -22,6 +22,10 @@ from ..settings import is_camera_spec
 
 log = logging.getLogger(__name__)
 TICK_MS = 250
+
+
+def _menu(parent, title: str) -> QMenu:
+    return QMenu(title, parent)
 
 
 class RoomControl(QObject):
@@ -39,11 +43,14 @@ class RoomControl(QObject):
             "Learn the room by itself", "", self._on_auto, checkable=True, checked=window.settings.room.auto_learn,
             tip="Fill in the room from what the model calls background, while you are in the picture",
         )
-        menu = window.menuBar().addMenu("&Room")
+        bar = window.menuBar()
+        help_menu = next((a for a in bar.actions() if a.text() == "&Help"), None)
+        menu = bar.addMenu("&Room") if help_menu is None else bar.insertMenu(help_menu, _menu(bar, "&Room")).menu()
         menu.addActions([self.learn_action, self.forget_action, self.auto_action])
         window.toolbar.addSeparator()
         window.toolbar.addAction(self.learn_action)
         self.badge = QLabel()
+        self.badge.setContentsMargins(8, 0, 4, 0)
         self.badge.setObjectName("room-badge")
         window.statusBar().addPermanentWidget(self.badge)
         self._timer = QTimer(self, interval=TICK_MS)

@@ -36,19 +36,21 @@ from .plate import DEFAULT_NOISE, Plate, fit_to, plate_size
 #: Model probability below which a pixel is surely background (gain fit, mismatch, learning).
 SURE_BG = 0.1
 #: Share of the plate's brightness a soft shadow may take away and still count as the room.
-SHADOW = 0.45
+SHADOW = 0.3
 #: Brightness weight against chroma for darker (beyond SHADOW) / brighter pixels than the plate.
 DARK_WEIGHT, BRIGHT_WEIGHT = 0.5, 0.6
 #: Noise floor (8-bit levels): compression and what the plate's noise figure missed.
 NOISE_FLOOR = 3.0
 #: A slight shake moves the plate's edges by about this many work pixels.
 SHAKE_PX = 0.5
-#: z (difference / noise) below Z_ROOM looks like the plate, above Z_PERSON surely not.
-Z_ROOM, Z_PERSON = 3.0, 7.0
+#: z (difference / noise): up to Z_SAME the plate itself (full BG_PUSH), fading to no evidence at
+#: Z_ROOM; from there the push for the person grows to full FG_PUSH at Z_PERSON. The gap keeps dark
+#: hair over a dark wall (little chroma, "darker" like a shadow) from being pushed into the room.
+Z_SAME, Z_ROOM, Z_PERSON = 1.5, 3.0, 7.0
 #: Logit added for "surely not the plate" / subtracted for "looks like the plate".
-FG_PUSH, BG_PUSH = 6.0, 2.0
+FG_PUSH, BG_PUSH = 9.0, 2.0
 #: The model's logit is clipped to this before the evidence is added (a 0.9997 model is no surer than that).
-LOGIT_CLIP = 8.0
+LOGIT_CLIP = 6.0
 #: Share of surely-background pixels not matching the plate above which the plate is wrong.
 MISMATCH_ON, MISMATCH_OFF = 0.3, 0.15
 #: Frames of mismatch after which a plate (learned or given, when learning) is dropped and learned again.
@@ -182,7 +184,9 @@ class RoomCue:
         weighted = perp2 + par * par
         # The 3x3 mean calms lone noise spikes; the min with the pixel's own value keeps it from
         # spreading a person's difference one pixel out into the room.
-        z = np.sqrt(np.minimum(cv2.blur(weighted, (3, 3)), weighted) * self._inv_sigma2)
+        # (cv2.blur sums running totals: a tiny negative can come out next to large values.)
+        z2 = np.minimum(cv2.blur(weighted, (3, 3)), weighted)
+        z = np.sqrt(np.maximum(z2, 0.0, out=z2) * self._inv_sigma2)
         return d, dist2, z
 
     def _check_mismatch(self, z: np.ndarray, judged: np.ndarray) -> bool:
@@ -243,8 +247,9 @@ def _fit_gain(small: np.ndarray, mean: list[np.ndarray], where: np.ndarray, prev
 def _fuse(prob: np.ndarray, z: np.ndarray, known: np.ndarray) -> np.ndarray:
     p = np.clip(prob, 1e-4, 1 - 1e-4)
     logit = np.clip(np.log(p / (1 - p)), -LOGIT_CLIP, LOGIT_CLIP)
-    s = np.clip((z - Z_ROOM) / (Z_PERSON - Z_ROOM), 0.0, 1.0)
-    evidence = (FG_PUSH + BG_PUSH) * s - BG_PUSH
+    person = np.clip((z - Z_ROOM) * np.float32(FG_PUSH / (Z_PERSON - Z_ROOM)), 0.0, FG_PUSH)
+    room = np.clip((Z_ROOM - z) * np.float32(BG_PUSH / (Z_ROOM - Z_SAME)), 0.0, BG_PUSH)
+    evidence = person - room
     logit = logit + np.where(known, evidence, 0.0)
     return (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
 
