@@ -199,7 +199,7 @@ def _summary(rows: list[dict], kinds) -> dict:
             "edge_error": round(statistics.fmean(r[f"edge_error_{kind}"] for r in rows), 2),
             **{f"edge_error_{m}": _mean(r[f"edge_error_{kind}"] for r in rows if r["motion"] == m) for m in MOTIONS},
             "boundary_f": round(statistics.fmean(r[f"boundary_f_{kind}"] for r in rows), 4),
-            "flicker_still": _mean((r[f"flicker_{kind}"] for r in rows if r["motion"] == "still"), 5),
+            "flicker_still": _mean((r[f"flicker_{kind}"] for r in rows if r["motion"] == "still"), 8),
             "ms_matte_compose_p50": round(ms[len(ms) // 2], 2), "ms_matte_compose_p95": round(ms[int(0.95 * (len(ms) - 1))], 2),
         }
     t, n = out["today"], out["new"]
@@ -220,14 +220,14 @@ def format_edges(r: dict) -> str:
     for kind in ("today", "new"):
         k = s[kind]
         by_motion = " ".join(f"{_num(k[f'edge_error_{m}'], 2):>7}" for m in MOTIONS)
-        lines.append(f"  {kind:<8} {k['edge_error']:>10.2f} {by_motion} {k['boundary_f']:>11.4f} {_num(k['flicker_still'], 5):>15} "
+        lines.append(f"  {kind:<8} {k['edge_error']:>10.2f} {by_motion} {k['boundary_f']:>11.4f} {_num(k['flicker_still'], 2, 'e'):>15} "
                      f"{k['ms_matte_compose_p50']:>17.2f} / {k['ms_matte_compose_p95']:.2f}")
     lines.append(f"  edge error new / today = {s['edge_error_ratio']}x")
     return "\n".join(lines)
 
 
-def _num(value: float | None, digits: int) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+def _num(value: float | None, digits: int, kind: str = "f") -> str:
+    return "-" if value is None else f"{value:.{digits}{kind}}"
 
 
 def main(shared: Path, *, json_output: bool = False, model: str = "default") -> int:

@@ -9,8 +9,8 @@ This estimates the foreground colour F at soft pixels with blur-fusion (Forte & 
 
 where F_b and B_b are the alpha- and (1 - alpha)-weighted local means of the frame: the nearby
 person and room colours. Those means are smooth, so they are taken on a small copy (long side
-WORK_LONG_SIDE); only the soft pixels themselves (a thin line after the matte's sharpening, ~1-2 %
-of a 720p frame) are touched at full size.
+about WORK_LONG_SIDE) of the soft pixels' bounding box; only the soft pixels themselves (a thin
+line after the matte's sharpening, ~1-2 % of a 720p frame) are touched at full size.
 """
 
 from __future__ import annotations
@@ -42,18 +42,23 @@ def soft_pixels(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 def foreground_delta(image: np.ndarray, alpha: np.ndarray, where: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """F - I at the pixels ``where`` (float32, one row per pixel, one column per channel of ``image``)."""
     h, w = alpha.shape
-    scale = min(1.0, WORK_LONG_SIDE / max(h, w))
-    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
-    small = downscale(image, (sh, sw)).astype(np.float32)
-    a = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA)
+    f = max(1, round(max(h, w) / WORK_LONG_SIDE))  # the small copy is 1/f of the frame
+    rows, cols = where
+    # Only the soft pixels' bounding box (plus the means' reach), on the 1/f grid: a person who
+    # fills a corner of the frame costs a corner.
+    pad = (RADIUS + 2) * f
+    y0, x0 = max(0, (int(rows.min()) - pad) // f * f), max(0, (int(cols.min()) - pad) // f * f)
+    sh, sw = max(1, (min(h, int(rows.max()) + pad + 1) - y0) // f), max(1, (min(w, int(cols.max()) + pad + 1) - x0) // f)
+    crop = (slice(y0, y0 + sh * f), slice(x0, x0 + sw * f))
+    small = downscale(image[crop], (sh, sw)).astype(np.float32)
+    a = cv2.resize(alpha[crop], (sw, sh), interpolation=cv2.INTER_AREA)
     k = (2 * RADIUS + 1, 2 * RADIUS + 1)
     weighted = small * (a[..., None] if small.ndim == 3 else a)
     # Box sums are linear: the room's sums are the whole's minus the person's (one blur fewer),
     # and the divisions wait until the few soft pixels are picked.
     sums = [cv2.blur(weighted, k), cv2.blur(small, k), cv2.blur(a, k)]
-    rows, cols = where
     n = len(rows)
-    f_sum, all_sum, a_sum = (_sample(x, (rows + 0.5) * (sh / h) - 0.5, (cols + 0.5) * (sw / w) - 0.5) for x in sums)
+    f_sum, all_sum, a_sum = (_sample(x, (rows - y0 + 0.5) / f - 0.5, (cols - x0 + 0.5) / f - 0.5) for x in sums)
     f_b = f_sum / (a_sum + np.float32(1e-4))
     b_b = (all_sum - f_sum) / (np.float32(1 + 1e-4) - a_sum)
     i = image[rows, cols].astype(np.float32).reshape(n, -1)

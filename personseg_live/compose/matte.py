@@ -315,25 +315,39 @@ def _sharpen(alpha: np.ndarray, feather: int, scale: float, hair: np.ndarray | N
 
 #: Colour matting (step 3): how far (work px) from the model's edge the image may move it ...
 BAND_RADIUS = 2
-#: ... and the reach (Gaussian sigma, work px) of the local person / room colour estimates.
-COLOUR_SIGMA = 3.0
+#: ... and the reach (box radius, work px) of the local person / room colour estimates.
+COLOUR_REACH = 7
 #: Confidence of the colour estimate: |F - B|^2 / (|F - B|^2 + SPREAD * (var F + var B) + FLOOR).
 SPREAD = 1.0
 COLOUR_FLOOR = 20.0**2
+#: Sums over the 3 colour channels (cv2.transform: a numpy sum over a last axis of 3 is ~10x slower).
+_CHANNEL_SUM = np.ones((1, 3), np.float32)
 
 
 def _colour_matte(colour: np.ndarray, alpha: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Alpha from colour in the band: each pixel's colour I is placed between the local person
     colour F and room colour B (alpha = (I - B).(F - B) / |F - B|^2), trusted in proportion to how
-    well F and B separate there. F and B are averages over the sure parts (outside the band)."""
-    img = colour.astype(np.float32)
-    f_mean, f_var, f_w = _local_colour(img, ((alpha >= 1) & ~band).astype(np.float32))
-    b_mean, b_var, b_w = _local_colour(img, ((alpha <= 0) & ~band).astype(np.float32))
+    well F and B separate there. F and B are averages over the sure parts (outside the band).
+    Computed only in the band's bounding box (plus the averages' reach): a small person costs little."""
+    out, hair = alpha.copy(), np.zeros_like(alpha)
+    ys, xs = np.nonzero(band.any(axis=1))[0], np.nonzero(band.any(axis=0))[0]
+    r = COLOUR_REACH
+    y0, y1 = max(0, ys[0] - r), min(alpha.shape[0], ys[-1] + r + 1)
+    x0, x1 = max(0, xs[0] - r), min(alpha.shape[1], xs[-1] + r + 1)
+    roi = (slice(y0, y1), slice(x0, x1))
+    out[roi], hair[roi] = _colour_estimate(colour[roi].astype(np.float32), alpha[roi], band[roi])
+    return out, hair
+
+
+def _colour_estimate(img: np.ndarray, alpha: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    sq = cv2.transform(img * img, _CHANNEL_SUM)
+    f_mean, f_var, f_w = _local_colour(img, sq, ((alpha >= 1) & ~band).astype(np.float32))
+    b_mean, b_var, b_w = _local_colour(img, sq, ((alpha <= 0) & ~band).astype(np.float32))
     d = f_mean - b_mean
-    dd = (d * d).sum(axis=2)
-    est = ((img - b_mean) * d).sum(axis=2) / (dd + 1e-3)
+    dd = cv2.transform(d * d, _CHANNEL_SUM)
+    est = cv2.transform((img - b_mean) * d, _CHANNEL_SUM) / (dd + np.float32(1e-3))
     np.clip(est, 0.0, 1.0, out=est)
-    conf = dd / (dd + SPREAD * (f_var + b_var) + COLOUR_FLOOR)
+    conf = dd / (dd + np.float32(SPREAD) * (f_var + b_var) + np.float32(COLOUR_FLOOR))
     conf *= (f_w > 0.02) & (b_w > 0.02)
     return alpha + conf * (est - alpha), _hair(est, conf)
 
@@ -350,14 +364,15 @@ def _hair(est: np.ndarray, conf: np.ndarray) -> np.ndarray:
     return cv2.blur(area.astype(np.float32), (3, 3))
 
 
-def _local_colour(img: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted local mean colour, summed per-channel variance, and the weight's own blur."""
-    w = cv2.GaussianBlur(weight, (0, 0), COLOUR_SIGMA)
-    inv = 1.0 / np.maximum(w, 1e-6)
-    mean = cv2.GaussianBlur(img * weight[..., None], (0, 0), COLOUR_SIGMA) * inv[..., None]
-    sq = cv2.GaussianBlur((img * img).sum(axis=2) * weight, (0, 0), COLOUR_SIGMA) * inv
-    var = np.maximum(sq - (mean * mean).sum(axis=2), 0.0)
-    return mean, var, w
+def _local_colour(img: np.ndarray, sq: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted local mean colour, summed per-channel variance (``sq``: the summed squares of
+    ``img``), and the local share of weight; box averages of COLOUR_REACH."""
+    k = (2 * COLOUR_REACH + 1, 2 * COLOUR_REACH + 1)
+    w = cv2.blur(weight, k)
+    inv = 1.0 / np.maximum(w, np.float32(1e-6))
+    mean = cv2.blur(img * weight[..., None], k) * inv[..., None]
+    var = cv2.blur(sq * weight, k) * inv - cv2.transform(mean * mean, _CHANNEL_SUM)
+    return mean, np.maximum(var, 0.0, out=var), w
 
 
 def _soft_threshold(prob: np.ndarray, threshold: float, softness: float) -> np.ndarray:
