@@ -363,3 +363,27 @@ def test_window_learn_room_action_badge_and_forget(qtbot, segmenter, empty_room_
     assert window.settings.room.auto_learn
     qtbot.waitUntil(lambda: badge.text() in ("Room: learning", "Room: known"), timeout=10_000)
     window.close()
+
+
+# -- bench --room ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_bench_room_on_short_generated_clips(segmenter, people_dir, monkeypatch, capsys):
+    """`bench --room` end to end on two test people in bundled room photos, 1.5 s clips: the given plate
+    of the right room helps; a plate of the wrong room is noticed and costs (almost) nothing."""
+    from personseg_live import assets
+    from personseg_live import bench_room as b
+
+    monkeypatch.setattr(b, "SECONDS", 1.5)
+    monkeypatch.setattr(b, "LEAVE_AT", 1.0)
+    rooms = assets.backgrounds()[0].parent
+    r = b.bench_room(people_dir.parent, rooms, segmenter=segmenter,
+                     clips=(("people", 0, "portrait", "right"), ("people", 1, "portrait", "wrong")))
+    right, wrong = r["summary"]["right"], r["summary"]["wrong"]
+    assert right["iou_given"] > right["iou_model"]
+    assert wrong["iou_given"] >= wrong["iou_model"] - 0.005
+    assert r["clips"][1]["statuses"]["given"].get("mismatch", 0) > 0
+    assert 0 < r["summary"]["cue_cpu_ms_p50"] and "cue cost per 720p frame" in b.format_room(r)
+    assert b.main(people_dir / "no-such-folder") == 1
+    assert "error: no *.jpg scenes" in capsys.readouterr().err
