@@ -5,7 +5,9 @@
 
 Everything expensive is done once or at low resolution: images are cover-fitted once per frame
 size, the blur runs at 1/2..1/8 of the resolution (~1 ms instead of 24 ms at 720p) and the blend is
-``cv2.blendLinear`` (a fused uint8 kernel, ~10x a float numpy blend).
+``cv2.blendLinear`` (a fused uint8 kernel, ~10x a float numpy blend). At the soft edge pixels the
+frame's colour is then replaced by the person's estimated colour (``foreground.py``), so the old
+room does not shine through as a halo; ``Compositor(foreground=False)`` blends the frame as is.
 """
 
 from __future__ import annotations

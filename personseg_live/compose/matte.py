@@ -105,6 +105,7 @@ class Matte:
         self._prev_prob: np.ndarray | None = None
         self._prev_grey: np.ndarray | None = None
         self._prev_alpha: np.ndarray | None = None
+        self._hair: np.ndarray | None = None  # where the colours say hair (see _steady_hair)
         self._out: np.ndarray | None = None
         self._flow = None  # cv2.DISOpticalFlow, made on first use
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
@@ -141,18 +142,10 @@ class Matte:
         prob = self._smooth(prob, grey, s.smoothing, sure=None if self.classic else SURE)
 
         alpha = _soft_threshold(prob, s.threshold, s.softness)
-        hair = free = None
-        if not self.classic:
-            alpha, hair, free = _edges(alpha, small, s)
-            hair = self._steady_hair(hair, still)
+        if self.classic:
+            alpha = self._held(_classic_edges(alpha, grey, s, ww / w), still, HOLD)
         else:
-            alpha = _classic_edges(alpha, grey, s, ww / w)
-        if s.smoothing > 0:
-            alpha = self._hold(alpha, still, HOLD if self.classic else EDGE_HOLD, free)
-        else:
-            self._prev_alpha = None  # a later hold must not fall back to an alpha from long ago
-        if not self.classic:
-            alpha = _sharpen(alpha, s.feather, w / ww, hair)
+            alpha = self._edge_steps(alpha, small, still, w / ww)
         if (wh, ww) == (h, w):
             np.copyto(self._out, alpha)
         else:
@@ -162,6 +155,20 @@ class Matte:
             # is narrower than a work pixel.
             np.clip(self._out, 0.0, 1.0, out=self._out)
         return self._out
+
+    def _edge_steps(self, alpha: np.ndarray, small: np.ndarray, still: np.ndarray | None, scale: float) -> np.ndarray:
+        """Steps 3-5 of issue 12 at work resolution: colour in the band, hold, sharpen (unclipped)."""
+        s = self.settings
+        alpha, hair, free = _edges(alpha, small, s)
+        hair = self._steady_hair(hair, still)
+        alpha = self._held(alpha, still, EDGE_HOLD, free)
+        return _sharpen(alpha, s.feather, scale, hair)
+
+    def _held(self, alpha: np.ndarray, still: np.ndarray | None, hold: float, free: np.ndarray | None = None) -> np.ndarray:
+        if self.settings.smoothing > 0:
+            return self._hold(alpha, still, hold, free)
+        self._prev_alpha = None  # a later hold must not fall back to an alpha from long ago
+        return alpha
 
     def _smooth(self, prob: np.ndarray, grey: np.ndarray, smoothing: float, sure: float | None = None) -> np.ndarray:
         prev, prev_grey = self._prev_prob, self._prev_grey
