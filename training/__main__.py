@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--out", type=Path, default=REPO / "assets" / "models")
     e.add_argument("--float32", action="store_true", help="keep float32 weights in the .tflite")
     e.add_argument("--force", action="store_true", help="replace a model of that name (e.g. the shipped default)")
+    e.add_argument("--input-side", type=int, default=192,
+                   help="the runtime feeds about SIDE x SIDE pixels per frame, aspect kept (recorded in the metadata)")
 
     v = sub.add_parser("evaluate", help="IoU, boundary F and flicker of models on folder datasets")
     v.add_argument("--model", action="append", default=None, help="bundled name or path (repeat); default: default")
@@ -246,7 +248,8 @@ def _run(args) -> int:
     elif args.command == "export":
         from .export import export
 
-        for path in export(args.checkpoint, args.name, args.out, float16=not args.float32, force=args.force):
+        for path in export(args.checkpoint, args.name, args.out, float16=not args.float32, force=args.force,
+                           input_area=args.input_side ** 2):
             print(f"wrote {path}")
     elif args.command == "evaluate":
         from .evaluate import evaluate_command

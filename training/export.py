@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from personseg_live.model.segmenter import RUNTIME_AREA
+from personseg_live.model.segmenter import RUNTIME_AREA, input_size_for
 
 
 def _write_tflite(model, hw: tuple[int | None, int | None], out: Path, float16: bool) -> Path:
@@ -32,8 +32,12 @@ def _write_tflite(model, hw: tuple[int | None, int | None], out: Path, float16: 
 
 
 def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True,
-           static_sizes: tuple[tuple[int, int], ...] = ((144, 256),), force: bool = False) -> list[Path]:
-    """``force``: replace an existing model of that name (the shipped ``default`` among them)."""
+           static_sizes: tuple[tuple[int, int], ...] | None = None, force: bool = False,
+           input_area: int = RUNTIME_AREA) -> list[Path]:
+    """``force``: replace an existing model of that name (the shipped ``default`` among them).
+    ``input_area``: the pixels the runtime feeds this model per frame (recorded in its metadata); the
+    fixed-shape copy is made for a 16:9 frame at that area unless ``static_sizes`` says otherwise."""
+    static_sizes = static_sizes or (input_size_for(720, 1280, input_area),)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
@@ -78,9 +82,9 @@ def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True,
         "name": name,
         "arch": arch,
         "params": int(model.count_params()),
-        "input_area": RUNTIME_AREA,
+        "input_area": int(input_area),
         "stride": stride,
-        "input_size": [144, 256] if dynamic else [int(h), int(w)],
+        "input_size": list(static_sizes[0]) if dynamic else [int(h), int(w)],
         "normalization": "rgb_0_1",
         "output": "sigmoid person probability, 1 channel, input resolution",
         "weights": "float16" if float16 else "float32",
