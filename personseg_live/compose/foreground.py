@@ -56,13 +56,16 @@ def foreground_delta(image: np.ndarray, alpha: np.ndarray, where: tuple[np.ndarr
     weighted = small * (a[..., None] if small.ndim == 3 else a)
     # Box sums are linear: the room's sums are the whole's minus the person's (one blur fewer),
     # and the divisions wait until the few soft pixels are picked.
-    sums = [cv2.blur(weighted, k), cv2.blur(small, k), cv2.blur(a, k)]
+    sums = cv2.merge([cv2.blur(weighted, k), cv2.blur(small, k), cv2.blur(a, k)])  # one remap for all
+    picked = _sample(sums, (rows - y0 + 0.5) / f - 0.5, (cols - x0 + 0.5) / f - 0.5)
+    c = (picked.shape[1] - 1) // 2
+    f_sum, all_sum, a_sum = picked[:, :c], picked[:, c : 2 * c], picked[:, 2 * c :]
     n = len(rows)
-    f_sum, all_sum, a_sum = (_sample(x, (rows - y0 + 0.5) / f - 0.5, (cols - x0 + 0.5) / f - 0.5) for x in sums)
     f_b = f_sum / (a_sum + np.float32(1e-4))
     b_b = (all_sum - f_sum) / (np.float32(1 + 1e-4) - a_sum)
-    i = image[rows, cols].astype(np.float32).reshape(n, -1)
-    al = alpha[rows, cols][:, None]
+    flat = _flat(rows, cols, w)
+    i = _pixels(image, flat).astype(np.float32)
+    al = alpha.reshape(-1)[flat][:, None]
     # F = F_b + alpha (I - alpha F_b - (1 - alpha) B_b), returned as F - I.
     return f_b + al * (i - al * f_b - (1 - al) * b_b) - i
 
@@ -94,10 +97,22 @@ def _add_delta(image: np.ndarray, alpha: np.ndarray, out: np.ndarray, *, weighte
     if where is None:
         return out
     delta = foreground_delta(image, alpha, where)
-    rows, cols = where
+    flat = _flat(*where, alpha.shape[1])
     if weighted:
-        delta *= alpha[rows, cols][:, None]
-    picked = out[rows, cols]
-    fixed = picked.astype(np.float32).reshape(delta.shape) + delta + np.float32(0.5)
-    out[rows, cols] = np.clip(fixed, 0, 255).astype(np.uint8).reshape(picked.shape)
+        delta *= alpha.reshape(-1)[flat][:, None]
+    target = out if out.flags.c_contiguous else np.ascontiguousarray(out)
+    pixels = target.reshape(target.shape[0] * target.shape[1], -1)  # a view of ``target``
+    pixels[flat] = np.clip(pixels[flat].astype(np.float32) + delta + np.float32(0.5), 0, 255).astype(np.uint8)
+    if target is not out:
+        out[...] = target
     return out
+
+
+def _flat(rows: np.ndarray, cols: np.ndarray, width: int) -> np.ndarray:
+    """Flat pixel indices: picking with one index array is ~3x faster than with (rows, cols)."""
+    return rows.astype(np.intp) * width + cols
+
+
+def _pixels(image: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """The pixels at ``flat``: one row per pixel, one column per channel."""
+    return image.reshape(image.shape[0] * image.shape[1], -1)[flat]
