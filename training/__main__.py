@@ -52,6 +52,8 @@ from .distribute import STRATEGIES  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_BACKGROUNDS = REPO.parent / "shared" / "backgrounds"
+#: ``pseudo-label --images CLIP``: a video labelled in RVM's video mode instead of a folder of photos.
+VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 
 
 class _DefaultsHelp(argparse.HelpFormatter):
@@ -125,11 +127,13 @@ def main(argv: list[str] | None = None) -> int:
 
     pl = sub.add_parser("pseudo-label", help="soft masks for unlabelled photos from a teacher model")
     pl.add_argument("--teacher", required=True, help="bundled model name, .keras, any [1,H,W,3]->[1,H,W,1] .tflite, or a TF.js graph model.json (e.g. rvm.json)")
-    pl.add_argument("--images", required=True, type=Path)
+    pl.add_argument("--images", required=True, type=Path, help="a folder of photos, or a video clip (RVM's video mode)")
     pl.add_argument("--out", required=True, type=Path)
     pl.add_argument("--scales", default="1.0", help="comma-separated TTA scales, e.g. 0.75,1.0,1.25")
     pl.add_argument("--no-flip", action="store_true", help="disable horizontal-flip TTA")
     pl.add_argument("--limit", type=int, default=None, help="label at most N images")
+    pl.add_argument("--every", type=int, default=3,
+                    help="--images VIDEO with RVM: its video mode labels every frame, this writes every N-th")
 
     it = sub.add_parser("import-tflite", help="initialise an architecture from a TFLite graph of the same topology")
     it.add_argument("--tflite", required=True, type=Path,
@@ -231,6 +235,11 @@ def _run(args) -> int:
         from .interpolate import interpolate
 
         print(f"wrote {interpolate(args.fine_tuned, args.init, args.alpha, args.out)}")
+    elif args.command == "pseudo-label" and args.images.suffix.lower() in VIDEO_EXTS:
+        from .tfjs_teacher import TfjsTeacher, label_video
+
+        n = label_video(TfjsTeacher(args.teacher), args.images, args.out, every=args.every)
+        print(f"wrote {n} soft masks (every {args.every}th frame) to {args.out / 'masks'}")
     elif args.command == "pseudo-label":
         from .pseudo_label import pseudo_label
 
