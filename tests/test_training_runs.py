@@ -232,3 +232,15 @@ def test_personseg_train_entry_point_and_a_missing_tensorflow():
                             text=True, timeout=60)
     assert result.returncode != 0 and "pip install 'personseg-live[train]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_says_how_to_resume_in_one_line(tmp_path, people_dir, monkeypatch, capsys):
+    import training.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.train, "train", interrupted)
+    assert train(people_dir, tmp_path / "run", "--epochs", "1") == 130
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [f"interrupted; continue with: python -m training train --out {tmp_path / 'run'} --resume"]

@@ -64,19 +64,11 @@ class Splits:
 
 
 def list_pairs(root: Path) -> list[tuple[str, Path, Path]]:
-    """(id, image path, mask path) for every image that has a mask; a clear error when the layout is wrong."""
-    images, masks = root / "images", root / "masks"
-    if not images.is_dir() or not masks.is_dir():
-        raise FileNotFoundError(f"{root}: expected folders images/ and masks/ (see README, Training your own)")
-    pairs = []
-    for img in sorted(images.iterdir()):
-        if img.suffix.lower() in IMAGE_EXTS:
-            m = masks / f"{img.stem}.png"
-            if m.exists():
-                pairs.append((img.stem, img, m))
-    if not pairs:
-        raise FileNotFoundError(f"{root}: no image/mask pairs (images/<id>.jpg with masks/<id>.png)")
-    return pairs
+    """(id, image path, mask path) for every usable pair (checks.scan_set: header checks, problems skipped);
+    a clear error when the layout is wrong or nothing is usable."""
+    from .checks import scan_set
+
+    return scan_set(DataSpec(root)).used
 
 
 def group_key(sample_id: str, split: str) -> str:
