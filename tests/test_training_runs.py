@@ -244,3 +244,18 @@ def test_ctrl_c_says_how_to_resume_in_one_line(tmp_path, people_dir, monkeypatch
     assert train(people_dir, tmp_path / "run", "--epochs", "1") == 130
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [f"interrupted; continue with: python -m training train --out {tmp_path / 'run'} --resume"]
+
+
+def test_the_sample_stream_continues_where_a_resume_starts_at_any_parallelism(people_dir):
+    from training.augment import AugmentConfig
+    from training.data import load_splits
+    from training.input_pipeline import SampleDrawer, train_dataset
+
+    samples = load_splits([DataSpec(people_dir)], val_fraction=0.0).train
+    drawer = SampleDrawer(samples, AugmentConfig(size=(32, 32)), [], seed=3)
+    serial = [x.numpy() for x, _ in train_dataset(drawer, 2, parallel=1).take(3)]
+    parallel = [x.numpy() for x, _ in train_dataset(drawer, 2, parallel=4).take(3)]
+    resumed = [x.numpy() for x, _ in train_dataset(drawer, 2, first_sample=4).take(1)]
+    assert all(np.array_equal(a, b) for a, b in zip(serial, parallel))
+    np.testing.assert_array_equal(resumed[0], serial[2])  # batch 3 of the run, not batch 1 again
+    assert not np.array_equal(serial[0], serial[2])
