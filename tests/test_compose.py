@@ -368,3 +368,21 @@ def test_still_noisy_edge_flickers_no_more_than_before():
         matte = Matte(MatteSettings(), classic=classic)
         values[classic] = flicker([np.rint(matte(low, f) * 255) / 255 for f in noisy][2:])
     assert values[False] < 0.5 * values[True], values
+
+
+@pytest.mark.parametrize("soft_band", [4, 400])
+def test_sparse_composite_equals_the_dense_blend(segmenter, people_dir, soft_band):
+    """The compositor blends only the soft pixels when they are few (the live budget): the result is the
+    dense blend's within a level; with many soft pixels it is the dense blend itself."""
+    from personseg_live.compose.foreground import correct_blend
+
+    frame = cv2.resize(cv2.imread(str(next((people_dir / "images").iterdir()))), (320, 240))
+    hard = (segmenter(frame) >= 0.5).astype(np.float32)
+    k = 2 * soft_band + 1
+    alpha = np.clip(cv2.blur(hard, (k, k)), 0, 1).astype(np.float32)
+    comp = Compositor(BackgroundSettings(mode="color", color="#00b140"))
+    background = comp._static(frame.shape[:2])
+    dense = correct_blend(frame, alpha, cv2.blendLinear(frame, background, alpha, 1 - alpha))
+    out = comp(frame, alpha)
+    assert np.abs(out.astype(int) - dense.astype(int)).max() <= 1
+    assert np.array_equal(comp._static(frame.shape[:2]), background)  # the cached background is untouched

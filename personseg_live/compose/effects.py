@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import PersonsegError
 from ..settings import BACKGROUND_MODES, BackgroundSettings
-from .foreground import correct_blend, foreground_colour
+from .foreground import composite_sparse, correct_blend, foreground_colour
 
 #: The blur runs at up to 1/BLUR_MAX_DOWNSCALE of the frame's size (see blur_factor).
 BLUR_MAX_DOWNSCALE = 8
@@ -124,17 +124,23 @@ class Compositor:
             cv2.convertScaleAbs(alpha, a8, 255.0)
             colour = foreground_colour(frame, alpha) if self.foreground else frame
             return cv2.merge((*cv2.split(colour), a8))
+        owned = True  # a buffer made for this frame, which the blend may write into
         if mode == "blur":
             background = self._blurred(frame, alpha)
         elif mode == "video":
-            background = self._video_frame(frame.shape[:2])
+            background, owned = self._video_frame(frame.shape[:2]), False
         else:  # image, color
-            background = self._static(frame.shape[:2])
+            background, owned = self._static(frame.shape[:2]), False
             if self._bg_alpha is not None:  # a PNG's transparent parts show the blurred room
-                background = cv2.blendLinear(background, self._blurred(frame, alpha), *self._bg_alpha)
-        return self.blend(frame, background, alpha)
+                background, owned = cv2.blendLinear(background, self._blurred(frame, alpha), *self._bg_alpha), True
+        return self.blend(frame, background, alpha, owned=owned)
 
-    def blend(self, frame: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    def blend(self, frame: np.ndarray, background: np.ndarray, alpha: np.ndarray, *, owned: bool = False) -> np.ndarray:
+        """``owned``: ``background`` is a fresh buffer this call may write into (the blurred room)."""
+        target = background if owned and background.flags.c_contiguous else background.copy()
+        sparse = composite_sparse(frame, target, alpha, foreground=self.foreground)
+        if sparse is not None:
+            return sparse
         if self._inv is None or self._inv.shape != alpha.shape:
             self._inv = np.empty_like(alpha)
         np.subtract(np.float32(1.0), alpha, out=self._inv)
