@@ -111,8 +111,10 @@ def test_tensorflow_backend_agrees_with_litert(segmenter, people_dir):
     tf_seg = Segmenter(backend="tensorflow")
     assert tf_seg.backend == "tensorflow" and segmenter.backend == "litert"
     frame = cv2.imread(str(list_pairs(people_dir)[0][1]))
-    # The .tflite stores float16 weights; the .keras float32: close, not bit-identical.
-    assert np.abs(tf_seg(frame) - segmenter(frame)).max() < 0.02
+    # The .tflite stores float16 weights; the .keras float32: close, not bit-identical (the 2026-12 default,
+    # fine-tuned from MediaPipe's general model, differs by up to 0.023 at a few edge pixels).
+    diff = np.abs(tf_seg(frame) - segmenter(frame))
+    assert diff.max() < 0.03 and diff.mean() < 0.002
 
 
 def test_fixed_shape_copy_matches_the_dynamic_model(tmp_path):
@@ -122,11 +124,12 @@ def test_fixed_shape_copy_matches_the_dynamic_model(tmp_path):
     from personseg_live.model.backends import LiteRTBackend, static_variants
 
     shipped = assets.models_dir() / "default.tflite"
-    assert (144, 256) in static_variants(shipped)
+    h, w = Segmenter(shipped, backend="litert").input_size(720, 1280)  # the 720p frame's model input
+    assert (h, w) in static_variants(shipped)
     lone = tmp_path / "default.tflite"  # the dynamic graph without its fixed-shape sibling
     shutil.copy(shipped, lone)
     assert static_variants(lone) == {}
-    x = np.random.default_rng(4).random((1, 144, 256, 3), dtype=np.float32)
+    x = np.random.default_rng(4).random((1, h, w, 3), dtype=np.float32)
     np.testing.assert_allclose(LiteRTBackend(shipped).predict(x), LiteRTBackend(lone).predict(x), atol=1e-4)
     assert assets.model_names() == sorted(assets.model_names(), key=lambda n: (n != "default", n))
     assert not any("." in n for n in assets.model_names())
