@@ -167,7 +167,7 @@ def test_quality_high_takes_more_pixels_and_is_mirror_consistent():
     live, high = Segmenter(), Segmenter(quality="high")
     lh, lw = live.input_size(180, 320)
     hh, hw = high.input_size(180, 320)
-    assert hh * hw >= 1.8 * lh * lw and hw / hh == pytest.approx(lw / lh, rel=0.15)
+    assert hh * hw >= 1.25 * lh * lw and hw / hh == pytest.approx(lw / lh, rel=0.15)
     # Flip TTA: the mirrored picture gets exactly the mirrored answer (a single pass does not).
     np.testing.assert_allclose(high(frame[:, ::-1].copy()), high(frame)[:, ::-1], atol=1e-5)
     assert np.abs(live(frame[:, ::-1].copy()) - live(frame)[:, ::-1]).max() > 1e-3
