@@ -142,6 +142,21 @@ def test_wrong_plate_steps_aside_on_the_first_frame():
     assert cue.mismatch > 0.5
 
 
+def test_a_plate_of_a_darker_room_is_dropped_and_the_room_learned_again():
+    """Another room, much darker: the gain fit runs to its limit (no exposure drift does that); once the
+    plate is dropped the gain must start from 1 again, or the relearned plate never matches."""
+    rng = np.random.default_rng(12)
+    room = room_picture(8)
+    cue = RoomCue(plate_of(room * 0.3), learn=True)
+    prob = sloppy_model()
+    statuses = []
+    for _ in range(120):
+        cue(prob, shoot(with_person(room), rng))
+        statuses.append(cue.status)
+    assert statuses[0] is RoomStatus.MISMATCH and statuses[-1] is RoomStatus.ACTIVE
+    np.testing.assert_allclose(cue.gain, 1.0, atol=0.1)  # a learned plate fixes the scale only loosely
+
+
 def test_camera_moved_plate_is_relearned_and_used_again():
     room, rng = room_picture(6), np.random.default_rng(10)
     cue = RoomCue(plate_of(room), learn=True)

@@ -209,8 +209,9 @@ class RoomCue:
         self.status = RoomStatus.MISMATCH
         self._mismatch_run += 1
         if self.learn and self._mismatch_run >= RELEARN_FRAMES:
-            # The room changed for good: forget the plate and learn the new one.
+            # The room changed for good: forget the plate (and the gain fitted to it) and learn the new one.
             self._count[:] = 0
+            self.gain = np.ones(3, np.float32)
             self._mismatch_run = 0
         return False
 
