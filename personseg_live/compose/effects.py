@@ -161,6 +161,7 @@ class Compositor:
         if mode == "none":
             return frame
         h, w = alpha.shape
+        owned = True  # a buffer made for this frame: the blend writes into it
         if mode == "blur":
             background = self._blurred_i420(frame, alpha)
         elif mode == "video":
@@ -170,18 +171,17 @@ class Compositor:
             if key != self._i420_key:
                 self._i420_background = self.bgr_to_i420(self._static((h, w)))
                 self._i420_key = key
-            background = self._i420_background
+            background, owned = self._i420_background, False
             if self._bg_alpha is not None:  # a PNG's transparent parts show the blurred room
-                background = _blend_i420(background, self._blurred_i420(frame, alpha), *self._bg_alpha)
-        out = np.empty_like(frame)
+                background, owned = _blend_i420(background, self._blurred_i420(frame, alpha), *self._bg_alpha), True
+        out = background if owned else background.copy()
         alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
-        inv = np.subtract(np.float32(1.0), alpha)
-        inv_half = np.subtract(np.float32(1.0), alpha_half)
-        for src, bg, dst, a, b in zip(i420_planes(frame), i420_planes(background), i420_planes(out),
-                                      (alpha, alpha_half, alpha_half), (inv, inv_half, inv_half)):
-            cv2.blendLinear(src, bg, a, b, dst=dst)
-            if self.foreground:
-                correct_blend(src, a, dst)
+        for src, dst, a in zip(i420_planes(frame), i420_planes(out), (alpha, alpha_half, alpha_half)):
+            # Only the soft pixels are blended (issue 11's budget: 5.3 -> ~2 ms CPU per 720p frame).
+            if composite_sparse(src, dst, a, foreground=self.foreground) is None:
+                cv2.blendLinear(src, dst.copy(), a, np.subtract(np.float32(1.0), a), dst=dst)
+                if self.foreground:
+                    correct_blend(src, a, dst)
         return out
 
     def _blurred_i420(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
