@@ -43,6 +43,14 @@ def log_file_path() -> Path:
     return Path(user_log_dir("personseg-live")) / "personseg-live.log"
 
 
+def active_log_file() -> Path | None:
+    """The file our logger writes to now (what Help → Open log opens), or None when it logs to stderr only."""
+    for handler in logging.getLogger(LOGGER).handlers:
+        if getattr(handler, "personseg", False) and isinstance(handler, logging.FileHandler):
+            return Path(handler.baseFilename)
+    return None
+
+
 def setup_logging(verbosity: int = 0, *, log_file: Path | None = None) -> logging.Logger:
     """Configure the ``personseg_live`` logger: stderr at WARNING (INFO with 1, DEBUG with 2+), and
     ``log_file`` (rotated) at INFO or lower. Idempotent: calling again replaces our handlers."""

@@ -20,7 +20,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QColor, QGuiApplication, QTextDocument  # noqa: E402
-from PySide6.QtWidgets import QLabel  # noqa: E402
+from PySide6.QtWidgets import QLabel, QMessageBox  # noqa: E402
 
 from personseg_live.gui.app import apply_args, close_on_signals, create_window  # noqa: E402
 from personseg_live.gui.widgets import fit_rect, to_qimage  # noqa: E402
@@ -799,3 +799,36 @@ def test_a_thread_that_will_not_stop_is_reported_on_close(open_window, qtbot, mo
     finally:
         release.set()
     assert len(told) == 1 and "personseg-capture" in told[0]
+
+
+def test_help_open_log_opens_the_file_the_app_writes(open_window, clip, qtbot, tmp_path):
+    """Help > Open log hands the active log file to the desktop (Qt's URL handler for file://)."""
+    from PySide6.QtCore import QObject, Slot
+    from PySide6.QtGui import QDesktopServices
+
+    from personseg_live.log import setup_logging
+
+    class Opener(QObject):
+        def __init__(self):
+            super().__init__()
+            self.urls = []
+
+        @Slot("QUrl")
+        def open(self, url):
+            self.urls.append(url.toLocalFile())
+
+    window = open_window(source_args(clip))
+    opener = Opener()
+    QDesktopServices.setUrlHandler("file", opener, "open")
+    try:
+        setup_logging(0)  # terminal only: nothing to open, the user is told so
+        window.open_log()
+        assert opener.urls == [] and "No log file" in window.findChildren(QMessageBox)[-1].text()
+        log = tmp_path / "personseg-live.log"
+        logger = setup_logging(0, log_file=log)
+        logger.warning("something to report")
+        window.open_log()
+        assert opener.urls == [str(log)] and "something to report" in log.read_text()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+        setup_logging(0)

@@ -288,6 +288,7 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
         help_menu.addAction("Check my setup…", self.show_setup_check)
+        help_menu.addAction("Open log", self.open_log)
         help_menu.addAction("About personseg-live", self._show_about)
 
         self.toolbar = self.addToolBar("Main")
@@ -640,6 +641,20 @@ class MainWindow(QMainWindow):
 
         icon = QMessageBox.Icon.Information if exit_code(checks) == 0 else QMessageBox.Icon.Warning
         self.setup_box = self._message_box(icon, "Check my setup", "What works here (personseg-live doctor):", format_report(checks))
+
+    def open_log(self) -> None:
+        """Help > Open log: the log file in the desktop's viewer, so a user can attach it to a bug report."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from ..log import active_log_file
+
+        path = active_log_file()
+        if path is None or not path.exists():
+            self._message_box(QMessageBox.Icon.Information, "Open log",
+                              "No log file is written in this session (it logs to the terminal only).")
+        elif not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            self._message_box(QMessageBox.Icon.Information, "Open log", f"The log is at:\n{path}")
 
     def _show_about(self) -> None:
         from .. import __version__
