@@ -249,7 +249,10 @@ def test_bench_stability(people_dir, clip, capsys, tmp_path):
     assert 0 < mean["iou_raw"] <= 1 and 0 < mean["iou_matte"] <= 1
     assert mean["flicker_ratio_unsmoothed"] == round(mean["flicker_matte"] / mean["flicker_unsmoothed"], 3)
     # A video without masks: flicker only, and the matte steadier than the unsmoothed one.
-    code, out, err = run(capsys, "bench", "--stability", clip, "--model", "default", "--json")
+    from videos import person_frame, write_video
+
+    person = write_video(tmp_path / "person.mp4", frames=20, image=lambda i: person_frame(i))
+    code, out, err = run(capsys, "bench", "--stability", person, "--model", "default", "--json")
     assert code == 0, err
     result = json.loads(out)
     assert "iou_raw" not in result["mean"] and result["clips"][0]["frames"] > 2

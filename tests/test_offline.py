@@ -59,11 +59,14 @@ def test_masks_are_the_final_alpha(tmp_path, clip_25, segmenter):
     assert np.abs(rgba[..., 3].astype(int) - mask.astype(int)).max() <= 1
 
 
-def test_transparent_webm(tmp_path, clip_25, segmenter):
+def test_transparent_webm(tmp_path, segmenter):
     import av
 
+    from videos import person_frame
+
     out = tmp_path / "out.webm"
-    process_video(clip_25, out, ProcessOptions(background=BackgroundSettings(mode="transparent")), segmenter=segmenter, progress=False)
+    person = write_video(tmp_path / "person.mp4", frames=30, fps=25, size=(96, 64), image=lambda i: person_frame(i, 96, 64))
+    process_video(person, out, ProcessOptions(background=BackgroundSettings(mode="transparent")), segmenter=segmenter, progress=False)
     info = probe(out)
     assert info["frames"] == 30 and info["video_codec"] in ("vp9", "libvpx-vp9")
     # The alpha plane is there: FFmpeg's native VP9 decoder ignores it, libvpx reads it.
@@ -226,7 +229,9 @@ def test_rotated_phone_video_is_segmented_and_written_upright(tmp_path, segmente
     for a, b in zip(_masks(tmp_path / "ma"), _masks(tmp_path / "mb")):
         assert a.shape == b.shape == (192, 128)
         inter, union = np.logical_and(a > 127, b > 127).sum(), np.logical_or(a > 127, b > 127).sum()
-        assert inter / union > 0.97  # the model saw the upright picture
+        # The model saw the upright picture: the sideways one (before the fix) gave 0.51-0.68 on this file;
+        # the upright masks of the two encodes agree to 0.96-0.99 (the 2026-12 default, 4:2:0 edges).
+        assert inter / union > 0.93
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,23 @@ def synthetic_frame(i: int, w: int = 160, h: int = 96) -> np.ndarray:
     return frame
 
 
+PEOPLE = Path(__file__).resolve().parent / "data" / "people" / "images"
+
+
+def person_frame(i: int, w: int = 160, h: int = 96, seed: int = 0) -> np.ndarray:
+    """A real person photo (tests/data/people) that drifts sideways, with sensor noise: for tests that need
+    the model to find someone (a drawn blob is no person to a model fine-tuned on photos)."""
+    photo = cv2.imread(str(sorted(PEOPLE.glob("*.jpg"))[0]))
+    scale = h / photo.shape[0]
+    person = cv2.resize(photo, (max(1, int(photo.shape[1] * scale)), h), interpolation=cv2.INTER_AREA)
+    frame = cv2.resize(photo[:4, :4], (w, h))  # the photo's own corner colour as the room
+    x = (w - person.shape[1]) // 2 + int(6 * np.sin(i / 5))
+    left, right = max(0, x), min(w, x + person.shape[1])
+    frame[:, left:right] = person[:, left - x:right - x]
+    noise = np.random.default_rng(seed * 1000 + i).normal(0, 2.0, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
 def write_video(
     path: Path,
     *,
