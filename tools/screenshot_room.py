@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
 
         app = QApplication.instance() or QApplication(sys.argv[:1])
         cli = argparse.Namespace(source=str(assets.demo_clip()), background=None, model=None)
-        window = create_window(cli, settings_path=Path(tmp) / "settings.json")
+        settings = Path(tmp) / "settings.json"
+        settings.write_text('{"room": {"auto_learn": true}}')  # the room learned from the clip itself
+        window = create_window(cli, settings_path=settings)
         window.resize(1280, 760)
         window.show()
         result = {"code": 1}
