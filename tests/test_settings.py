@@ -118,3 +118,13 @@ def test_an_old_file_with_transient_states_loads_without_them(tmp_path):
     s, warnings = load_settings(path)
     assert warnings == []
     assert s.show_original is False and s.source.spec is None
+
+
+def test_the_room_is_not_learned_by_itself_unless_asked():
+    """Issue 13: learning the room by itself stays off until it reaches its bar (it costs ~2 ms a frame);
+    a fresh install runs the model alone until the user captures the room."""
+    from personseg_live.room.live import cue_for_source
+
+    settings = Settings()
+    assert settings.room.auto_learn is False
+    assert cue_for_source("0", auto_learn=settings.room.auto_learn, is_camera=False) is None
