@@ -100,8 +100,8 @@ def check_frame(frame: np.ndarray) -> None:
 
 #: ``--quality``: (input pixels as a multiple of the model's own, flip test-time augmentation). "high" is for
 #: files, where real time does not matter: 1.4x the pixels and the mirrored picture averaged in (about 2.8x
-#: the model time). On the per-kind validation 1.4x beat 1x and 2x: more pixels help full-body video (+2.4 to
-#: +6 points) until large people start to suffer (2x: portraits -0.8 points).
+#: the model time). On the per-kind validation (default at 224^2): juggler video +2.5 points, composites +0.5,
+#: photos +0.3; measured on a 256^2 base, 2x gained more on full-body video but cost portraits 0.8 points.
 QUALITY = {"live": (1.0, False), "high": (1.4, True)}
 
 
