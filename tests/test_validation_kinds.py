@@ -81,3 +81,17 @@ def test_validation_kinds_and_evaluate_kinds_end_to_end(tmp_path, people_dir):
     rows = json.loads(report.read_text())
     assert sorted(r["dataset"] for r in rows) == kinds
     assert all(r["n"] == counts[r["dataset"]] and 0.0 <= r["iou"] <= 1.0 for r in rows)
+
+
+def test_wall_people_writes_training_pairs_with_the_people_masks(tmp_path, people_dir):
+    from training.validation_kinds import write_wall_people
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ccp-person").symlink_to(people_dir)
+    n = write_wall_people(data, tmp_path / "out")
+    images = sorted((tmp_path / "out" / "images").glob("*.jpg"))
+    assert n == len(images) == 8  # all eight test pairs are on the training side of the split
+    mask = cv2.imread(str(tmp_path / "out" / "masks" / f"{images[0].stem}.png"), cv2.IMREAD_GRAYSCALE)
+    source = cv2.imread(str(people_dir / "masks" / f"{images[0].stem.split('_', 1)[1][:-2]}.png"), cv2.IMREAD_GRAYSCALE)
+    assert np.array_equal(mask, source)

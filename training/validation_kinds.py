@@ -165,11 +165,12 @@ def comp_kinds(pair: Pair, rng: np.random.Generator) -> list[tuple[str, np.ndarr
     return out
 
 
-def _save(out: Path, kind: str, stem: str, bgr: np.ndarray, mask: np.ndarray) -> None:
-    (out / kind / "images").mkdir(parents=True, exist_ok=True)
-    (out / kind / "masks").mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out / kind / "images" / f"{stem}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    cv2.imwrite(str(out / kind / "masks" / f"{stem}.png"), np.round(mask * 255).astype(np.uint8))
+def _save(folder: Path, stem: str, bgr: np.ndarray, mask: np.ndarray) -> None:
+    """One pair of a folder dataset: ``folder/images/<stem>.jpg`` and ``folder/masks/<stem>.png``."""
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "masks").mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / "images" / f"{stem}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(str(folder / "masks" / f"{stem}.png"), np.round(mask * 255).astype(np.uint8))
 
 
 def write_validation_kinds(data: Path, out: Path, seed: int = 0, val_fraction: float = 0.1) -> dict[str, int]:
@@ -179,11 +180,11 @@ def write_validation_kinds(data: Path, out: Path, seed: int = 0, val_fraction: f
     for pair in split_pairs(data, REAL_SETS, validation=True, val_fraction=val_fraction):
         stem = f"{pair.source}_{pair.id}"
         for kind in real_kinds(pair):
-            _save(out, kind, stem, pair.bgr, pair.mask)
+            _save(out / kind, stem, pair.bgr, pair.mask)
             counts[kind] = counts.get(kind, 0) + 1
         if pair.source in PASTEABLE:
             for kind, img in comp_kinds(pair, rng):
-                _save(out, kind, stem, img, pair.mask)
+                _save(out / kind, stem, img, pair.mask)
                 counts[kind] = counts.get(kind, 0) + 1
     (out / "SOURCE.md").write_text(
         "# Validation per kind of scene\n\nWritten by `python -m training validation-kinds` from the validation "
@@ -203,10 +204,7 @@ def write_wall_people(data: Path, out: Path, per_person: int = 1, seed: int = 1)
             if not choices:
                 continue
             kind, img = choices[int(rng.integers(len(choices)))]
-            stem = f"{pair.source}_{pair.id}_{k}"
-            for sub, arr in (("images", img), ("masks", np.round(pair.mask * 255).astype(np.uint8))):
-                (out / sub).mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(out / sub / f"{stem}.{'jpg' if sub == 'images' else 'png'}"), arr)
+            _save(out, f"{pair.source}_{pair.id}_{k}", img, pair.mask)
             n += 1
     return n
 
