@@ -169,6 +169,12 @@ def test_video_labels_carry_the_state_from_frame_to_frame(tmp_path):
     assert [m.stem for m in masks] == ["clip_00000", "clip_00002", "clip_00004"]
     # frame k sees state k: alpha 0.05 + 0.1 k
     assert [int(cv2.imread(str(m), cv2.IMREAD_GRAYSCALE).mean()) for m in masks] == [13, 64, 115]
+    # The command line takes a clip for --images and labels it the same way.
+    from training.__main__ import main
+
+    assert main(["pseudo-label", "--teacher", str(tmp_path / "rvm" / "model.json"), "--images", str(video),
+                 "--out", str(tmp_path / "cli"), "--every", "3"]) == 0
+    assert sorted(p.stem for p in (tmp_path / "cli" / "masks").iterdir()) == ["clip_00000", "clip_00003"]
 
 
 

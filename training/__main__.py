@@ -46,14 +46,13 @@ def _quiet_tensorflow() -> None:
 
 _quiet_tensorflow()  # before anything imports TensorFlow
 
+from personseg_live import assets  # noqa: E402
 from personseg_live.model.architectures import ARCHITECTURES  # noqa: E402
 
 from .distribute import STRATEGIES  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_BACKGROUNDS = REPO.parent / "shared" / "backgrounds"
-#: ``pseudo-label --images CLIP``: a video labelled in RVM's video mode instead of a folder of photos.
-VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 
 
 class _DefaultsHelp(argparse.HelpFormatter):
@@ -235,7 +234,7 @@ def _run(args) -> int:
         from .interpolate import interpolate
 
         print(f"wrote {interpolate(args.fine_tuned, args.init, args.alpha, args.out)}")
-    elif args.command == "pseudo-label" and args.images.suffix.lower() in VIDEO_EXTS:
+    elif args.command == "pseudo-label" and args.images.suffix.lower() in assets.VIDEO_EXTS:  # RVM's video mode
         from .tfjs_teacher import TfjsTeacher, label_video
 
         n = label_video(TfjsTeacher(args.teacher), args.images, args.out, every=args.every)
