@@ -11,6 +11,7 @@ import cv2
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from personseg_live.model import architectures
 from personseg_live.model.backends import LiteRTBackend
@@ -332,3 +333,25 @@ def test_interpolate_mixes_weights_and_rejects_other_architectures(tmp_path):
     result = run_training("interpolate", str(tmp_path / "a.keras"), str(tmp_path / "other.keras"),
                           "--out", str(tmp_path / "bad.keras"), check=False)
     assert result.returncode != 0 and "not the same architecture" in result.stderr
+
+
+def test_grow_keeps_the_function_and_adds_trainable_capacity(tmp_path):
+    keras.utils.set_random_seed(3)
+    small = architectures.build("mobile")
+    small.save(tmp_path / "mobile.keras")
+    run_training("grow", str(tmp_path / "mobile.keras"), "--out", str(tmp_path / "plus.keras"))
+    plus = keras.saving.load_model(tmp_path / "plus.keras", compile=False)
+    assert plus.name == "mobile_plus" and plus.count_params() > 1.5 * small.count_params()
+    x = np.random.default_rng(0).random((1, 64, 96, 3), dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(plus(x)), np.asarray(small(x)), atol=1e-6)
+    # the added blocks learn: one gradient step moves their zero output projection
+    grown = [layer for layer in plus.layers if layer.name.startswith("x") and layer.weights]
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(plus(x) - 1.0))
+    grads = tape.gradient(loss, [layer.kernel for layer in grown])
+    assert sum(float(tf.reduce_sum(tf.abs(g))) for g in grads if g is not None) > 0
+    result = run_training("grow", str(tmp_path / "plus.keras"), "--out", str(tmp_path / "again.keras"), check=False)
+    assert result.returncode == 0  # a mobile_plus grows into itself unchanged
+    architectures.build("tiny").save(tmp_path / "tiny.keras")
+    result = run_training("grow", str(tmp_path / "tiny.keras"), "--out", str(tmp_path / "bad.keras"), check=False)
+    assert result.returncode != 0 and "cannot grow" in result.stderr

@@ -1,4 +1,4 @@
-"""``python -m training <command>``: prepare-coco, negatives, train, interpolate, pseudo-label, import-tflite, export, evaluate, bench."""
+"""``python -m training <command>``: prepare-coco, negatives, train, grow, interpolate, pseudo-label, import-tflite, export, evaluate, bench."""
 
 from __future__ import annotations
 
@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     wi.add_argument("--alpha", type=float, default=0.7, help="weight of the fine-tuned model (1 = it unchanged)")
     wi.add_argument("--out", required=True, type=Path)
 
+    gr = sub.add_parser("grow", help="a mobile model's weights in the larger mobile_plus network, output unchanged")
+    gr.add_argument("source", type=Path, help="a .keras mobile model (e.g. from import-tflite)")
+    gr.add_argument("--out", required=True, type=Path, help="the .keras file to write (use with train --init)")
+
     e = sub.add_parser("export", help=".keras checkpoint -> .keras + float16 .tflite + metadata")
     e.add_argument("checkpoint", type=Path)
     e.add_argument("--name", required=True, help="model name, e.g. default or seed")
@@ -234,6 +238,11 @@ def _run(args) -> int:
         from .interpolate import interpolate
 
         print(f"wrote {interpolate(args.fine_tuned, args.init, args.alpha, args.out)}")
+    elif args.command == "grow":
+        from .grow import grow
+
+        diff = grow(args.source, args.out)
+        print(f"wrote {args.out} (largest output difference from {args.source}: {diff:.2e})")
     elif args.command == "pseudo-label" and args.images.suffix.lower() in assets.VIDEO_EXTS:  # RVM's video mode
         from .tfjs_teacher import TfjsTeacher, label_video
 

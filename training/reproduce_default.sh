@@ -64,9 +64,9 @@ $PY -m training train --arch mobile --init "$RUNS/general_init.keras" --lr 3e-4 
 #    photos, 1.0 worse everywhere; see the card), at no run-time cost.
 $PY -m training interpolate "$RUNS/default_q/best.keras" "$RUNS/general_init.keras" --alpha 0.5 --out "$RUNS/default_q_wise.keras"
 
-# 7. Export with its input rule (about 256^2 pixels per frame, aspect kept: 720p -> 336x192), and report:
+# 7. Export with its input rule (about 224^2 pixels per frame, aspect kept: 720p -> 304x160), and report:
 #    the labelled sets, the per-kind validation (built from the validation split) and RVM's LSPET labels.
-$PY -m training export "$RUNS/default_q_wise.keras" --name default --out "$MODELS" --input-side 256 --force
+$PY -m training export "$RUNS/default_q_wise.keras" --name default --out "$MODELS" --input-side 224 --force
 [ -d "$RUNS/val_kinds/real_large" ] || $PY -m training validation-kinds --data "$D" --out "$RUNS/val_kinds"
 $PY -m training evaluate --model "$MODELS/default.tflite" --kinds "$RUNS/val_kinds" \
   --data "$D/ccp-person" --data "$D/celebamask-hq-subset" --data "$D/nprportrait-seg" \

@@ -159,13 +159,21 @@ class _Numbered:
         return f"w{self.count - 1:02d}"
 
 
-def build_mobile(input_shape: tuple[int | None, int | None] = (None, None), name: str = "mobile") -> keras.Model:
+def build_mobile(input_shape: tuple[int | None, int | None] = (None, None), name: str = "mobile",
+                 extra: bool = False) -> keras.Model:
     """MobileNetV3-style encoder (inverted residuals, squeeze-excite, hard-swish) to 1/16, and a decoder
     that upsamples 2x three times, merging each encoder skip through a pooled attention gate, then a
     2x2 transposed convolution to full resolution.
 
     The topology of MediaPipe's Apache-2.0 selfie-segmentation (landscape) network, so its weights can
     initialise ours (``python -m training import-tflite``); no batch norm, the biases carry it.
+
+    ``extra`` (the ``mobile_plus`` architecture) adds capacity where it is cheap and where context is
+    decided: three dilated inverted-residual blocks at 1/16 and one at 1/8 of the decoder, each a residual
+    branch whose output projection starts at zero. A ``mobile_plus`` built with a ``mobile`` model's
+    weights (``python -m training grow``) therefore computes exactly what that model computes, and
+    fine-tuning starts from what it knows. The extra layers are named ``x..`` so that the ``w..``
+    numbering the TFLite importer relies on stays that of ``mobile``.
     """
     n = _Numbered()
     hswish = keras.activations.hard_swish
@@ -200,6 +208,21 @@ def build_mobile(input_shape: tuple[int | None, int | None] = (None, None), name
         x = conv(x, filters, "relu")
         return layers.Add()([x, dw(x, 3, 1, "relu")])
 
+    extra_names = iter(f"x{i:02d}" for i in range(100))
+
+    def grown(x, expand, k, dilation, se):
+        """A residual branch that adds nothing until trained (zero output projection)."""
+        y = layers.Conv2D(expand, 1, activation=hswish, name=next(extra_names))(x)
+        y = layers.DepthwiseConv2D(k, padding="same", dilation_rate=dilation, activation=hswish,
+                                   name=next(extra_names))(y)
+        g = layers.GlobalAveragePooling2D(keepdims=True)(y)
+        g = layers.Conv2D(se, 1, activation="relu", name=next(extra_names))(g)
+        g = layers.Conv2D(expand, 1, activation="sigmoid", name=next(extra_names))(g)
+        y = layers.Multiply()([y, g])
+        y = layers.Conv2D(x.shape[-1], 1, kernel_initializer="zeros", bias_initializer="zeros",
+                          name=next(extra_names))(y)
+        return layers.Add()([x, y])
+
     inp = keras.Input((*input_shape, 3), name="image")
     s2 = conv(inp, 16, hswish, k=3, s=2)  # 1/2
     x = conv(s2, 16, "relu")
@@ -213,10 +236,15 @@ def build_mobile(input_shape: tuple[int | None, int | None] = (None, None), name
     x = inverted(x, 128, 32, 5, 1, hswish, 32)
     x = inverted(x, 96, 32, 5, 1, hswish, 24)
     x = inverted(x, 96, 32, 5, 1, hswish, 24)  # 1/16
+    if extra:
+        for dilation in (1, 2, 4):
+            x = grown(x, 160, 5, dilation, 40)
     head = conv(x, 128, "relu")
     gate = conv(layers.GlobalAveragePooling2D(keepdims=True)(x), 128, "sigmoid")
     x = layers.Multiply()([head, gate])
     x = decode(x, s8, 24)
+    if extra:
+        x = grown(x, 96, 5, 1, 24)
     x = decode(x, s4, 16)
     x = decode(x, s2, 16)
     x = layers.Conv2DTranspose(1, 2, strides=2, padding="same", name=n())(x)
@@ -226,6 +254,10 @@ def build_mobile(input_shape: tuple[int | None, int | None] = (None, None), name
 
 def build_tiny(input_shape=(None, None)) -> keras.Model:
     return build_fast(input_shape, widths=(8, 12, 16, 24, 32), deep_blocks=1, name="tiny")
+
+
+def build_mobile_plus(input_shape=(None, None)) -> keras.Model:
+    return build_mobile(input_shape, name="mobile_plus", extra=True)
 
 
 def build_fast_wide(input_shape=(None, None)) -> keras.Model:
@@ -239,6 +271,8 @@ ARCHITECTURES: dict[str, ArchSpec] = {
     "tiny": ArchSpec("tiny", build_tiny, (144, 256), STRIDE, "smallest variant, for very slow CPUs"),
     "mobile": ArchSpec("mobile", build_mobile, (144, 256), STRIDE,
                        "MobileNetV3-style encoder-decoder with attention skips; takes MediaPipe selfie weights"),
+    "mobile_plus": ArchSpec("mobile_plus", build_mobile_plus, (144, 256), STRIDE,
+                            "mobile with four zero-initialised residual blocks (1/16, 1/8); grown from a mobile model"),
 }
 
 
