@@ -8,8 +8,9 @@ webcam quality. The given plate is ``PLATE_FRAMES`` frames of the empty scene by
 Kinds of clip: ``right`` (the plate is this room), ``wrong`` (the plate is another room), ``moves``
 (the camera is knocked half-way: the plate goes stale).
 
-For each clip the same model output runs through the matte three ways: model alone, with the given
-plate, with a plate learned from the clip itself (auto). Reported: IoU (pixels summed over the clip,
+For each clip the same model output runs through the matte four ways: model alone, with the given
+plate, with a plate learned from the clip while it runs (auto: live), and with one learned from the whole
+clip first (file: ``process --plate auto``). Reported: IoU (pixels summed over the clip,
 so the empty frames count fairly), boundary F (frames with a person), flicker of the alpha, the cue's
 cost per 720p frame, and for auto the IoU gain per second against the given plate's.
 """
@@ -46,7 +47,9 @@ CLIPS = (("nprportrait-seg", 0, "portrait", "right"), ("celebamask-hq-subset", 1
          ("ccp-person", 2, "full", "right"), ("nprportrait-seg", 3, "portrait", "right"),
          ("celebamask-hq-subset", 4, "portrait", "wrong"), ("nprportrait-seg", 5, "portrait", "moves"))
 QUICK_CLIPS = (CLIPS[0], CLIPS[4], CLIPS[5])
-MODES = ("model", "given", "auto")
+#: model alone; the given plate; learned while the clip runs (live); learned from the whole clip first
+#: (``process --plate auto``'s two passes)
+MODES = ("model", "given", "auto", "file")
 
 
 @dataclass
@@ -195,18 +198,27 @@ class _Meter:
 
 def run_clip(scene: Scene, segmenter) -> dict:
     from .compose import Matte
-    from .room import RoomCue, capture_plate
+    from .room import RoomCue, capture_plate, learn_plate
     from .settings import MatteSettings
 
     maker = ClipMaker(scene)
     plate = capture_plate(list(_compressed(maker.plate_frames(), scene.codec)))
-    cues = {"model": None, "given": RoomCue(plate, learn=True), "auto": RoomCue(None, learn=True)}
-    mattes = {m: Matte(MatteSettings()) for m in MODES}
     n = int(SECONDS * FPS)
+    lows = []  # the first pass: the model once per frame, and the plate learned from the whole clip
+
+    def first_pass():
+        for frame in _compressed((maker.frame(i) for i in range(n)), scene.codec):
+            lows.append(segmenter.lowres(frame))
+            yield lows[-1], frame
+
+    learned = learn_plate(first_pass(), FRAME_HW)
+    cues = {"model": None, "given": RoomCue(plate, learn=True), "auto": RoomCue(None, learn=True),
+            "file": RoomCue(learned, learn=True)}
+    mattes = {m: Matte(MatteSettings()) for m in MODES}
     meters = {m: _Meter(int(SECONDS)) for m in MODES}
-    cue_ms, statuses = [], {"given": {}, "auto": {}}
+    cue_ms, statuses = [], {m: {} for m in MODES if m != "model"}
     for t, frame in enumerate(_compressed((maker.frame(i) for i in range(n)), scene.codec)):
-        truth, low = maker.truth(t), segmenter.lowres(frame)
+        truth, low = maker.truth(t), lows[t]
         for mode in MODES:
             prob = low
             if cues[mode] is not None:
@@ -247,11 +259,12 @@ def summarise(rows: list[dict]) -> dict:
             k[f"iou_{mode}"] = round(float(sum(r[f"_inter_{mode}"].sum() for r in sel) / sum(r[f"_union_{mode}"].sum() for r in sel)), 4)
             k[f"boundary_f_{mode}"] = round(statistics.fmean(r[f"boundary_f_{mode}"] for r in sel), 4)
             k[f"flicker_{mode}"] = round(statistics.fmean(r[f"flicker_{mode}"] for r in sel), 5)
-        for mode in ("given", "auto"):
+        for mode in MODES[1:]:
             err = 1 - k["iou_model"]
             k[f"error_ratio_{mode}"] = round((1 - k[f"iou_{mode}"]) / err, 3) if err else None
         if kind == "right":
-            k["auto_vs_given_gain_by_second"] = _gain_curve(sel)
+            k["auto_vs_given_gain_by_second"] = _gain_curve(sel, "auto")
+            k["file_vs_given_gain_by_second"] = _gain_curve(sel, "file")
         out[kind] = k
     # CPU time of the thread as well as wall time: on a busy machine the wall clock counts the waits.
     for i, clock in enumerate(("wall", "cpu")):
@@ -260,14 +273,14 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def _gain_curve(rows: list[dict]) -> list[float | None]:
-    """Per second of clip: auto's IoU gain over the model alone as a share of the given plate's."""
+def _gain_curve(rows: list[dict], learned: str) -> list[float | None]:
+    """Per second of clip: a learned plate's IoU gain over the model alone as a share of the given plate's."""
     def iou(mode):
         inter = sum(r[f"_inter_{mode}"] for r in rows)
         union = sum(r[f"_union_{mode}"] for r in rows)
         return inter / np.maximum(union, 1)
 
-    model, given, auto = iou("model"), iou("given"), iou("auto")
+    model, given, auto = iou("model"), iou("given"), iou(learned)
     curve = []
     for g, a, m in zip(given, auto, model):
         curve.append(round(float((a - m) / (g - m)), 2) if g - m > 1e-3 else None)
@@ -287,7 +300,9 @@ def format_room(r: dict) -> str:
             ratio = "" if mode == "model" else f"{k[f'error_ratio_{mode}']}x"
             lines.append(f"  {kind:<7} {mode:<6} {k[f'iou_{mode}']:>7.4f} {ratio:>15} {k[f'boundary_f_{mode}']:>11.4f} {k[f'flicker_{mode}']:>9.5f}")
     if "right" in s:
-        lines.append("  auto gain / given gain, by second: " + " ".join("-" if g is None else f"{g:.2f}" for g in s["right"]["auto_vs_given_gain_by_second"]))
+        for mode in ("auto", "file"):
+            lines.append(f"  {mode} gain / given gain, by second: "
+                         + " ".join("-" if g is None else f"{g:.2f}" for g in s["right"][f"{mode}_vs_given_gain_by_second"]))
     lines.append(f"  cue cost per 720p frame: CPU p50 {s['cue_cpu_ms_p50']} ms, p95 {s['cue_cpu_ms_p95']} ms; "
                  f"wall p50 {s['cue_wall_ms_p50']} ms, p95 {s['cue_wall_ms_p95']} ms")
     return "\n".join(lines)

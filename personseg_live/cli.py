@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--plate", metavar="PLATE|auto",
                    help="the empty scene by the same fixed camera (a photo, a short clip, or a saved .npz plate) "
-                        "sharpens and steadies the matte; auto: learn it from the video itself")
+                        "sharpens and steadies the matte; auto: learn it from the video itself (a first pass over "
+                        "the whole file, so it helps from the first frame)")
 
     b = sub.add_parser("bench", help="measure model speed, offline FPS and live latency")
     b.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

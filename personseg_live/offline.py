@@ -168,7 +168,7 @@ def process_video(
     if not options.overwrite and dst.exists() and not (dst.is_dir() and not any(dst.iterdir())):
         raise OutputError(f"{dst} already exists; add -y/--overwrite to replace it")
     processor = FrameProcessor(None, options.matte, options.background)  # a bad background fails before decoding
-    if options.plate is not None or options.learn_room:
+    if options.plate is not None:
         from .room import RoomCue
 
         processor.room = RoomCue(options.plate, learn=options.learn_room)
@@ -223,6 +223,15 @@ def process_video(
         total = vstream.frames or estimate_frames(container, vstream, rate)  # mkv/webm often have no count
         if max_frames is not None:
             total = min(total or max_frames, max_frames)
+        if options.learn_room and options.plate is None:  # --plate auto: a first pass learns the room
+            from .room import RoomCue
+
+            plate = _learn_room(src, fmt, segmenter, (height, width), total or 0, progress=progress, cancel=cancel,
+                                max_frames=max_frames)
+            if cancel is not None and cancel.is_set():
+                _abort(stop, read_stop, reader, writer, sink)
+                return ProcessReport(src, dst, 0, 0.0, False, cancelled=True)
+            processor.room = RoomCue(plate, learn=True)
         guide = (lambda frame: fmt.colour.from_bt601(i420_guide(frame))) if i420 else None
         t0 = time.perf_counter()
         with tqdm(total=total, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True) as bar:
@@ -258,6 +267,41 @@ def process_video(
         processor.close()
         if reader is None or not reader.is_alive():  # closing it under a demuxing reader segfaulted
             container.close()
+
+
+def _learn_room(src: Path, fmt: InputFormat, segmenter, frame_hw: tuple[int, int], frames: int, *, progress: bool,
+                cancel: threading.Event | None, max_frames: int | None):
+    """``--plate auto``: the first of two passes (``room.learn``): the room as learned from frames spread
+    over the whole recording, so the second pass has it from its first frame. None if nothing was learned."""
+    import av
+    from tqdm import tqdm
+
+    from .room import learn_plate
+    from .room.learn import sample_step
+
+    step = sample_step(frames)
+    container = _open_input(src)
+    try:
+        vstream = container.streams.video[0]
+        vstream.thread_type = "AUTO"
+        with tqdm(total=frames or None, unit="frame", desc=f"{src.name}: learning the room", disable=not progress,
+                  dynamic_ncols=True) as bar:
+
+            def samples():
+                for index, frame in enumerate(container.decode(vstream)):
+                    if (max_frames is not None and index >= max_frames) or (cancel is not None and cancel.is_set()):
+                        return
+                    bar.update(1)
+                    if index % step == 0:
+                        bgr = fmt.to_bgr(frame)
+                        yield segmenter.lowres(bgr), bgr
+
+            try:
+                return learn_plate(samples(), frame_hw)
+            except av.error.FFmpegError as exc:
+                raise InputError(f"{src}: decoding failed while learning the room ({exc})") from exc
+    finally:
+        container.close()
 
 
 def _abort(stop: threading.Event, read_stop: threading.Event, reader, writer, sink) -> None:

@@ -118,7 +118,8 @@ class RoomCue:
         """The plate as the cue knows it now (given or learned), None when nothing is known."""
         if self._size is None or not (self._count >= KNOWN_SAMPLES).any():
             return self.given
-        return Plate(cv2.merge(self._m), np.sqrt(self._var), self._frame_hw)
+        known = self._count >= KNOWN_SAMPLES
+        return Plate(cv2.merge(self._m), np.sqrt(self._var), self._frame_hw, None if known.all() else known)
 
     def _start(self, frame_hw: tuple[int, int]) -> None:
         h, w = self._size = plate_size(frame_hw)
@@ -128,6 +129,8 @@ class RoomCue:
             given = fit_to(given, (h, w))
             self._m, self._var = list(cv2.split(given.mean)), np.square(given.noise)
             self._count = np.full((h, w), 1e6, np.float32)
+            if given.known is not None:  # a learned plate: what it has not seen is still to learn
+                self._count[~given.known] = 0
         else:
             self._m = [np.zeros((h, w), np.float32) for _ in range(3)]
             self._var = np.full((h, w), DEFAULT_NOISE**2, np.float32)

@@ -38,6 +38,9 @@ class Plate:
     mean: np.ndarray  # float32 (h, w, 3) BGR, 0..255
     noise: np.ndarray  # float32 (h, w): per-pixel std of the camera's noise, 8-bit levels
     frame_hw: tuple[int, int]
+    # bool (h, w): the pixels the plate knows (a learned plate has not seen what the person always
+    # covered); None: all of them (a captured plate)
+    known: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -115,7 +118,10 @@ def fit_to(plate: Plate, size: tuple[int, int]) -> Plate:
     h, w = size
     mean = cv2.resize(plate.mean, (w, h), interpolation=cv2.INTER_AREA)
     noise = cv2.resize(plate.noise, (w, h), interpolation=cv2.INTER_AREA)
-    return Plate(mean, noise, plate.frame_hw)
+    known = None
+    if plate.known is not None:
+        known = cv2.resize(plate.known.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).view(bool)
+    return Plate(mean, noise, plate.frame_hw, known)
 
 
 __all__ = ["DEFAULT_NOISE", "Plate", "RoomError", "capture_plate", "fit_to", "plate_size", "read_plate_file"]

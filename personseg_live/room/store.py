@@ -44,7 +44,8 @@ def save_plate(plate: Plate, key: str, folder: Path | None = None) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, mean=plate.mean, noise=plate.noise, frame_hw=np.array(plate.frame_hw, np.int64))
+            extra = {} if plate.known is None else {"known": plate.known}
+            np.savez(f, mean=plate.mean, noise=plate.noise, frame_hw=np.array(plate.frame_hw, np.int64), **extra)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -80,13 +81,15 @@ def read_npz(path: Path) -> Plate:
     try:
         with np.load(path, allow_pickle=False) as data:
             mean, noise, hw = data["mean"], data["noise"], data["frame_hw"]
+            known = data["known"] if "known" in data.files else None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise RoomError(f"cannot read the plate {path}: {exc}") from exc
     ok = (mean.ndim == 3 and mean.shape[2] == 3 and noise.shape == mean.shape[:2] and hw.shape == (2,)
-          and np.isfinite(mean).all() and np.isfinite(noise).all())
+          and np.isfinite(mean).all() and np.isfinite(noise).all()
+          and (known is None or (known.shape == noise.shape and known.dtype == bool)))
     if not ok:
         raise RoomError(f"cannot read the plate {path}: not a plate saved by personseg-live")
-    return Plate(mean.astype(np.float32), noise.astype(np.float32), (int(hw[0]), int(hw[1])))
+    return Plate(mean.astype(np.float32), noise.astype(np.float32), (int(hw[0]), int(hw[1])), known)
 
 
 __all__ = ["camera_key", "forget_plate", "load_plate", "plate_path", "read_npz", "rooms_dir", "save_plate"]
