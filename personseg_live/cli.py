@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--background", help="blur | none | transparent | color:#RRGGBB | an image or video file")
     parser.add_argument("--headless", action="store_true", help="no window, even when a display is available")
     parser.add_argument("--learn-room", action="store_true",
-                        help="live: after a 3 s countdown (step out of the picture) learn the empty room and keep it for this camera")
+                        help="live: after a 3 s countdown (step out of the picture) learn the empty room and keep it for this "
+                             "camera; a file source: learn the room from the whole file first")
     parser.add_argument("--vcam", action="store_true", help="send the result to the virtual camera")
     parser.add_argument("--model", help="bundled model name or a .tflite/.keras file")
     parser.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto)")
@@ -355,14 +356,15 @@ def run_headless(args: argparse.Namespace) -> int:
         return _run_live(settings, vcam=True, output=None, learn_room=args.learn_room)
     spec = settings.source.spec
     if spec is None or not is_camera_spec(spec):
-        return _run_file(settings, args.output)
+        return _run_file(settings, args.output, learn_room=args.learn_room)
     output = args.output or Path(f"personseg-live-camera{spec}.mp4")
     print(f"personseg-live: no display; recording camera {spec} to {output} until Ctrl-C", file=sys.stderr)
     return _run_live(settings, vcam=False, output=output, learn_room=args.learn_room)
 
 
-def _run_file(settings, output: Path | None) -> int:
-    """No display and no virtual camera: process the file source (default: the demo clip) to a file."""
+def _run_file(settings, output: Path | None, learn_room: bool = False) -> int:
+    """No display and no virtual camera: process the file source (default: the demo clip) to a file.
+    The room (``--learn-room``, or the learn-by-itself setting) is learned from the whole file first."""
     from . import assets
     from .offline import InputError, ProcessOptions, process_video
     from .video.sinks import OutputError
@@ -371,14 +373,19 @@ def _run_file(settings, output: Path | None) -> int:
     spec = settings.source.spec
     if spec is None:
         if list_cameras(max_index=4):
-            return _run_live(settings, vcam=False, output=output or Path("personseg-live-camera.mp4"))
+            return _run_live(settings, vcam=False, output=output or Path("personseg-live-camera.mp4"),
+                             learn_room=learn_room)
         src = assets.demo_clip()
         output = output or Path("personseg-live-demo.mp4")
     else:
         src = Path(spec).expanduser()
         output = output or Path(f"personseg-live-{src.stem}.mp4")
     print(f"personseg-live: no display; processing {src.name} to {output}", file=sys.stderr)
-    options = ProcessOptions(background=settings.background, matte=settings.matte, model=settings.model, backend=settings.backend)
+    learn = learn_room or settings.room.auto_learn
+    if learn:
+        print("personseg-live: learning the room from the whole file first", file=sys.stderr)
+    options = ProcessOptions(background=settings.background, matte=settings.matte, model=settings.model,
+                             backend=settings.backend, learn_room=learn)
     stop = _StopOnSignals()
     try:
         with stop:

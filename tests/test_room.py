@@ -301,16 +301,22 @@ def test_process_with_a_plate_keys_what_is_not_the_room(room_files, tmp_path):
     assert plated[20][far].mean() < 10
 
 
-def test_process_plate_auto_learns_the_room_first_and_helps_from_the_first_frames(room_files, tmp_path):
-    """Two passes: the room (a real scene photo) is learned from the whole recording, so a box crossing it
-    (too fast to be taken for the room) is keyed in on frame 3 already, where a plate learned while
-    processing would know nothing yet (it needs ~30 frames of a pixel)."""
+@pytest.fixture(scope="module")
+def kitchen_box_clip(tmp_path_factory):
+    """3 s in a real scene photo (the bundled kitchen): a box crossing it, too fast to be taken for the room."""
     from personseg_live import assets
-    from personseg_live.cli import main
 
     kitchen = cv2.imread(str(assets.assets_dir() / "backgrounds" / "twilio_Kitchen.jpg"))
     room = cv2.resize(kitchen, HW[::-1], interpolation=cv2.INTER_AREA).astype(np.float32)
-    src = _room_video(tmp_path / "long.mp4", room, square=True, frames=90, speed=8)
+    return _room_video(tmp_path_factory.mktemp("kitchen") / "box.mp4", room, square=True, frames=90, speed=8)
+
+
+def test_process_plate_auto_learns_the_room_first_and_helps_from_the_first_frames(kitchen_box_clip, tmp_path):
+    """Two passes: the room is learned from the whole recording, so the box is keyed in on frame 3 already,
+    where a plate learned while processing would know nothing yet (it needs ~30 frames of a pixel)."""
+    from personseg_live.cli import main
+
+    src = kitchen_box_clip
     assert main(["process", str(src), str(tmp_path / "auto.mp4"), "--quiet", "--plate", "auto",
                  "--mask-out", str(tmp_path / "m")]) == 0
     assert main(["process", str(src), str(tmp_path / "plain.mp4"), "--quiet", "--mask-out", str(tmp_path / "p")]) == 0
@@ -438,3 +444,24 @@ def test_bench_room_on_short_generated_clips(segmenter, people_dir, monkeypatch,
     assert 0 < r["summary"]["cue_cpu_ms_p50"] and "cue cost per 720p frame" in b.format_room(r)
     assert b.main(people_dir / "no-such-folder") == 1
     assert "error: no *.jpg scenes" in capsys.readouterr().err
+
+
+def test_headless_file_run_learns_the_room_when_asked(kitchen_box_clip, tmp_path, capsys):
+    """``--headless --learn-room`` on a file source: the room is learned from the file first (as
+    ``process --plate auto``), so the box crossing it stays sharp over the blurred room on frame 3."""
+    import av
+
+    from personseg_live.cli import main
+
+    def frame3(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="bgr24") for _, f in zip(range(4), c.decode(video=0))][3].astype(np.float32)
+
+    base = ["--headless", "--source", str(kitchen_box_clip), "--background", "blur"]
+    assert main([*base, "--output", str(tmp_path / "plain.mp4")]) == 0
+    assert main([*base, "--learn-room", "--output", str(tmp_path / "room.mp4")]) == 0
+    assert "learning the room" in capsys.readouterr().err
+    plain, room = frame3(tmp_path / "plain.mp4"), frame3(tmp_path / "room.mp4")
+    source = frame3(kitchen_box_clip)
+    box = (slice(170, 240), slice(40 + 8 * 3 + 10, 40 + 8 * 3 + 80))
+    assert np.abs(room[box] - source[box]).mean() < 0.5 * np.abs(plain[box] - source[box]).mean()
