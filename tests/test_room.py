@@ -418,6 +418,9 @@ def test_window_learn_room_action_badge_and_forget(qtbot, segmenter, empty_room_
     window.room.auto_action.trigger()  # the setting: learn by itself
     assert window.settings.room.auto_learn
     qtbot.waitUntil(lambda: badge.text() in ("Room: learning", "Room: known"), timeout=10_000)
+    window.reset_button.click()  # learning by itself is off by default: the tick, the setting and the cue follow
+    assert not window.room.auto_action.isChecked() and not window.settings.room.auto_learn
+    assert window.room.cue.learn is False
     window.close()
 
 

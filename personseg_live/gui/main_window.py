@@ -464,6 +464,7 @@ class MainWindow(QMainWindow):
         if (self.settings.model, self.settings.backend) != (defaults.model, defaults.backend):
             self.model_panel.set_model(defaults.model, defaults.backend)
             self._on_model_changed(defaults.model, defaults.backend)
+        self.room.set_auto_learn(defaults.room.auto_learn)
         self.statusBar().showMessage("Settings reset to the defaults", 3000)
 
     def _model_failed(self) -> None:

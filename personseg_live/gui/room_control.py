@@ -81,6 +81,12 @@ class RoomControl(QObject):
         self._use(cue_for_source(self.spec, auto_learn=self.window.settings.room.auto_learn, is_camera=False))
         self.window.statusBar().showMessage("Room forgotten" if had else "No learned room to forget", 3000)
 
+    def set_auto_learn(self, on: bool) -> None:
+        """The setting changed elsewhere (Reset to defaults): the menu's tick and the cue follow."""
+        if self.auto_action.isChecked() != on:
+            self.auto_action.setChecked(on)
+            self._on_auto(on)
+
     def _on_auto(self, checked: bool) -> None:
         self.window.settings = replace(self.window.settings, room=replace(self.window.settings.room, auto_learn=checked))
         self.window._changed("room")
