@@ -44,6 +44,16 @@ def test_input_size_keeps_aspect_and_stride(h, w, expected):
     assert input_size_for(h, w) == expected
 
 
+def test_portrait_pictures_are_pulled_toward_square_landscape_frames_are_not(segmenter):
+    area = 224 * 224
+    assert input_size_for(1200, 800, area, aspect_power=0.5) == (240, 208)  # 2:3 fed as ~0.82, not 0.67
+    assert input_size_for(1200, 800, area, aspect_power=0.0) == (224, 224)
+    assert input_size_for(720, 1280, area, aspect_power=0.5) == input_size_for(720, 1280, area) == (160, 304)
+    # the shipped default records its rule, and the Segmenter follows it
+    assert segmenter.info.aspect_power == 0.5
+    assert segmenter.input_size(1200, 800) == (240, 208) and segmenter.input_size(720, 1280) == (160, 304)
+
+
 @pytest.mark.parametrize("shape", [(720, 1280, 3), (101, 77, 3), (1080, 1920, 3), (48, 400, 3)])
 def test_segmenter_returns_probability_at_frame_size(segmenter, shape):
     frame = np.random.default_rng(1).integers(0, 255, shape, dtype=np.uint8)

@@ -173,13 +173,14 @@ def test_export_round_trip_keras_and_litert_agree(tmp_path):
     got16 = LiteRTBackend(tmp_path / "m16.tflite").predict(x)[0]
     assert np.abs(got16 - want).max() < 1e-2
     # A model fed more pixels records its input rule, and its fixed-shape 720p copy follows the rule.
-    export(ckpt, "m256", tmp_path, input_area=256 * 256)
+    export(ckpt, "m256", tmp_path, input_area=256 * 256, aspect_power=0.5)
     meta = json.loads((tmp_path / "m256.json").read_text())
-    assert meta["input_area"] == 65536 and meta["input_size"] == [192, 336]
+    assert meta["input_area"] == 65536 and meta["input_size"] == [192, 336] and meta["aspect_power"] == 0.5
     assert (tmp_path / "m256.192x336.tflite").exists() and not (tmp_path / "m256.144x256.tflite").exists()
     from personseg_live import Segmenter
 
-    assert Segmenter(tmp_path / "m256.tflite", backend="litert").input_size(720, 1280) == (192, 336)
+    seg = Segmenter(tmp_path / "m256.tflite", backend="litert")
+    assert seg.input_size(720, 1280) == (192, 336) and seg.input_size(1200, 800) == (288, 224)
 
 
 def test_prepare_coco_unions_people_and_skips_tiny(tmp_path):

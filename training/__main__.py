@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--force", action="store_true", help="replace a model of that name (e.g. the shipped default)")
     e.add_argument("--input-side", type=int, default=192,
                    help="the runtime feeds about SIDE x SIDE pixels per frame, aspect kept (recorded in the metadata)")
+    e.add_argument("--portrait-aspect-power", type=float, default=1.0,
+                   help="a portrait picture's aspect A is fed as A^POWER (1: kept; 0.5: halfway to square, "
+                        "the picture stretched sideways; landscape frames always keep theirs)")
 
     v = sub.add_parser("evaluate", help="IoU, boundary F and flicker of models on folder datasets")
     v.add_argument("--model", action="append", default=None, help="bundled name or path (repeat); default: default")
@@ -266,7 +269,7 @@ def _run(args) -> int:
         from .export import export
 
         for path in export(args.checkpoint, args.name, args.out, float16=not args.float32, force=args.force,
-                           input_area=args.input_side ** 2):
+                           input_area=args.input_side ** 2, aspect_power=args.portrait_aspect_power):
             print(f"wrote {path}")
     elif args.command == "evaluate":
         from .evaluate import evaluate_command

@@ -33,10 +33,13 @@ def _write_tflite(model, hw: tuple[int | None, int | None], out: Path, float16: 
 
 def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True,
            static_sizes: tuple[tuple[int, int], ...] | None = None, force: bool = False,
-           input_area: int = RUNTIME_AREA) -> list[Path]:
+           input_area: int = RUNTIME_AREA, aspect_power: float = 1.0) -> list[Path]:
     """``force``: replace an existing model of that name (the shipped ``default`` among them).
     ``input_area``: the pixels the runtime feeds this model per frame (recorded in its metadata); the
-    fixed-shape copy is made for a 16:9 frame at that area unless ``static_sizes`` says otherwise."""
+    fixed-shape copy is made for a 16:9 frame at that area unless ``static_sizes`` says otherwise.
+    ``aspect_power``: how far the runtime pulls a portrait picture toward square (``input_size_for``)."""
+    if not 0.0 <= aspect_power <= 1.0:
+        raise ValueError(f"--portrait-aspect-power must lie in 0..1, got {aspect_power}")
     static_sizes = static_sizes or (input_size_for(720, 1280, input_area),)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -85,6 +88,7 @@ def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True,
         "input_area": int(input_area),
         "stride": stride,
         "input_size": list(static_sizes[0]) if dynamic else [int(h), int(w)],
+        "aspect_power": float(aspect_power),
         "normalization": "rgb_0_1",
         "output": "sigmoid person probability, 1 channel, input resolution",
         "weights": "float16" if float16 else "float32",

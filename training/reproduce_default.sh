@@ -66,18 +66,20 @@ $PY -m training interpolate "$RUNS/default_q/best.keras" "$RUNS/general_init.ker
 
 # 7. Export with its input rule (about 224^2 pixels per frame, aspect kept: 720p -> 304x160), and report:
 #    the labelled sets, the per-kind validation (built from the validation split) and RVM's LSPET labels.
-$PY -m training export "$RUNS/default_q_wise.keras" --name default --out "$MODELS" --input-side 224 --force
+$PY -m training export "$RUNS/default_q_wise.keras" --name default --out "$MODELS" --input-side 224 --portrait-aspect-power 0.5 --force
 [ -d "$RUNS/val_kinds/real_large" ] || $PY -m training validation-kinds --data "$D" --out "$RUNS/val_kinds"
 $PY -m training evaluate --model "$MODELS/default.tflite" --kinds "$RUNS/val_kinds" \
   --data "$D/ccp-person" --data "$D/celebamask-hq-subset" --data "$D/nprportrait-seg" \
   --data "$D/voc-person" --data "$D/coco128-seg-person" --data "$D/davis2016-person,split=sequence" \
   --data "$RUNS/pseudo/lspet_rvm"
 
-# 8. Full-body and seated video without human labels: RVM in its video mode labels two clips of
-#    ../shared/video (development only, never trained on), scored the same way.
-for CLIP in juggle:video_fullbody_juggle thoughtful-outdoors:video_seated_outdoors; do
+# 8. Video without human labels: RVM in its video mode labels the four clips of ../shared/video
+#    (development only, never trained on): full body, seated, and hands and arms in front of a white
+#    T-shirt over a white table (coffee) and of a patterned top (cups); scored the same way.
+for CLIP in juggle:video_fullbody_juggle thoughtful-outdoors:video_seated_outdoors coffee:video_hands_coffee cups:video_hands_cups; do
   [ -d "$RUNS/val_kinds/${CLIP#*:}/masks" ] || $PY -m training pseudo-label --teacher "$RVM" \
     --images "$SHARED/video/${CLIP%%:*}.mp4" --out "$RUNS/val_kinds/${CLIP#*:}" --every 3
 done
 $PY -m training evaluate --model "$MODELS/default.tflite" --split all \
-  --data "$RUNS/val_kinds/video_fullbody_juggle,split=sequence" --data "$RUNS/val_kinds/video_seated_outdoors,split=sequence"
+  --data "$RUNS/val_kinds/video_fullbody_juggle,split=sequence" --data "$RUNS/val_kinds/video_seated_outdoors,split=sequence" \
+  --data "$RUNS/val_kinds/video_hands_coffee,split=sequence" --data "$RUNS/val_kinds/video_hands_cups,split=sequence"

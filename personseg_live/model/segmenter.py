@@ -28,9 +28,14 @@ from .backends import Backend, LiteRTBackend, ModelError, TensorFlowBackend, gpu
 RUNTIME_AREA = 192 * 192
 
 
-def input_size_for(h: int, w: int, area: int = RUNTIME_AREA, stride: int = 16, max_aspect: float = 3.0) -> tuple[int, int]:
-    """(H, W) for the model: the frame's aspect (clamped), about ``area`` pixels, sides multiples of ``stride``."""
+def input_size_for(h: int, w: int, area: int = RUNTIME_AREA, stride: int = 16, max_aspect: float = 3.0,
+                   aspect_power: float = 1.0) -> tuple[int, int]:
+    """(H, W) for the model: the frame's aspect (clamped), about ``area`` pixels, sides multiples of ``stride``.
+    ``aspect_power`` < 1 pulls a portrait picture's aspect toward square (0: square, the picture stretched
+    sideways); a landscape picture keeps its aspect."""
     aspect = min(max(w / h, 1 / max_aspect), max_aspect)
+    if aspect < 1:
+        aspect **= aspect_power
     ih = max(stride, int(round(np.sqrt(area / aspect) / stride)) * stride)
     iw = max(stride, int(round(np.sqrt(area * aspect) / stride)) * stride)
     return ih, iw
@@ -46,6 +51,7 @@ class ModelInfo:
     stride: int = 16  # 0: fixed input size only (``input_size``)
     input_size: tuple[int, int] = (144, 256)
     normalization: str = "rgb_0_1"
+    aspect_power: float = 1.0  # see input_size_for
 
     @classmethod
     def read(cls, path: Path) -> "ModelInfo":
@@ -64,6 +70,7 @@ class ModelInfo:
             input_area=int(d.get("input_area", RUNTIME_AREA)),
             stride=int(d.get("stride", 16)),
             input_size=tuple(d.get("input_size", (144, 256))),
+            aspect_power=float(d.get("aspect_power", 1.0)),
         )
 
 
@@ -137,7 +144,7 @@ class Segmenter:
     def input_size(self, h: int, w: int) -> tuple[int, int]:
         if self.info.stride == 0:
             return tuple(self.info.input_size)
-        return input_size_for(h, w, self._area, self.info.stride)
+        return input_size_for(h, w, self._area, self.info.stride, aspect_power=self.info.aspect_power)
 
     def _prepare(self, frame: np.ndarray) -> np.ndarray:
         check_frame(frame)
