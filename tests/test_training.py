@@ -84,6 +84,15 @@ def test_webcam_crop_frames_head_and_shoulders(people_dir):
         assert y[:2].mean() < 0.1, seed
 
 
+def test_torso_crop_cuts_the_head_off(people_dir):
+    sample = load_splits([DataSpec(people_dir)], val_fraction=0.0).train[0]
+    cfg = AugmentConfig(size=(96, 96), webcam_crop=0.0, torso_crop=1.0, flip=0, color=0, grayscale=0, blur=0, noise=0)
+    for seed in range(10):
+        _, y = augment(sample, cfg, np.random.default_rng(seed), [])
+        # No head: the body runs out of the top edge as well as the bottom one.
+        assert y[0].mean() > 0.15 and y[-1].mean() > 0.15, seed
+
+
 def test_losses_rank_predictions():
     t = np.zeros((2, 16, 16, 1), np.float32)
     t[:, 4:12, 4:12] = 1

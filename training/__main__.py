@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="tf.distribute: default (one device), mirrored (all local GPUs), multiworker (TF_CONFIG)")
     t.add_argument("--small-person", type=float, default=0.0,
                    help="share of wide-shot crops: a pasteable person shrunk to 20-60 %% of the crop height on a scene")
+    t.add_argument("--torso-crop", type=float, default=0.0,
+                   help="share of crops without the head: torso, arms and hands of a standing person (a desk camera "
+                        "when the user stands up, hands at a table)")
     t.add_argument("--boundary-weight", type=float, default=0.0,
                    help="boundary-aware BCE: pixels near the mask's edge weigh 1 + this (0 = plain BCE)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")

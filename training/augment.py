@@ -25,6 +25,7 @@ class AugmentConfig:
     zoom: tuple[float, float] = (0.6, 2.5)  # area multiplier relative to the runtime scale (log-uniform)
     webcam_crop: float = 0.3  # probability of a head-and-shoulders crop from a taller person
     small_person: float = 0.0  # probability of a wide shot: the person shrunk to 20-60 % of the crop height
+    torso_crop: float = 0.0  # probability of a crop without the head: torso, arms and hands of a standing person
     flip: float = 0.5
     color: float = 0.8
     grayscale: float = 0.08
@@ -77,6 +78,16 @@ def _random_window(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator)
     h, w = sample.mask.shape
     oh, ow = cfg.size
     bbox = _person_bbox(sample.mask)
+    if bbox is not None and rng.random() < cfg.torso_crop and (bbox[1] - bbox[0]) > 1.3 * (bbox[3] - bbox[2]):
+        # No head in the picture: someone standing up in front of a desk camera, hands busy at a table.
+        # The window starts below the head (12-30 % down the body) and shows 25-55 % of its height.
+        top, bottom, left, right = bbox
+        ph = bottom - top
+        y0 = top + ph * rng.uniform(0.12, 0.3)
+        ch = ph * rng.uniform(0.25, 0.55)
+        cw = ch * (ow / oh) * rng.uniform(1.0, 1.8)
+        cx = (left + right) / 2 + (right - left) * rng.uniform(-0.25, 0.25)
+        return y0, cx - cw / 2, ch, cw
     if bbox is not None and rng.random() < cfg.webcam_crop and (bbox[1] - bbox[0]) > 1.3 * (bbox[3] - bbox[2]):
         # Head-and-shoulders framing cut from a standing person: the top 30-60 % of the body.
         top, bottom, left, right = bbox

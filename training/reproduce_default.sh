@@ -73,13 +73,14 @@ $PY -m training evaluate --model "$MODELS/default.tflite" --kinds "$RUNS/val_kin
   --data "$D/voc-person" --data "$D/coco128-seg-person" --data "$D/davis2016-person,split=sequence" \
   --data "$RUNS/pseudo/lspet_rvm"
 
-# 8. Video without human labels: RVM in its video mode labels the four clips of ../shared/video
-#    (development only, never trained on): full body, seated, and hands and arms in front of a white
-#    T-shirt over a white table (coffee) and of a patterned top (cups); scored the same way.
-for CLIP in juggle:video_fullbody_juggle thoughtful-outdoors:video_seated_outdoors coffee:video_hands_coffee cups:video_hands_cups; do
+# 8. Video without human labels: RVM in its video mode labels three clips of ../shared/video
+#    (development only, never trained on): full body, seated, and hands and arms moving in front of the
+#    body (cups); scored the same way. (coffee.mp4 is left out: RVM drops the white T-shirt over the white
+#    table, so its labels are wrong exactly where the clip is hard.)
+for CLIP in juggle:video_fullbody_juggle thoughtful-outdoors:video_seated_outdoors cups:video_hands_cups; do
   [ -d "$RUNS/val_kinds/${CLIP#*:}/masks" ] || $PY -m training pseudo-label --teacher "$RVM" \
     --images "$SHARED/video/${CLIP%%:*}.mp4" --out "$RUNS/val_kinds/${CLIP#*:}" --every 3
 done
 $PY -m training evaluate --model "$MODELS/default.tflite" --split all \
   --data "$RUNS/val_kinds/video_fullbody_juggle,split=sequence" --data "$RUNS/val_kinds/video_seated_outdoors,split=sequence" \
-  --data "$RUNS/val_kinds/video_hands_coffee,split=sequence" --data "$RUNS/val_kinds/video_hands_cups,split=sequence"
+  --data "$RUNS/val_kinds/video_hands_cups,split=sequence"
