@@ -41,10 +41,12 @@ from ..settings import MatteSettings
 #: Long side of the resolution the matte works at.
 WORK_LONG_SIDE = 320
 #: Probability change that gets blend weight 1; smaller changes get proportionally less.
-PROB_MOTION = 2.0
+PROB_MOTION = 1.0
 #: Grey-level change (0..1, after motion compensation) that gets blend weight 1: what the flow did
 #: not explain (occlusions, fast motion the flow missed) is followed at once, so nothing ghosts.
-FRAME_MOTION = 1.0
+FRAME_MOTION = 0.35
+#: The same two before issue 12 (``Matte(classic=True)``, bench --edges' "today").
+CLASSIC_PROB_MOTION, CLASSIC_FRAME_MOTION = 2.0, 1.0
 #: Warp the previous matte with optical flow before blending (see _smooth).
 MOTION_COMPENSATION = True
 #: Tuned with the default settings on DAVIS-2016 person clips (fast motion, moving camera) and the
@@ -53,6 +55,9 @@ MOTION_COMPENSATION = True
 #: (a plain motion-gated EMA) the best setting reached 0.70x at +0.7 points. With the steadier model of
 #: 2026-11-25 (raw flicker -22 % on the demo clip) the same settings give 0.73x / 0.50x: less is left to
 #: smooth. PROB_MOTION 4 / FRAME_MOTION 2 reach 0.65x / 0.53x but cost 4.7 IoU points on DAVIS.
+#: Issue 12, default model of 2026-12-01: 2 / 1 cost single fast clips up to 3.4 points (breakdance -3.4,
+#: tennis -2.3, though +1.2 over all five); 1 / 0.35 gain on every clip (+0.2 to +5.6, mean +2.0) at
+#: flicker 0.76x (DAVIS) / 0.34x (demo). bench --stability.
 
 #: Step 5 (only when smoothing > 0): an alpha change of d passes as d * min(1, |d| / HOLD) ...
 HOLD = 0.5
@@ -183,12 +188,14 @@ class Matte:
             # warped picture disagrees with the frame and the residual term below lets go.
             prev, prev_grey = self._warp(grey, prev_grey, prev)
         delta = prob - prev
-        motion = np.abs(delta) * np.float32(1 / PROB_MOTION)
+        prob_motion, frame_motion_full = ((CLASSIC_PROB_MOTION, CLASSIC_FRAME_MOTION) if self.classic
+                                          else (PROB_MOTION, FRAME_MOTION))
+        motion = np.abs(delta) * np.float32(1 / prob_motion)
         frame_motion = cv2.absdiff(grey, prev_grey)
         # A 5x5 max spreads "this moved" over the edge's neighbourhood, so the edge that moved with
         # the picture is followed, not only the pixels whose grey level happened to change.
         frame_motion = cv2.dilate(frame_motion, np.ones((5, 5), np.uint8))
-        np.maximum(motion, frame_motion.astype(np.float32) * np.float32(1 / (255 * FRAME_MOTION)), out=motion)
+        np.maximum(motion, frame_motion.astype(np.float32) * np.float32(1 / (255 * frame_motion_full)), out=motion)
         if sure is not None:
             np.maximum(motion, _sure_change(prob, delta, sure), out=motion)
         weight = np.clip(motion, 0.0, 1.0, out=motion)
@@ -286,13 +293,15 @@ def _edges(alpha: np.ndarray, colour: np.ndarray, s: MatteSettings) -> tuple[np.
     if band is None:
         return alpha, None, None
     refined, hair = _colour_matte(colour, alpha, band)
-    # A soft band border: a pixel that enters or leaves the band with the noise moves a little,
-    # not from the model's 0 / 1 to the colour's answer in one frame.
-    w = cv2.blur(band.astype(np.float32), (5, 5))
+    # The colour's answer counts within CORE_RADIUS of the model's edge, and out to BAND_RADIUS where it
+    # says hair (a wide mixed zone); a soft border, so that a pixel that enters or leaves with the noise
+    # moves a little, not from the model's 0 / 1 to the colour's answer in one frame.
+    core = _band(alpha, CORE_RADIUS) | (band & (hair > 0))
+    w = cv2.blur(core.astype(np.float32), (5, 5))
     return alpha + w * (refined - alpha), hair, w == 0
 
 
-def _band(alpha: np.ndarray) -> np.ndarray | None:
+def _band(alpha: np.ndarray, radius: int | None = None) -> np.ndarray | None:
     """Pixels within BAND_RADIUS of the model's edge (its soft ramp, or the step where it has none),
     or None when the alpha has no edge."""
     edge = ((alpha > 0) & (alpha < 1)).view(np.uint8)
@@ -300,7 +309,8 @@ def _band(alpha: np.ndarray) -> np.ndarray | None:
     edge |= cv2.morphologyEx(hard, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     if not edge.any():
         return None
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * BAND_RADIUS + 1, 2 * BAND_RADIUS + 1))
+    r = BAND_RADIUS if radius is None else radius
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     return cv2.dilate(edge, k).view(bool)
 
 
@@ -320,12 +330,18 @@ def _sharpen(alpha: np.ndarray, feather: int, scale: float, hair: np.ndarray | N
     return (alpha - np.float32(0.5)) * gain + np.float32(0.5)
 
 
-#: Colour matting (step 3): how far (work px) from the model's edge the image may move it ...
+#: Colour matting (step 3): how far (work px) from the model's edge the colours are read (hair is
+#: found out to here) ...
 BAND_RADIUS = 2
+#: ... and how far they may move a clean edge. With the default model of 2026-12-01, 1 instead of 2
+#: scores better on every bench --edges measure (edge error 23.4 -> 23.2 levels, boundary F 0.842 ->
+#: 0.857, still flicker 2.6e-6 -> 1.7e-6, with SPREAD 3): further out, the model's edge is more often
+#: right than the local colours.
+CORE_RADIUS = 1
 #: ... and the reach (box radius, work px) of the local person / room colour estimates.
 COLOUR_REACH = 7
 #: Confidence of the colour estimate: |F - B|^2 / (|F - B|^2 + SPREAD * (var F + var B) + FLOOR).
-SPREAD = 1.0
+SPREAD = 3.0
 COLOUR_FLOOR = 20.0**2
 #: Sums over the 3 colour channels (cv2.transform: a numpy sum over a last axis of 3 is ~10x slower).
 _CHANNEL_SUM = np.ones((1, 3), np.float32)
