@@ -93,6 +93,26 @@ def test_torso_crop_cuts_the_head_off(people_dir):
         assert y[0].mean() > 0.15 and y[-1].mean() > 0.15, seed
 
 
+def test_portrait_crops_are_stretched_like_the_runtime_feeds_them(people_dir):
+    """With --portrait-aspect-power 0.5 a portrait photo's crops show the person wider for their height,
+    as the runtime's input rule stretches portrait pictures sideways (the same seeds, the same windows)."""
+    sample = load_splits([DataSpec(people_dir)], val_fraction=0.0).train[0]
+    assert sample.mask.shape[0] > sample.mask.shape[1]  # a portrait photo
+
+    def spread(power):
+        cfg = AugmentConfig(size=(96, 96), webcam_crop=0.0, flip=0, color=0, grayscale=0, blur=0, noise=0,
+                            portrait_aspect_power=power)
+        ratios = []
+        for seed in range(12):
+            _, y = augment(sample, cfg, np.random.default_rng(seed), [])
+            ys, xs = np.nonzero(y[..., 0] > 0.5)
+            if len(xs) > 20:
+                ratios.append(xs.std() / ys.std())
+        return float(np.mean(ratios))
+
+    assert spread(0.5) > 1.05 * spread(1.0)  # crops cut the person, so less than the full (320/212) ** 0.5
+
+
 def test_losses_rank_predictions():
     t = np.zeros((2, 16, 16, 1), np.float32)
     t[:, 4:12, 4:12] = 1

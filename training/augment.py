@@ -26,6 +26,9 @@ class AugmentConfig:
     webcam_crop: float = 0.3  # probability of a head-and-shoulders crop from a taller person
     small_person: float = 0.0  # probability of a wide shot: the person shrunk to 20-60 % of the crop height
     torso_crop: float = 0.0  # probability of a crop without the head: torso, arms and hands of a standing person
+    # a portrait picture's crops stretched sideways as the runtime stretches it (``input_size_for``'s
+    # aspect_power; 1 = not stretched)
+    portrait_aspect_power: float = 1.0
     flip: float = 0.5
     color: float = 0.8
     grayscale: float = 0.08
@@ -101,6 +104,8 @@ def _random_window(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator)
     zoom = np.exp(rng.uniform(np.log(cfg.zoom[0]), np.log(cfg.zoom[1])))
     scale = np.sqrt(RUNTIME_AREA * zoom / (h * w))  # output px per source px
     aspect = np.exp(rng.uniform(-0.15, 0.15))
+    if w < h:  # the runtime feeds aspect a as a ** power: a crop narrower by a ** ((1 - power) / 2)
+        aspect /= (w / h) ** ((1.0 - cfg.portrait_aspect_power) / 2)
     ch, cw = oh / scale * aspect, ow / scale / aspect
     # Keep some person in view: centre the window near the person most of the time.
     if bbox is not None and rng.random() < 0.8:
