@@ -81,7 +81,8 @@ def _random_window(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator)
     h, w = sample.mask.shape
     oh, ow = cfg.size
     bbox = _person_bbox(sample.mask)
-    if bbox is not None and rng.random() < cfg.torso_crop and (bbox[1] - bbox[0]) > 1.3 * (bbox[3] - bbox[2]):
+    # (cfg.torso_crop > 0 first: without torso crops the random stream, and so a seed's samples, stay as before)
+    if cfg.torso_crop > 0 and bbox is not None and rng.random() < cfg.torso_crop and (bbox[1] - bbox[0]) > 1.3 * (bbox[3] - bbox[2]):
         # No head in the picture: someone standing up in front of a desk camera, hands busy at a table.
         # The window starts below the head (12-30 % down the body) and shows 25-55 % of its height.
         top, bottom, left, right = bbox
@@ -104,7 +105,7 @@ def _random_window(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator)
     zoom = np.exp(rng.uniform(np.log(cfg.zoom[0]), np.log(cfg.zoom[1])))
     scale = np.sqrt(RUNTIME_AREA * zoom / (h * w))  # output px per source px
     aspect = np.exp(rng.uniform(-0.15, 0.15))
-    if w < h:  # the runtime feeds aspect a as a ** power: a crop narrower by a ** ((1 - power) / 2)
+    if w < h:  # the runtime feeds aspect a as a ** power: the crop a ** ((1 - power) / 2) narrower, as much taller
         aspect /= (w / h) ** ((1.0 - cfg.portrait_aspect_power) / 2)
     ch, cw = oh / scale * aspect, ow / scale / aspect
     # Keep some person in view: centre the window near the person most of the time.
