@@ -12,7 +12,7 @@ operations are the final bilinear upsample into a reused buffer and a clip. Orde
    the probability jumps, the picture itself moved, or the model is sure of a value on the other
    side of the threshold (real motion: followed at once; ``_sure_change``).
 2. Threshold with a soft ramp (``softness`` wide), so the edge is not a hard 0/1 staircase.
-3. Edges, only in a band a few px around the model's edge (``_band``): alpha from colour
+3. Edges, only in a band a few px around the model's edge (``_within``): alpha from colour
    (``_colour_matte``: each pixel placed between the local person and room colours); outside the
    band the model's 0 / 1 stay, so the room's texture (a window frame, grass) never enters the
    alpha the way the guided filter over the whole frame let it.
@@ -289,28 +289,31 @@ def _edges(alpha: np.ndarray, colour: np.ndarray, s: MatteSettings) -> tuple[np.
     band), or None for either."""
     if not s.refine:
         return alpha, None, None
-    band = _band(alpha)
-    if band is None:
+    edge = _model_edge(alpha)
+    if edge is None:
         return alpha, None, None
+    band = _within(edge, BAND_RADIUS)
     refined, hair = _colour_matte(colour, alpha, band)
     # The colour's answer counts within CORE_RADIUS of the model's edge, and out to BAND_RADIUS where it
     # says hair (a wide mixed zone); a soft border, so that a pixel that enters or leaves with the noise
     # moves a little, not from the model's 0 / 1 to the colour's answer in one frame.
-    core = _band(alpha, CORE_RADIUS) | (band & (hair > 0))
+    core = _within(edge, CORE_RADIUS) | (band & (hair > 0))
     w = cv2.blur(core.astype(np.float32), (5, 5))
     return alpha + w * (refined - alpha), hair, w == 0
 
 
-def _band(alpha: np.ndarray, radius: int | None = None) -> np.ndarray | None:
-    """Pixels within BAND_RADIUS of the model's edge (its soft ramp, or the step where it has none),
-    or None when the alpha has no edge."""
+def _model_edge(alpha: np.ndarray) -> np.ndarray | None:
+    """The model's edge (its soft ramp, or the step where it has none) as uint8, or None when the alpha has
+    no edge."""
     edge = ((alpha > 0) & (alpha < 1)).view(np.uint8)
     hard = (alpha >= 0.5).view(np.uint8)
     edge |= cv2.morphologyEx(hard, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
-    if not edge.any():
-        return None
-    r = BAND_RADIUS if radius is None else radius
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return edge if edge.any() else None
+
+
+def _within(edge: np.ndarray, radius: int) -> np.ndarray:
+    """Pixels within ``radius`` work px of ``edge``."""
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv2.dilate(edge, k).view(bool)
 
 
