@@ -10,14 +10,14 @@ same place the defaults are declared (one source of truth for the GUI's slider l
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_config_dir
+
+from .atomic import write_atomically
 
 APP_NAME = "personseg-live"
 BACKGROUND_MODES = ("blur", "image", "video", "color", "none", "transparent")
@@ -139,20 +139,7 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
 
     Callers pass ``remembered(settings, ...)`` when the transient states must not be written."""
     path = Path(path) if path is not None else settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(settings), f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, lambda f: json.dump(asdict(settings), f, indent=2))
 
 
 def validate(settings: Settings) -> list[str]:

@@ -9,19 +9,18 @@ Files are written to a temporary name and renamed (a crash never leaves half a p
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 from platformdirs import user_data_dir
 
+from ..atomic import write_atomically
+from ..settings import APP_NAME
 from .plate import Plate, RoomError
 
 log = logging.getLogger(__name__)
-APP_NAME = "personseg-live"
 
 
 def rooms_dir() -> Path:
@@ -39,20 +38,9 @@ def plate_path(key: str, folder: Path | None = None) -> Path:
 
 
 def save_plate(plate: Plate, key: str, folder: Path | None = None) -> Path:
-    path = plate_path(key, folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            extra = {} if plate.known is None else {"known": plate.known}
-            np.savez(f, mean=plate.mean, noise=plate.noise, frame_hw=np.array(plate.frame_hw, np.int64), **extra)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    extra = {} if plate.known is None else {"known": plate.known}
+    return write_atomically(plate_path(key, folder), lambda f: np.savez(
+        f, mean=plate.mean, noise=plate.noise, frame_hw=np.array(plate.frame_hw, np.int64), **extra), binary=True)
 
 
 def load_plate(key: str, folder: Path | None = None) -> Plate | None:
