@@ -490,15 +490,12 @@ class _LiveRoom:
         plate = self.capture.feed(frame)
         if plate is None:
             return
-        from .room import RoomCue
-        from .room.live import keep_plate
+        from .room.live import adopt_plate
 
         self.capture = None
-        self.cue = RoomCue(plate, learn=self.auto)
+        self.cue, kept = adopt_plate(plate, self.spec, is_camera=self.camera, auto_learn=self.auto)
         pipeline.set_room(self.cue)
-        where = f"; kept for camera {self.spec or 'default'}" if self.camera else ""
-        if self.camera:
-            keep_plate(plate, self.spec)
+        where = f"; kept for camera {self.spec or 'default'}" if kept == "kept" else f" ({kept})" if kept else ""
         print(f"personseg-live: room learned{where}; you can step back in", file=sys.stderr)
 
 

@@ -468,3 +468,27 @@ def test_headless_file_run_learns_the_room_when_asked(kitchen_box_clip, tmp_path
     source = frame3(kitchen_box_clip)
     box = (slice(170, 240), slice(40 + 8 * 3 + 10, 40 + 8 * 3 + 80))
     assert np.abs(room[box] - source[box]).mean() < 0.5 * np.abs(plain[box] - source[box]).mean()
+
+
+def test_headless_room_of_a_camera_that_cannot_be_kept_is_used_all_the_same(tmp_path, monkeypatch, capsys):
+    """A camera's captured room that cannot be written (a file stands where the data folder should be)
+    is used all the same, and the line says why it was not kept: the write error must not escape into
+    the live frame callback (the window already said "not kept: ..." and went on)."""
+    from personseg_live.cli import _LiveRoom
+    from personseg_live.pipeline import Pipeline
+    from personseg_live.room.live import PlateCapture
+    from personseg_live.settings import RoomSettings, Settings, SourceSettings
+
+    blocker = tmp_path / "data"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocker))
+    settings = Settings(source=SourceSettings(spec="0"), room=RoomSettings(auto_learn=False))
+    room = _LiveRoom(settings, learn=True)
+    room.capture = PlateCapture(countdown_s=0.0, frames=2)
+    pipeline = Pipeline(settings, on_frame=lambda result: None, on_event=lambda event: None)
+    frame = shoot(room_picture(3), np.random.default_rng(0))
+    room.feed(frame, pipeline)
+    room.feed(frame, pipeline)
+    assert room.cue is not None and room.cue.given is not None and room.capture is None
+    err = capsys.readouterr().err
+    assert "room learned (not kept:" in err and "step back in" in err

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QLabel, QMenu
 
 from ..room import RoomCue, RoomStatus
-from ..room.live import PlateCapture, badge, cue_for_source, forget_room, keep_plate
+from ..room.live import PlateCapture, adopt_plate, badge, cue_for_source, forget_room
 from ..settings import is_camera_spec
 
 log = logging.getLogger(__name__)
@@ -102,14 +102,10 @@ class RoomControl(QObject):
         if plate is None:
             return
         self.capture = None
-        message = "Room learned"
-        if is_camera_spec(self.spec):
-            try:
-                keep_plate(plate, self.spec)
-                message += " and kept for this camera"
-            except OSError as exc:
-                message += f" (not kept: {exc.strerror or exc})"
-        self._use(RoomCue(plate, learn=self.window.settings.room.auto_learn))
+        cue, kept = adopt_plate(plate, self.spec, is_camera=is_camera_spec(self.spec),
+                                auto_learn=self.window.settings.room.auto_learn)
+        self._use(cue)
+        message = "Room learned" + (" and kept for this camera" if kept == "kept" else f" ({kept})" if kept else "")
         self.window.statusBar().showMessage(message + " — you can step back in", 5000)
 
     def _tick(self) -> None:

@@ -54,6 +54,20 @@ def keep_plate(plate: Plate, spec: str | None, folder=None):
     return save_plate(plate, room_key(spec), folder)
 
 
+def adopt_plate(plate: Plate, spec: str | None, *, is_camera: bool, auto_learn: bool, folder=None) -> tuple[RoomCue, str]:
+    """A captured plate put to use: kept for a camera source, and the cue that uses it. Also says what
+    became of keeping it: "kept", "not kept: <why>" (a full disk must not stop the live picture), or ""
+    for a file source (a plate belongs to a fixed camera)."""
+    kept = ""
+    if is_camera:
+        try:
+            keep_plate(plate, spec, folder)
+            kept = "kept"
+        except OSError as exc:
+            kept = f"not kept: {exc.strerror or exc}"
+    return RoomCue(plate, learn=auto_learn), kept
+
+
 def badge(cue: RoomCue | None) -> str:
     return BADGES[RoomStatus.OFF] if cue is None else BADGES[cue.status]
 
@@ -85,4 +99,4 @@ class PlateCapture:
         return capture_plate(self._taken)
 
 
-__all__ = ["BADGES", "COUNTDOWN_S", "PlateCapture", "badge", "cue_for_source", "forget_room", "keep_plate", "room_key"]
+__all__ = ["BADGES", "COUNTDOWN_S", "PlateCapture", "adopt_plate", "badge", "cue_for_source", "forget_room", "keep_plate", "room_key"]
