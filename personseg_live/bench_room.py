@@ -198,6 +198,8 @@ class _Meter:
 
 def run_clip(scene: Scene, segmenter) -> dict:
     from .compose import Matte
+    from .compose.matte import work_size
+    from .model.segmenter import downscale
     from .room import RoomCue, capture_plate, learn_plate
     from .settings import MatteSettings
 
@@ -219,15 +221,17 @@ def run_clip(scene: Scene, segmenter) -> dict:
     cue_ms, statuses = [], {m: {} for m in MODES if m != "model"}
     for t, frame in enumerate(_compressed((maker.frame(i) for i in range(n)), scene.codec)):
         truth, low = maker.truth(t), lows[t]
+        small = downscale(frame, work_size(FRAME_HW, low.shape))  # as FrameProcessor: once for cue and matte
         for mode in MODES:
-            prob = low
+            prob, room = low, None
             if cues[mode] is not None:
                 t0, c0 = time.perf_counter(), time.thread_time()
-                prob = cues[mode](low, frame)
+                prob = cues[mode](low, small, FRAME_HW)
                 cue_ms.append(((time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3))
                 st = cues[mode].status.value
                 statuses[mode][st] = statuses[mode].get(st, 0) + 1
-            meters[mode].add(mattes[mode](prob, frame), truth, int(t / FPS))
+                room = cues[mode].room_colour
+            meters[mode].add(mattes[mode](prob, small, out_size=FRAME_HW, room=room), truth, int(t / FPS))
     row: dict = {"clip": scene.name, "kind": scene.kind, "codec": scene.codec, "statuses": statuses}
     for mode, m in meters.items():
         row[f"iou_{mode}"] = float(m.inter.sum() / max(m.union.sum(), 1))

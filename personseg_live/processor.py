@@ -23,6 +23,8 @@ import numpy as np
 
 from .compose import Compositor, Matte
 from .compose.effects import i420_to_bgr_half
+from .compose.matte import work_size
+from .model.segmenter import downscale
 from .settings import BackgroundSettings, MatteSettings
 
 
@@ -91,10 +93,15 @@ class FrameProcessor:
     def finish(self, frame: np.ndarray, guide: np.ndarray, low: np.ndarray, *, segment_ms: float = 0.0) -> Processed:
         """The chain after the model: ``low`` (the model's probability for ``guide``) -> alpha -> composite."""
         t1 = time.perf_counter()
-        if self.room is not None:  # the plate adjusts the model's probability; the matte works on as before
-            low = self.room(low, guide, frame_size(frame))
+        frame_hw, room_colour = frame_size(frame), None
+        if self.room is not None:
+            # The plate adjusts the model's probability and gives the matte the room's colour at the edge;
+            # both read the frame at the matte's work size, downscaled once for the two.
+            guide = downscale(guide, work_size(frame_hw, low.shape[:2]))
+            low = self.room(low, guide, frame_hw)
+            room_colour = self.room.room_colour
         t_room = time.perf_counter()
-        alpha = self.matte(low, guide, out_size=frame_size(frame))
+        alpha = self.matte(low, guide, out_size=frame_hw, room=room_colour)
         t2 = time.perf_counter()
         composite = self.compositor.compose_i420(frame, alpha) if is_i420(frame) else self.compositor(frame, alpha)
         t3 = time.perf_counter()

@@ -126,9 +126,12 @@ class Matte:
         self._prev_grey = None
         self._prev_alpha = None
 
-    def __call__(self, lowres_prob: np.ndarray, frame: np.ndarray, *, out_size: tuple[int, int] | None = None) -> np.ndarray:
+    def __call__(self, lowres_prob: np.ndarray, frame: np.ndarray, *, out_size: tuple[int, int] | None = None,
+                 room=None) -> np.ndarray:
         """Alpha at the frame's size, or at ``out_size`` (h, w) when the frame given is a smaller copy
-        (offline passes a half-size frame: the guide needs no more than the work resolution)."""
+        (offline passes a half-size frame: the guide needs no more than the work resolution). ``room``:
+        the room's colour behind each pixel at work size (``room.RoomColour``, from the clean plate), or
+        None: the edge's room colour is then estimated from the room nearby."""
         s = self.settings
         h, w = out_size or frame.shape[:2]
         wh, ww = work_size((h, w), lowres_prob.shape[:2])
@@ -150,7 +153,9 @@ class Matte:
         if self.classic:
             alpha = self._held(_classic_edges(alpha, grey, s, ww / w), still, HOLD)
         else:
-            alpha = self._edge_steps(alpha, small, still, w / ww)
+            if room is not None and room.shape != (wh, ww):
+                room = None
+            alpha = self._edge_steps(alpha, small, still, w / ww, room)
         if (wh, ww) == (h, w):
             np.copyto(self._out, alpha)
         else:
@@ -161,10 +166,11 @@ class Matte:
             np.clip(self._out, 0.0, 1.0, out=self._out)
         return self._out
 
-    def _edge_steps(self, alpha: np.ndarray, small: np.ndarray, still: np.ndarray | None, scale: float) -> np.ndarray:
+    def _edge_steps(self, alpha: np.ndarray, small: np.ndarray, still: np.ndarray | None, scale: float,
+                    room=None) -> np.ndarray:
         """Steps 3-5 of issue 12 at work resolution: colour in the band, hold, sharpen (unclipped)."""
         s = self.settings
-        alpha, hair, free = _edges(alpha, small, s)
+        alpha, hair, free = _edges(alpha, small, s, room)
         hair = self._steady_hair(hair, still)
         alpha = self._held(alpha, still, EDGE_HOLD, free)
         return _sharpen(alpha, s.feather, scale, hair)
@@ -281,7 +287,7 @@ def _classic_edges(alpha: np.ndarray, grey: np.ndarray, s: MatteSettings, scale:
     return np.clip(alpha, 0.0, 1.0)
 
 
-def _edges(alpha: np.ndarray, colour: np.ndarray, s: MatteSettings) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def _edges(alpha: np.ndarray, colour: np.ndarray, s: MatteSettings, room=None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Step 3: near the model's edge (the band), alpha from colour; outside the band the model's
     sure 0 / 1 stay as they are, so the room's texture (a window frame, grass) cannot enter the
     alpha away from the person (the classic guided filter over the frame let it). Also returns where the colours
@@ -293,7 +299,7 @@ def _edges(alpha: np.ndarray, colour: np.ndarray, s: MatteSettings) -> tuple[np.
     if edge is None:
         return alpha, None, None
     band = _within(edge, BAND_RADIUS)
-    refined, hair = _colour_matte(colour, alpha, band)
+    refined, hair = _colour_matte(colour, alpha, band, room)
     # The colour's answer counts within CORE_RADIUS of the model's edge, and out to BAND_RADIUS where it
     # says hair (a wide mixed zone); a soft border, so that a pixel that enters or leaves with the noise
     # moves a little, not from the model's 0 / 1 to the colour's answer in one frame.
@@ -346,11 +352,13 @@ COLOUR_REACH = 7
 #: Confidence of the colour estimate: |F - B|^2 / (|F - B|^2 + SPREAD * (var F + var B) + FLOOR).
 SPREAD = 3.0
 COLOUR_FLOOR = 20.0**2
+#: Variance (summed over the channels, 8-bit levels) of a plate's room colour: camera noise and compression.
+ROOM_VAR = 3 * 6.0**2
 #: Sums over the 3 colour channels (cv2.transform: a numpy sum over a last axis of 3 is ~10x slower).
 _CHANNEL_SUM = np.ones((1, 3), np.float32)
 
 
-def _colour_matte(colour: np.ndarray, alpha: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _colour_matte(colour: np.ndarray, alpha: np.ndarray, band: np.ndarray, room=None) -> tuple[np.ndarray, np.ndarray]:
     """Alpha from colour in the band: each pixel's colour I is placed between the local person
     colour F and room colour B (alpha = (I - B).(F - B) / |F - B|^2), trusted in proportion to how
     well F and B separate there. F and B are averages over the sure parts (outside the band).
@@ -361,14 +369,21 @@ def _colour_matte(colour: np.ndarray, alpha: np.ndarray, band: np.ndarray) -> tu
     y0, y1 = max(0, ys[0] - r), min(alpha.shape[0], ys[-1] + r + 1)
     x0, x1 = max(0, xs[0] - r), min(alpha.shape[1], xs[-1] + r + 1)
     roi = (slice(y0, y1), slice(x0, x1))
-    out[roi], hair[roi] = _colour_estimate(colour[roi].astype(np.float32), alpha[roi], band[roi])
+    out[roi], hair[roi] = _colour_estimate(colour[roi].astype(np.float32), alpha[roi], band[roi],
+                                           None if room is None else room.at(roi))
     return out, hair
 
 
-def _colour_estimate(img: np.ndarray, alpha: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _colour_estimate(img: np.ndarray, alpha: np.ndarray, band: np.ndarray, room: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     sq = cv2.transform(img * img, _CHANNEL_SUM)
     f_mean, f_var, f_w = _local_colour(img, sq, ((alpha >= 1) & ~band).astype(np.float32))
     b_mean, b_var, b_w = _local_colour(img, sq, ((alpha <= 0) & ~band).astype(np.float32))
+    if room is not None:
+        # The plate knows the room behind each pixel: no estimate from its neighbours needed.
+        known = ~np.isnan(room[..., 0])
+        b_mean = np.where(known[..., None], room, b_mean)
+        b_var = np.where(known, np.float32(ROOM_VAR), b_var)
+        b_w = np.where(known, np.float32(1.0), b_w)
     d = f_mean - b_mean
     dd = cv2.transform(d * d, _CHANNEL_SUM)
     est = cv2.transform((img - b_mean) * d, _CHANNEL_SUM) / (dd + np.float32(1e-3))

@@ -82,6 +82,22 @@ LEARN_EVERY = 2
 DERIVE_EVERY = 8
 
 
+class RoomColour:
+    """The plate as the frame shows it now (exposure matched), for the matte's edge: read only for the
+    frame it was made for (the planes are the cue's own, updated as it learns)."""
+
+    def __init__(self, planes: list[np.ndarray], gain: np.ndarray, known: np.ndarray):
+        self._planes, self._gain, self._known = planes, gain, known
+        self.shape = known.shape
+
+    def at(self, roi: tuple[slice, slice]) -> np.ndarray:
+        """float32 (h, w, 3) BGR of the room in ``roi``, NaN where the plate does not know it. Only the
+        edge's box is made: the rest of the frame costs nothing."""
+        colour = cv2.merge([p[roi] * np.float32(g) for p, g in zip(self._planes, self._gain)])
+        colour[~self._known[roi]] = np.nan
+        return colour
+
+
 class RoomStatus(enum.Enum):
     OFF = "off"  # no plate and not learning
     LEARNING = "learning"  # learning, not enough of the room known yet
@@ -100,6 +116,9 @@ class RoomCue:
         self.mismatch = 0.0
         self._size: tuple[int, int] | None = None
         self._mismatch_run = 0
+        #: The room's colour behind each pixel this frame (``RoomColour``), or None while the plate takes no
+        #: part: the matte places the person's edge between it and the person's colours.
+        self.room_colour: RoomColour | None = None
 
     # -- state ----------------------------------------------------------------------------------
     def set_plate(self, plate: Plate | None) -> None:
@@ -160,6 +179,7 @@ class RoomCue:
         frame_hw = tuple(frame_hw or guide.shape[:2])
         if self.given is None and not self.learn:
             self.status = RoomStatus.OFF
+            self.room_colour = None
             return low
         if self._size is None or self._frame_hw != frame_hw:
             self._start(frame_hw)
@@ -175,11 +195,13 @@ class RoomCue:
         if self.learn and self._frames % LEARN_EVERY == 0:
             room = cv2.erode((prob < LEARN_BELOW).view(np.uint8), np.ones((LEARN_ERODE, LEARN_ERODE), np.uint8))
             self._learn(d, dist2, z, room.view(bool), known)
+        self.room_colour = None
         if not usable or not known.any():
             if self.status is not RoomStatus.MISMATCH:
                 self.status = RoomStatus.LEARNING
             return low
         self.status = RoomStatus.ACTIVE
+        self.room_colour = RoomColour(self._m, self.gain.copy(), known)
         return _fuse(prob, z, known)
 
     def _compare(self, small: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -270,4 +292,4 @@ def _fuse(prob: np.ndarray, z: np.ndarray, known: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
 
 
-__all__ = ["RoomCue", "RoomStatus"]
+__all__ = ["RoomColour", "RoomCue", "RoomStatus"]
