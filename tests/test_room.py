@@ -230,6 +230,19 @@ def test_learning_fills_the_plate_from_the_room_and_never_absorbs_the_person():
     assert iou(fused) >= iou(work(prob)) - 1e-6
 
 
+def test_a_learned_plate_knows_the_cameras_noise_as_a_captured_one_does():
+    """The noise figure decides how far from the plate a pixel must be to count as the person: a learned
+    plate that overstates it helps less than the captured one (it took its first sample's distance from
+    the empty start as noise: 2.3x the real figure after two seconds)."""
+    room, rng = room_picture(3), np.random.default_rng(4)
+    cue = RoomCue(None, learn=True)
+    for _ in range(60):
+        cue(np.full(HW, 0.02, np.float32), shoot(room, rng))
+    learned, captured = cue.plate(), plate_of(room, frames=10)
+    ratio = np.median(learned.noise) / np.median(captured.noise)
+    assert 0.7 < ratio < 1.4
+
+
 def test_no_plate_and_no_learning_is_the_model_alone():
     cue = RoomCue(None, learn=False)
     prob = sloppy_model()

@@ -257,9 +257,13 @@ class RoomCue:
             return
         weight = np.where(self._count >= KNOWN_SAMPLES * 4, np.float32(FOLLOW), 1.0 / (self._count + 1.0))
         weight = np.where(take, weight, np.float32(0.0))
+        # A pixel's first sample sets its mean; its difference from the empty start says nothing about the
+        # camera's noise (it set the noise figure to the 20-level cap, so a new plate trusted itself
+        # too little for its first ~30 samples): the noise figure starts from the second.
+        var_weight = np.where(self._count > 0, weight, np.float32(0.0))
         for mc, dc in zip(self._m, d):
             mc += weight * dc
-        self._var += weight * (np.minimum(dist2 * np.float32(1 / 3), 400.0) - self._var)
+        self._var += var_weight * (np.minimum(dist2 * np.float32(1 / 3), 400.0) - self._var)
         self._count[take] += 1
         if self._frames % DERIVE_EVERY == 0:
             self._derive()
