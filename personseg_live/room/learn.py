@@ -59,24 +59,32 @@ def learn_plate(samples: Iterable[tuple[np.ndarray, np.ndarray]], frame_hw: tupl
 
 
 def _median_plate(smalls: list[np.ndarray], probs: list[np.ndarray], frame_hw: tuple[int, int]) -> Plate | None:
-    kernel = np.ones((LEARN_ERODE, LEARN_ERODE), np.uint8)
-    stack = np.stack(smalls).astype(np.float32) if smalls else None
-    if stack is None:
+    if not smalls:
         return None
-    for layer, prob in zip(stack, probs):
-        layer[~cv2.erode((prob < LEARN_BELOW).view(np.uint8), kernel).view(bool)] = np.nan
-    count = np.count_nonzero(~np.isnan(stack[..., 0]), axis=0)
-    known = count >= MIN_SAMPLES
+    kernel = np.ones((LEARN_ERODE, LEARN_ERODE), np.uint8)
+    room = np.stack([cv2.erode((p < LEARN_BELOW).view(np.uint8), kernel).view(bool) for p in probs])
+    known = np.count_nonzero(room, axis=0) >= MIN_SAMPLES
     if not known.any():
         return None
-    mean = np.where(known[..., None], _median(stack), np.float32(0.0))
-    if len(stack) > 1:
-        step = np.abs(stack[1:] - stack[:-1])
-        noise = _median(step).mean(axis=2) * np.float32(1.4826 / np.sqrt(2.0))  # a normal's std from |x - y|
-    else:
-        noise = np.full(known.shape, np.nan, np.float32)
-    noise = np.where(np.isfinite(noise), noise, np.float32(DEFAULT_NOISE))
-    return Plate(mean.astype(np.float32), noise.astype(np.float32), tuple(frame_hw), None if known.all() else known)
+    h, w = known.shape
+    mean = np.zeros((h, w, 3), np.float32)
+    noise = np.full((h, w), np.float32(DEFAULT_NOISE))
+    frames = np.stack(smalls)
+    for rows in _bands(h, len(smalls) * w):  # a band of rows at a time: 240 samples whole would take ~0.5 GB
+        stack = frames[:, rows].astype(np.float32)
+        stack[~room[:, rows]] = np.nan
+        mean[rows] = _median(stack)
+        if len(stack) > 1:  # a normal's std from the median of |x - y| over successive samples
+            spread = _median(np.abs(stack[1:] - stack[:-1])).mean(axis=2) * np.float32(1.4826 / np.sqrt(2.0))
+            noise[rows] = np.where(np.isfinite(spread), spread, noise[rows])
+    mean[~known] = 0.0
+    return Plate(mean, noise, tuple(frame_hw), None if known.all() else known)
+
+
+def _bands(h: int, pixels_per_row: int, budget: int = 4_000_000) -> list[slice]:
+    """Row slices of about ``budget`` sample pixels each."""
+    step = max(1, budget // max(1, pixels_per_row))
+    return [slice(y, min(h, y + step)) for y in range(0, h, step)]
 
 
 def _median(stack: np.ndarray) -> np.ndarray:
