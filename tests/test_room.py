@@ -317,6 +317,23 @@ def test_a_recording_whose_room_changes_learns_the_opening_room_not_a_blend():
     assert np.median(err) < 4 and plate.known is None
 
 
+def test_one_odd_frame_in_a_recording_is_no_change_of_room():
+    """A camera flash in one frame does not match the opening's room, but the room did not change: the
+    plate still comes from the whole recording (here: the patch the person uncovers only later)."""
+    from personseg_live.room import learn_plate
+
+    room, rng = room_picture(6), np.random.default_rng(12)
+    patch = (slice(100, 200), slice(100, 220))
+    samples = []
+    for i in range(80):
+        scene, prob = room.copy(), np.full(HW, 0.02, np.float32)
+        if i < 40:
+            scene[patch], prob[patch] = (30, 160, 60), 0.95
+        samples.append((prob, shoot(scene, rng, (1.8, 1.8, 1.8) if i == 30 else (1.0, 1.0, 1.0))))
+    plate = learn_plate(samples, HW)
+    assert plate.known is None or plate.known[50:100, 50:110].all()
+
+
 def test_plate_saved_per_camera_and_read_back(tmp_path):
     a, b = plate_of(room_picture(0)), plate_of(room_picture(1))
     key_a, key_b = camera_key("0", (720, 1280)), camera_key("/dev/video2", (720, 1280))

@@ -20,8 +20,10 @@ from ..model.segmenter import downscale
 MAX_SAMPLES = 240
 #: Frames in which a pixel must be room (by the model) before the plate speaks for it.
 MIN_SAMPLES = 6
-#: The room of the opening (its first samples), against which a change of room is looked for.
+#: The room of the opening (its first samples), against which a change of room is looked for; a change
+#: is this many successive samples that do not match it.
 OPENING_SAMPLES = 2 * MIN_SAMPLES
+CHANGE_SAMPLES = 3
 
 
 def sample_step(frames: int) -> int:
@@ -50,11 +52,12 @@ def learn_plate(samples: Iterable[tuple[np.ndarray, np.ndarray]], frame_hw: tupl
         return None
     opening = _median_plate(smalls[:OPENING_SAMPLES], probs[:OPENING_SAMPLES], frame_hw)
     if opening is not None:
-        check = RoomCue(opening, learn=False)
+        check, run = RoomCue(opening, learn=False), 0
         for i, (small, prob) in enumerate(zip(smalls, probs)):
             check(prob, small, frame_hw)
-            if check.status is RoomStatus.MISMATCH:
-                return _median_plate(smalls[:i], probs[:i], frame_hw)
+            run = run + 1 if check.status is RoomStatus.MISMATCH else 0
+            if run == CHANGE_SAMPLES:  # not one odd frame (a flash, a glitch): the room changed
+                return _median_plate(smalls[:i + 1 - run], probs[:i + 1 - run], frame_hw)
     return _median_plate(smalls, probs, frame_hw)
 
 
@@ -98,5 +101,6 @@ def _median(stack: np.ndarray) -> np.ndarray:
     lo, hi = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
     median = 0.5 * (np.take_along_axis(x, lo[..., None], -1)[..., 0] + np.take_along_axis(x, hi[..., None], -1)[..., 0])
     return np.where(count > 0, median, np.float32(np.nan)).astype(np.float32)
+
 
 __all__ = ["MAX_SAMPLES", "learn_plate", "sample_step"]
