@@ -193,8 +193,7 @@ class RoomCue:
         usable = self._check_mismatch(z, (sure_bg & known).view(bool))
         self._frames += 1
         if self.learn and self._frames % LEARN_EVERY == 0:
-            room = cv2.erode((prob < LEARN_BELOW).view(np.uint8), np.ones((LEARN_ERODE, LEARN_ERODE), np.uint8))
-            self._learn(d, dist2, z, room.view(bool), known)
+            self._learn(d, dist2, z, learnable(prob), known)
         self.room_colour = None
         if not usable or not known.any():
             if self.status is not RoomStatus.MISMATCH:
@@ -269,6 +268,12 @@ class RoomCue:
             self._derive()
 
 
+def learnable(prob: np.ndarray) -> np.ndarray:
+    """Where a learner may take the picture as the room: the model's probability below LEARN_BELOW,
+    LEARN_ERODE work px away from anything above it (bool)."""
+    return cv2.erode((prob < LEARN_BELOW).view(np.uint8), np.ones((LEARN_ERODE, LEARN_ERODE), np.uint8)).view(bool)
+
+
 def _fit_gain(small: np.ndarray, mean: list[np.ndarray], where: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Per-channel gain frame ~ gain * plate on the surely-background pixels (two passes: the second
     without the pixels the first did not explain: a missed person, a moved object). On every
@@ -296,4 +301,4 @@ def _fuse(prob: np.ndarray, z: np.ndarray, known: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
 
 
-__all__ = ["RoomColour", "RoomCue", "RoomStatus"]
+__all__ = ["RoomColour", "RoomCue", "RoomStatus", "learnable"]

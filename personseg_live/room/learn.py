@@ -12,7 +12,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from .cue import LEARN_BELOW, LEARN_ERODE, RoomCue, RoomStatus
+from .cue import RoomCue, RoomStatus, learnable
 from .plate import DEFAULT_NOISE, Plate, plate_size
 from ..model.segmenter import downscale
 
@@ -44,28 +44,30 @@ def learn_plate(samples: Iterable[tuple[np.ndarray, np.ndarray]], frame_hw: tupl
     rooms would be neither: the plate is then the room of the opening, and the second pass's cue notices
     the change and learns the new room as it does live."""
     work = plate_size(frame_hw)
-    smalls, probs = [], []
+    smalls, probs, rooms = [], [], []
     for low, guide in samples:
         smalls.append(downscale(guide, work))
         probs.append(low if low.shape == work else cv2.resize(low, work[::-1], interpolation=cv2.INTER_LINEAR))
+        rooms.append(learnable(probs[-1]))
     if not smalls:
         return None
-    opening = _median_plate(smalls[:OPENING_SAMPLES], probs[:OPENING_SAMPLES], frame_hw)
+    opening = _median_plate(smalls[:OPENING_SAMPLES], rooms[:OPENING_SAMPLES], frame_hw)
     if opening is not None:
         check, run = RoomCue(opening, learn=False), 0
         for i, (small, prob) in enumerate(zip(smalls, probs)):
             check(prob, small, frame_hw)
             run = run + 1 if check.status is RoomStatus.MISMATCH else 0
             if run == CHANGE_SAMPLES:  # not one odd frame (a flash, a glitch): the room changed
-                return _median_plate(smalls[:i + 1 - run], probs[:i + 1 - run], frame_hw)
-    return _median_plate(smalls, probs, frame_hw)
+                return _median_plate(smalls[:i + 1 - run], rooms[:i + 1 - run], frame_hw)
+    return _median_plate(smalls, rooms, frame_hw)
 
 
-def _median_plate(smalls: list[np.ndarray], probs: list[np.ndarray], frame_hw: tuple[int, int]) -> Plate | None:
+def _median_plate(smalls: list[np.ndarray], rooms: list[np.ndarray], frame_hw: tuple[int, int]) -> Plate | None:
+    """The median plate of ``smalls`` (work-size frames), each pixel over the samples ``rooms`` (bool)
+    calls room."""
     if not smalls:
         return None
-    kernel = np.ones((LEARN_ERODE, LEARN_ERODE), np.uint8)
-    room = np.stack([cv2.erode((p < LEARN_BELOW).view(np.uint8), kernel).view(bool) for p in probs])
+    room = np.stack(rooms)
     known = np.count_nonzero(room, axis=0) >= MIN_SAMPLES
     if not known.any():
         return None
