@@ -160,6 +160,31 @@ def test_a_soft_shadow_the_person_casts_stays_room():
     assert iou(fused) > 0.95
 
 
+def test_the_shadow_of_a_person_sitting_still_does_not_become_the_room():
+    """The plate follows slow light changes where the model calls the picture room, and a soft shadow
+    beside a person who sits still for 20 s is room to the model: followed sample by sample (the plate
+    moved 38 levels into the shadow before), the room looks lit when the person leaves and the plate
+    misjudges it. Darker samples pull the plate little; a room brighter than the plate pulls it back fast."""
+    room, rng = room_picture(2), np.random.default_rng(9)
+    cue = RoomCue(plate_of(room), learn=True)
+    shadow = np.zeros(HW, np.float32)
+    shadow[60:360, 440:560] = 1
+    scene = with_person(room) * (1 - 0.3 * cv2.GaussianBlur(shadow, (0, 0), 6)[..., None])
+    prob = np.full(HW, 0.02, np.float32)
+    prob[PERSON] = 0.97
+    for _ in range(600):  # 20 s at 30 fps
+        cue(prob, shoot(scene, rng))
+    in_shadow = work(shadow) > 0.5
+    in_shadow = cv2.erode(in_shadow.view(np.uint8), np.ones((9, 9), np.uint8)).view(bool)
+    sunk = (plate_of(room).mean - cue.plate().mean).mean(axis=2)[in_shadow]
+    assert np.median(sunk) < 20
+    empty = np.full(HW, 0.02, np.float32)
+    for _ in range(30):  # the person has left: the room is lit again and the plate catches up within a second
+        cue(empty, shoot(room, rng))
+    back = np.abs(plate_of(room).mean - cue.plate().mean).max(axis=2)[in_shadow]
+    assert np.median(back) < 6
+
+
 def test_where_the_person_wears_the_wall_colour_the_sure_model_decides():
     room, rng = room_picture(3), np.random.default_rng(8)
     cue = RoomCue(plate_of(room), learn=False)

@@ -17,9 +17,12 @@ Per frame, at the matte's work size (320x180 for 720p; ~1-2 ms):
    the cue steps aside at once (the same frame) and reports MISMATCH; a learned plate is then dropped and
    learned again; a plate region that stays different while the model calls it room (a moved chair) is
    re-learned after ``STALE_FRAMES``.
-5. Learning (``learn=True``): pixels the model has called background (below ``LEARN_BELOW``) for
-   ``STABLE_FRAMES`` fill the plate; known pixels follow slow light changes. The model gates every update, so the person is
-   never absorbed.
+5. Learning (``learn=True``): a pixel's first ``KNOWN_SAMPLES`` samples, taken whenever the model calls it
+   background (below ``LEARN_BELOW``, away from the person), need not be taken in a row: one of the
+   brighter of them (``ROOM_RANK``) is the pixel's plate, so a patch the person uncovers only for moments is
+   learned, and the shadow the person casts or a hand the model missed in a few of them is outvoted. Known pixels then follow slow light changes,
+   each sample's pull clipped to a few noise figures. The model gates every sample, so the person is never
+   absorbed.
 Frame counts assume ~30 fps.
 """
 
@@ -61,15 +64,24 @@ GAIN_LIMITS = (0.5, 2.0)
 #: Frames of mismatch after which a plate (learned or given, when learning) is dropped and learned again.
 RELEARN_FRAMES = 30
 #: The learner takes pixels below this model probability, away from any above it (LEARN_ERODE: the
-#: erosion kernel, work px). Wider than SURE_BG: the band next to the person is where a plate helps most;
-#: bench --room (default model of 16:12): auto reaches 61 % of the given plate's IoU gain over a clip.
+#: erosion kernel, work px). Wider than SURE_BG: the band next to the person is where a plate helps most.
 LEARN_BELOW, LEARN_ERODE = 0.3, 3
-#: Frames a pixel must be surely background before the learner takes it.
+#: Frames a pixel must have been learnable in a row before a sample is taken: a hand or hair the model
+#: misses for a moment is no sample (bench --room: 4 or 8 learned faster but more of the person's edge).
 STABLE_FRAMES = 15
-#: Samples a learned pixel needs before the cue uses it.
-KNOWN_SAMPLES = 8
-#: Blend weight of a new sample for a known pixel (slow light changes: ~3 s at 30 fps).
+#: Samples a learned pixel needs before the cue uses it ...
+KNOWN_SAMPLES = 7
+#: ... and the one (by brightness, from the darkest) that becomes its plate: above the median, because a
+#: shadow the person casts only darkens the room, and the comparison lets a room darker than the plate
+#: pass (SHADOW) but not a brighter one. Two bright misses (a white sleeve) are still outvoted.
+ROOM_RANK = 4
+#: Blend weight of a new sample for a known pixel (slow light changes: ~3 s at 30 fps) ...
 FOLLOW = 0.01
+#: ... and the most one sample may pull it, in noise figures (a shadow or a missed hand moves it little).
+FOLLOW_CLIP = 2.5
+#: A darker sample pulls this share of that (a shadow standing beside the person must not become the room);
+#: a brighter one pulls with at least this weight.
+FOLLOW_DOWN, FOLLOW_UP = 0.4, 0.2
 #: Frames a known pixel may stay different while the model calls it room before it is learned again.
 STALE_FRAMES = 60
 #: Surely-background pixels needed (at work size) to fit the gain and judge a mismatch.
@@ -156,6 +168,8 @@ class RoomCue:
             self._count = np.zeros((h, w), np.float32)
         self._stable = np.zeros((h, w), np.uint16)
         self._stale = np.zeros((h, w), np.uint16)
+        # A pixel's first samples (its count-th in slot count), planes: one of them becomes its plate.
+        self._ring = np.zeros((KNOWN_SAMPLES, 3, h, w), np.float32)
         self._frames = 0
         self._derive()
 
@@ -193,7 +207,7 @@ class RoomCue:
         usable = self._check_mismatch(z, (sure_bg & known).view(bool))
         self._frames += 1
         if self.learn and self._frames % LEARN_EVERY == 0:
-            self._learn(d, dist2, z, learnable(prob), known)
+            self._learn(d, dist2, z, learnable(prob))
         self.room_colour = None
         if not usable or not known.any():
             if self.status is not RoomStatus.MISMATCH:
@@ -244,28 +258,70 @@ class RoomCue:
             self._mismatch_run = 0
         return False
 
-    def _learn(self, d: list[np.ndarray], dist2: np.ndarray, z: np.ndarray, sure_bg: np.ndarray, known: np.ndarray) -> None:
-        """Every LEARN_EVERY-th frame: surely-background pixels that stayed so fill / follow the plate."""
-        self._stable = np.where(sure_bg, np.minimum(self._stable + LEARN_EVERY, 60000), 0).astype(np.uint16)
+    def _learn(self, d: list[np.ndarray], dist2: np.ndarray, z: np.ndarray, room: np.ndarray) -> None:
+        """Every LEARN_EVERY-th frame: pixels the model has called room for STABLE_FRAMES are sampled; an
+        unknown pixel's samples are collected, a known one's follow."""
+        self._stable = np.where(room, np.minimum(self._stable + LEARN_EVERY, 60000), 0).astype(np.uint16)
         stable = self._stable >= STABLE_FRAMES
+        known = self._count >= KNOWN_SAMPLES
         differs = stable & known & (z > Z_PERSON)
         self._stale = np.where(differs, self._stale + LEARN_EVERY, 0).astype(np.uint16)
-        self._count[self._stale >= STALE_FRAMES] = 0  # a moved chair: learn it as room again
+        relearn = self._stale >= STALE_FRAMES
+        if relearn.any():  # a moved chair: learn it as room again
+            self._count[relearn] = 0
+            known &= ~relearn
         take = stable & ~differs
         if not take.any():
             return
-        weight = np.where(self._count >= KNOWN_SAMPLES * 4, np.float32(FOLLOW), 1.0 / (self._count + 1.0))
-        weight = np.where(take, weight, np.float32(0.0))
-        # A pixel's first sample sets its mean; its difference from the empty start says nothing about the
-        # camera's noise (it set the noise figure to the 20-level cap, so a new plate trusted itself
-        # too little for its first ~30 samples): the noise figure starts from the second.
-        var_weight = np.where(self._count > 0, weight, np.float32(0.0))
-        for mc, dc in zip(self._m, d):
-            mc += weight * dc
-        self._var += var_weight * (np.minimum(dist2 * np.float32(1 / 3), 400.0) - self._var)
-        self._count[take] += 1
+        self._collect(d, take & ~known)
+        self._follow(d, dist2, take & known)
         if self._frames % DERIVE_EVERY == 0:
             self._derive()
+
+    def _collect(self, d: list[np.ndarray], where: np.ndarray) -> None:
+        """Samples for pixels not yet known; a pixel's plate is its ROOM_RANK-th darkest of KNOWN_SAMPLES
+        samples and its noise figure the median difference between successive ones."""
+        if not where.any():
+            return
+        sample = np.stack([dc + mc for dc, mc in zip(d, self._m)])  # the frame, exposure undone
+        count = self._count
+        for k in range(KNOWN_SAMPLES):
+            slot = where & (count == k)
+            if slot.any():
+                np.copyto(self._ring[k], sample, where=slot[None])
+        count[where] += 1
+        ys, xs = np.nonzero(where & (count == KNOWN_SAMPLES))
+        if len(ys) == 0:
+            return
+        samples = self._ring[:, :, ys, xs]  # (samples, 3, n)
+        rank = np.argsort(samples.sum(axis=1), axis=0)[ROOM_RANK]  # by brightness
+        chosen = np.take_along_axis(samples, rank[None, None], axis=0)[0]
+        noise = np.median(np.abs(np.diff(samples, axis=0)), axis=0).mean(axis=0) * np.float32(1.4826 / np.sqrt(2.0))
+        for c, mc in enumerate(self._m):
+            mc[ys, xs] = chosen[c]
+        self._var[ys, xs] = np.square(noise)
+
+    def _follow(self, d: list[np.ndarray], dist2: np.ndarray, where: np.ndarray) -> None:
+        """Known pixels follow slow light changes; each sample's pull is clipped to FOLLOW_CLIP noise
+        figures, so a shadow passing or a hand the model missed moves the plate little."""
+        if not where.any():
+            return
+        weight = np.where(self._count >= KNOWN_SAMPLES * 4, np.float32(FOLLOW), 1.0 / (self._count + 1.0))
+        weight = np.where(where, weight, np.float32(0.0))
+        # A room clearly brighter than the plate where the model calls it room: the plate was learned in the
+        # person's shadow (the first seconds may show a pixel only so); it catches up fast.
+        limit2 = np.float32(FOLLOW_CLIP**2) * (self._var + np.float32(NOISE_FLOOR**2))
+        limit = np.sqrt(limit2)
+        brighter = (d[0] * self._u[0] + d[1] * self._u[1] + d[2] * self._u[2]) > limit  # beyond noise
+        pull = np.where(brighter & where, np.maximum(weight, np.float32(FOLLOW_UP)), weight)
+        down = limit * np.float32(FOLLOW_DOWN)
+        for mc, dc in zip(self._m, d):
+            mc += pull * np.clip(dc, -down, limit)
+        # The noise figure from the samples within the clip only: one that follows the outliers grows, and
+        # with it the clip, until a standing shadow is followed after all.
+        per_channel = dist2 * np.float32(1 / 3)
+        self._var += np.where(per_channel <= limit2, weight, np.float32(0.0)) * (per_channel - self._var)
+        self._count[where] += 1
 
 
 def learnable(prob: np.ndarray) -> np.ndarray:
