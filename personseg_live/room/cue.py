@@ -17,12 +17,11 @@ Per frame, at the matte's work size (320x180 for 720p; ~1-2 ms):
    the cue steps aside at once (the same frame) and reports MISMATCH; a learned plate is then dropped and
    learned again; a plate region that stays different while the model calls it room (a moved chair) is
    re-learned after ``STALE_FRAMES``.
-5. Learning (``learn=True``): a pixel's first ``KNOWN_SAMPLES`` samples, taken whenever the model calls it
-   background (below ``LEARN_BELOW``, away from the person), need not be taken in a row: one of the
-   brighter of them (``ROOM_RANK``) is the pixel's plate, so a patch the person uncovers only for moments is
-   learned, and the shadow the person casts or a hand the model missed in a few of them is outvoted. Known pixels then follow slow light changes,
-   each sample's pull clipped to a few noise figures. The model gates every sample, so the person is never
-   absorbed.
+5. Learning (``learn=True``): pixels the model has called background (below ``LEARN_BELOW``, away from the
+   person) for ``STABLE_FRAMES`` are sampled; the mean of a pixel's first ``KNOWN_SAMPLES`` samples is its
+   plate. Known pixels (a given plate's too) then follow slow light changes, each sample's pull clipped to
+   a few noise figures, so the shadow of a person who sits still does not become the room. The model
+   gates every sample, so the person is never absorbed.
 Frame counts assume ~30 fps.
 """
 
@@ -67,14 +66,10 @@ RELEARN_FRAMES = 30
 #: erosion kernel, work px). Wider than SURE_BG: the band next to the person is where a plate helps most.
 LEARN_BELOW, LEARN_ERODE = 0.3, 3
 #: Frames a pixel must have been learnable in a row before a sample is taken: a hand or hair the model
-#: misses for a moment is no sample (bench --room: 4 or 8 learned faster but more of the person's edge).
+#: misses for a moment is no sample (bench --room: 4 or 8 learned faster, but more of the person's edge).
 STABLE_FRAMES = 15
-#: Samples a learned pixel needs before the cue uses it ...
-KNOWN_SAMPLES = 7
-#: ... and the one (by brightness, from the darkest) that becomes its plate: above the median, because a
-#: shadow the person casts only darkens the room, and the comparison lets a room darker than the plate
-#: pass (SHADOW) but not a brighter one. Two bright misses (a white sleeve) are still outvoted.
-ROOM_RANK = 4
+#: Samples a learned pixel needs before the cue uses it.
+KNOWN_SAMPLES = 8
 #: Blend weight of a new sample for a known pixel (slow light changes: ~3 s at 30 fps) ...
 FOLLOW = 0.01
 #: ... and the most one sample may pull it, in noise figures (a shadow or a missed hand moves it little).
@@ -168,8 +163,6 @@ class RoomCue:
             self._count = np.zeros((h, w), np.float32)
         self._stable = np.zeros((h, w), np.uint16)
         self._stale = np.zeros((h, w), np.uint16)
-        # A pixel's first samples (its count-th in slot count), planes: one of them becomes its plate.
-        self._ring = np.zeros((KNOWN_SAMPLES, 3, h, w), np.float32)
         self._frames = 0
         self._derive()
 
@@ -185,6 +178,10 @@ class RoomCue:
         shake = (gx * gx + gy * gy) * np.float32((SHAKE_PX / 8) ** 2)  # Sobel 3x3 is 8x the slope
         # Chroma has 2 degrees of freedom, weighted brightness ~0.2: 2.2 noise variances expected.
         self._inv_sigma2 = 1.0 / (2.2 * (self._var + np.float32(NOISE_FLOOR**2) + shake))
+        # How far one sample may pull the plate as it follows (see _follow).
+        self._follow_limit2 = np.float32(FOLLOW_CLIP**2) * (self._var + np.float32(NOISE_FLOOR**2))
+        self._follow_limit = np.sqrt(self._follow_limit2)
+        self._follow_down = self._follow_limit * np.float32(FOLLOW_DOWN)
 
     # -- per frame ------------------------------------------------------------------------------
     def __call__(self, low: np.ndarray, guide: np.ndarray, frame_hw: tuple[int, int] | None = None) -> np.ndarray:
@@ -203,11 +200,11 @@ class RoomCue:
         sure_bg = cv2.erode((prob < SURE_BG).view(np.uint8), np.ones((5, 5), np.uint8))
         known = self._count >= KNOWN_SAMPLES
         self.gain = _fit_gain(small, self._m, sure_bg & known, self.gain)
-        d, dist2, z = self._compare(small)
+        d, par, dist2, z = self._compare(small)
         usable = self._check_mismatch(z, (sure_bg & known).view(bool))
         self._frames += 1
         if self.learn and self._frames % LEARN_EVERY == 0:
-            self._learn(d, dist2, z, learnable(prob))
+            self._learn(d, par, dist2, z, learnable(prob))
         self.room_colour = None
         if not usable or not known.any():
             if self.status is not RoomStatus.MISMATCH:
@@ -217,10 +214,10 @@ class RoomCue:
         self.room_colour = RoomColour(self._m, self.gain.copy(), known)
         return _fuse(prob, z, known)
 
-    def _compare(self, small: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-        """The frame (exposure undone) minus the plate, per channel; its squared size; and z, the
-        difference in noise units with brightness discounted against chroma. Planes, not (h, w, 3):
-        numpy runs ~5x faster on them."""
+    def _compare(self, small: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """The frame (exposure undone) minus the plate, per channel; its part along the plate's colour
+        (brighter > 0); its squared size; and z, the difference in noise units with brightness discounted
+        against chroma. Planes, not (h, w, 3): numpy runs ~5x faster on them."""
         f = cv2.split(small.astype(np.float32))
         d = [fc * np.float32(1.0 / g) - mc for fc, g, mc in zip(f, self.gain, self._m)]
         u = self._u
@@ -228,14 +225,14 @@ class RoomCue:
         dist2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
         perp2 = np.maximum(dist2 - par * par, 0.0)
         # A shadow takes up to SHADOW of the brightness away and leaves the colour: that much is free.
-        par = np.where(par < 0, np.minimum(par + self._shadow, 0) * np.float32(DARK_WEIGHT), par * np.float32(BRIGHT_WEIGHT))
-        weighted = perp2 + par * par
+        lit = np.where(par < 0, np.minimum(par + self._shadow, 0) * np.float32(DARK_WEIGHT), par * np.float32(BRIGHT_WEIGHT))
+        weighted = perp2 + lit * lit
         # The 3x3 mean calms lone noise spikes; the min with the pixel's own value keeps it from
         # spreading a person's difference one pixel out into the room.
         # (cv2.blur sums running totals: a tiny negative can come out next to large values.)
         z2 = np.minimum(cv2.blur(weighted, (3, 3)), weighted)
         z = np.sqrt(np.maximum(z2, 0.0, out=z2) * self._inv_sigma2)
-        return d, dist2, z
+        return d, par, dist2, z
 
     def _check_mismatch(self, z: np.ndarray, judged: np.ndarray) -> bool:
         """Whether the plate may take part this frame; a wrong plate is noticed on the frame it shows."""
@@ -258,7 +255,7 @@ class RoomCue:
             self._mismatch_run = 0
         return False
 
-    def _learn(self, d: list[np.ndarray], dist2: np.ndarray, z: np.ndarray, room: np.ndarray) -> None:
+    def _learn(self, d: list[np.ndarray], par: np.ndarray, dist2: np.ndarray, z: np.ndarray, room: np.ndarray) -> None:
         """Every LEARN_EVERY-th frame: pixels the model has called room for STABLE_FRAMES are sampled; an
         unknown pixel's samples are collected, a known one's follow."""
         self._stable = np.where(room, np.minimum(self._stable + LEARN_EVERY, 60000), 0).astype(np.uint16)
@@ -273,50 +270,36 @@ class RoomCue:
         take = stable & ~differs
         if not take.any():
             return
-        self._collect(d, take & ~known)
-        self._follow(d, dist2, take & known)
+        self._collect(d, dist2, take & ~known)
+        self._follow(d, par, dist2, take & known)
         if self._frames % DERIVE_EVERY == 0:
             self._derive()
 
-    def _collect(self, d: list[np.ndarray], where: np.ndarray) -> None:
-        """Samples for pixels not yet known; a pixel's plate is its ROOM_RANK-th darkest of KNOWN_SAMPLES
-        samples and its noise figure the median difference between successive ones."""
+    def _collect(self, d: list[np.ndarray], dist2: np.ndarray, where: np.ndarray) -> None:
+        """Pixels not yet known: the mean of their samples so far (the first sets it; the noise figure starts
+        from the second, as the first's distance from the empty start says nothing about the camera)."""
         if not where.any():
             return
-        sample = np.stack([dc + mc for dc, mc in zip(d, self._m)])  # the frame, exposure undone
-        count = self._count
-        for k in range(KNOWN_SAMPLES):
-            slot = where & (count == k)
-            if slot.any():
-                np.copyto(self._ring[k], sample, where=slot[None])
-        count[where] += 1
-        ys, xs = np.nonzero(where & (count == KNOWN_SAMPLES))
-        if len(ys) == 0:
-            return
-        samples = self._ring[:, :, ys, xs]  # (samples, 3, n)
-        rank = np.argsort(samples.sum(axis=1), axis=0)[ROOM_RANK]  # by brightness
-        chosen = np.take_along_axis(samples, rank[None, None], axis=0)[0]
-        noise = np.median(np.abs(np.diff(samples, axis=0)), axis=0).mean(axis=0) * np.float32(1.4826 / np.sqrt(2.0))
-        for c, mc in enumerate(self._m):
-            mc[ys, xs] = chosen[c]
-        self._var[ys, xs] = np.square(noise)
+        weight = np.where(where, 1.0 / (self._count + 1.0), np.float32(0.0))
+        var_weight = np.where(self._count > 0, weight, np.float32(0.0))
+        for mc, dc in zip(self._m, d):
+            mc += weight * dc
+        self._var += var_weight * (np.minimum(dist2 * np.float32(1 / 3), 400.0) - self._var)
+        self._count[where] += 1
 
-    def _follow(self, d: list[np.ndarray], dist2: np.ndarray, where: np.ndarray) -> None:
+    def _follow(self, d: list[np.ndarray], par: np.ndarray, dist2: np.ndarray, where: np.ndarray) -> None:
         """Known pixels follow slow light changes; each sample's pull is clipped to FOLLOW_CLIP noise
         figures, so a shadow passing or a hand the model missed moves the plate little."""
         if not where.any():
             return
         weight = np.where(self._count >= KNOWN_SAMPLES * 4, np.float32(FOLLOW), 1.0 / (self._count + 1.0))
         weight = np.where(where, weight, np.float32(0.0))
+        limit, limit2 = self._follow_limit, self._follow_limit2
         # A room clearly brighter than the plate where the model calls it room: the plate was learned in the
         # person's shadow (the first seconds may show a pixel only so); it catches up fast.
-        limit2 = np.float32(FOLLOW_CLIP**2) * (self._var + np.float32(NOISE_FLOOR**2))
-        limit = np.sqrt(limit2)
-        brighter = (d[0] * self._u[0] + d[1] * self._u[1] + d[2] * self._u[2]) > limit  # beyond noise
-        pull = np.where(brighter & where, np.maximum(weight, np.float32(FOLLOW_UP)), weight)
-        down = limit * np.float32(FOLLOW_DOWN)
+        pull = np.where((par > limit) & where, np.maximum(weight, np.float32(FOLLOW_UP)), weight)
         for mc, dc in zip(self._m, d):
-            mc += pull * np.clip(dc, -down, limit)
+            mc += pull * np.clip(dc, -self._follow_down, limit)
         # The noise figure from the samples within the clip only: one that follows the outliers grows, and
         # with it the clip, until a standing shadow is followed after all.
         per_channel = dist2 * np.float32(1 / 3)
