@@ -68,10 +68,10 @@ class SourceSettings:
 class RoomSettings:
     """Know the room (issue 13): the empty scene as a matte cue."""
 
-    # Off by default: learned by itself the room recovered 61 % of a captured plate's gain in bench --room
-    # (issue 13's bar: 80 % within 10 s; --plate auto's two passes reach 85 %) and it costs ~2.6 ms CPU per
-    # 720p frame of a live budget already at ~0.47 of a core. Learn room (L) captures one; a stored plate is
-    # used whatever this says.
+    # Off by default: learned by itself the room recovered 59 % of a captured plate's gain in bench --room
+    # (issue 13's bar: 80 % within 10 s; --plate auto's two passes reach 89-104 % in each of the first ten
+    # seconds) and it costs ~3 ms CPU per 720p frame of a live budget already at 0.50-0.54 of a core. Learn
+    # room (L) captures one; a stored plate is used whatever this says.
     auto_learn: bool = field(default=False, metadata={"doc": "learn the empty room from what the model calls background"})
 
 
