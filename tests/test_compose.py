@@ -415,3 +415,23 @@ def test_blur_blends_the_frame_as_is_a_new_background_gets_the_foreground_colour
         plain = cv2.blendLinear(frame, background, alpha, 1 - alpha)
         differs = np.abs(comp(frame, alpha).astype(int) - plain.astype(int)).max()
         assert (differs > 3) == estimated, (mode, differs)
+
+
+def test_the_colour_estimate_near_the_edge_gives_the_matte_it_gives_evaluated_further_out(segmenter, demo_clip, monkeypatch):
+    # The colour estimate is evaluated only within ESTIMATE_MARGIN of the band (issue 11's budget); a
+    # margin that leaves out a pixel the alpha or the hair map reads changes the matte.
+    import personseg_live.compose.matte as matte_module
+
+    cap = cv2.VideoCapture(str(demo_clip))
+    frames = [cap.read()[1] for _ in range(12)]
+    cap.release()
+    lows = [segmenter.lowres(f) for f in frames]
+
+    def run():
+        m = Matte(MatteSettings())
+        return [m(low, f).copy() for low, f in zip(lows, frames)]
+
+    near = run()
+    monkeypatch.setattr(matte_module, "ESTIMATE_MARGIN", 40)  # 10x as far (an elliptic dilation: not 1000)
+    everywhere = run()
+    assert all(np.array_equal(a, b) for a, b in zip(near, everywhere))
