@@ -34,7 +34,7 @@ class Processed:
     is processed (copy it to keep it)."""
 
     alpha: np.ndarray  # float32 (h, w) in 0..1
-    composite: np.ndarray  # BGR, BGRA (transparent) or I420, as the frame given
+    composite: np.ndarray | None  # BGR, BGRA (transparent) or I420, as the frame given; None: not composed
     timings_ms: dict[str, float] = field(default_factory=dict)  # "segment", "matte", "compose", "total"
 
 
@@ -77,9 +77,12 @@ class FrameProcessor:
     def __call__(self, frame: np.ndarray, guide: np.ndarray | None = None) -> Processed:
         return next(self.batch([frame], guides=None if guide is None else [guide]))
 
-    def batch(self, frames: Sequence[np.ndarray], *, guides: Sequence[np.ndarray] | None = None) -> Iterator[Processed]:
+    def batch(self, frames: Sequence[np.ndarray], *, guides: Sequence[np.ndarray] | None = None,
+              compose: bool = True) -> Iterator[Processed]:
         """Each frame in order, one model call for them all (a batch gains on TensorFlow, not on LiteRT).
-        Consume each result before asking for the next: it shares the matte's buffer."""
+        Consume each result before asking for the next: it shares the matte's buffer. ``compose=False``:
+        the alpha only (``composite`` None); the caller composes it with ``compose`` (offline does, on
+        another thread)."""
         guides = list(guides) if guides is not None else [self._guide(f) for f in frames]
         t0 = time.perf_counter()
         if len(guides) > 1:
@@ -88,10 +91,12 @@ class FrameProcessor:
             lows = [self.segmenter.lowres(guides[0])]
         segment_ms = (time.perf_counter() - t0) * 1e3 / len(guides)
         for frame, guide, low in zip(frames, guides, lows):
-            yield self.finish(frame, guide, low, segment_ms=segment_ms)
+            yield self.finish(frame, guide, low, segment_ms=segment_ms, compose=compose)
 
-    def finish(self, frame: np.ndarray, guide: np.ndarray, low: np.ndarray, *, segment_ms: float = 0.0) -> Processed:
-        """The chain after the model: ``low`` (the model's probability for ``guide``) -> alpha -> composite."""
+    def finish(self, frame: np.ndarray, guide: np.ndarray, low: np.ndarray, *, segment_ms: float = 0.0,
+               compose: bool = True) -> Processed:
+        """The chain after the model: ``low`` (the model's probability for ``guide``) -> alpha -> composite
+        (unless ``compose`` is False)."""
         t1 = time.perf_counter()
         frame_hw, room_colour = frame_size(frame), None
         if self.room is not None:
@@ -103,7 +108,7 @@ class FrameProcessor:
         t_room = time.perf_counter()
         alpha = self.matte(low, guide, out_size=frame_hw, room=room_colour)
         t2 = time.perf_counter()
-        composite = self.compositor.compose_i420(frame, alpha) if is_i420(frame) else self.compositor(frame, alpha)
+        composite = self.compose(frame, alpha) if compose else None
         t3 = time.perf_counter()
         matte_ms, compose_ms = (t2 - t1) * 1e3, (t3 - t2) * 1e3
         timings = {"segment": segment_ms, "matte": matte_ms, "compose": compose_ms,
@@ -111,6 +116,11 @@ class FrameProcessor:
         if self.room is not None:
             timings["room"] = (t_room - t1) * 1e3  # a part of "matte"
         return Processed(alpha, composite, timings)
+
+    def compose(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """The frame over the background with ``alpha`` (BGR, BGRA or I420, as the frame). It touches the
+        compositor only, so one thread may compose frame N while another segments frame N + 1."""
+        return self.compositor.compose_i420(frame, alpha) if is_i420(frame) else self.compositor(frame, alpha)
 
     @staticmethod
     def _guide(frame: np.ndarray) -> np.ndarray:

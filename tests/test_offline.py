@@ -350,3 +350,53 @@ def test_mjpeg_yuvj420p_input_keeps_its_levels(tmp_path, segmenter):
     for a, b in zip(decode_bgr(src), decode_bgr(dst)):
         assert abs(float(a.mean()) - float(b.mean())) < 1.5 and np.abs(a.astype(int) - b).mean() < 2.5
         assert (b == 255).mean() <= (a == 255).mean() + 0.002
+
+
+def test_each_frame_is_composed_with_its_own_alpha(tmp_path, demo_clip, segmenter):
+    # The composer runs a frame or more behind the matte (its own thread): every mask written must be
+    # that frame's alpha, as one FrameProcessor gives it frame by frame, not a later frame's.
+    import av
+
+    from personseg_live.offline import input_format
+    from personseg_live.processor import FrameProcessor, i420_guide
+
+    n = 30
+    masks = tmp_path / "masks"
+    process_video(demo_clip, tmp_path / "out.mp4", ProcessOptions(mask_out=masks), segmenter=segmenter,
+                  progress=False, max_frames=n)
+    fmt = input_format(demo_clip)
+    chain = FrameProcessor(segmenter, ProcessOptions().matte, ProcessOptions().background)
+    with av.open(str(demo_clip)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == n:
+                break
+            image = fmt.to_i420(frame)
+            alpha = chain(image, fmt.colour.from_bt601(i420_guide(image))).alpha
+            written = cv2.imread(str(masks / f"{i:05d}.png"), cv2.IMREAD_UNCHANGED)
+            assert np.array_equal(written, np.rint(alpha * 255).astype(np.uint8)), f"frame {i}"
+
+
+def test_the_alphas_handed_to_the_composer_are_each_frames_own(demo_clip, segmenter):
+    # The composer may lag several frames behind (a queue of QUEUE_DEPTH): an alpha handed over must stay
+    # that frame's while the matte goes on, not be the matte's reused buffer.
+    import queue
+    import threading
+
+    from personseg_live.offline import _process_stream, _Stream
+    from personseg_live.processor import FrameProcessor
+
+    cap = cv2.VideoCapture(str(demo_clip))
+    frames = [cap.read()[1] for _ in range(6)]
+    cap.release()
+    decoded, matted = queue.Queue(), queue.Queue()
+    for i, f in enumerate(frames):
+        decoded.put(("video", f, f, i, None))
+    decoded.put(None)
+    chain = FrameProcessor(segmenter, ProcessOptions().matte, ProcessOptions().background)
+    count = _process_stream(chain, _Stream(decoded, matted, threading.Event(), []), batch_size=1,
+                            on_frame=lambda i: None, cancel=None, max_frames=None)
+    handed = [matted.get_nowait()[2] for _ in range(count)]  # ("frame", frame, alpha, pts, tb, index)
+    reference = FrameProcessor(segmenter, ProcessOptions().matte, ProcessOptions().background)
+    assert count == 6
+    for f, alpha in zip(frames, handed):
+        assert np.array_equal(alpha, reference(f).alpha)
