@@ -352,8 +352,7 @@ def _process_stream(processor: FrameProcessor, stream: _Stream, *, batch_size: i
         nonlocal count
         outs = processor.batch([p[0] for p in pending], guides=[p[1] for p in pending], compose=False)
         for (frame, _, pts, tb), out in zip(pending, outs):
-            # A copy: the matte writes the next frame's alpha into its buffer while this one is composed.
-            stream.put(("frame", frame, out.alpha.copy(), pts, tb, count))
+            stream.put(("frame", frame, out.alpha, pts, tb, count))  # the matte's new array: this frame's own
             count += 1
             on_frame(count - 1)
         pending.clear()

@@ -357,7 +357,7 @@ class Pipeline:
                 self._deliver(FrameResult(
                     original=frame,
                     composite=out.composite,
-                    alpha=out.alpha.copy(),  # the matte reuses its buffer; listeners may keep results
+                    alpha=out.alpha,  # the matte's new array for this frame: listeners may keep it
                     index=self.frames_out,
                     capture_ts=capture_ts,
                     timings_ms=out.timings_ms,

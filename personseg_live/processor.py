@@ -30,8 +30,7 @@ from .settings import BackgroundSettings, MatteSettings
 
 @dataclass
 class Processed:
-    """One frame through the chain. ``alpha`` is the matte's own buffer: valid until the next frame
-    is processed (copy it to keep it)."""
+    """One frame through the chain. ``alpha`` is a new array for each frame: the caller may keep it."""
 
     alpha: np.ndarray  # float32 (h, w) in 0..1
     composite: np.ndarray | None  # BGR, BGRA (transparent) or I420, as the frame given; None: not composed
@@ -80,7 +79,7 @@ class FrameProcessor:
     def batch(self, frames: Sequence[np.ndarray], *, guides: Sequence[np.ndarray] | None = None,
               compose: bool = True) -> Iterator[Processed]:
         """Each frame in order, one model call for them all (a batch gains on TensorFlow, not on LiteRT).
-        Consume each result before asking for the next: it shares the matte's buffer. ``compose=False``:
+        ``compose=False``:
         the alpha only (``composite`` None); the caller composes it with ``compose`` (offline does, on
         another thread)."""
         guides = list(guides) if guides is not None else [self._guide(f) for f in frames]

@@ -435,3 +435,16 @@ def test_the_colour_estimate_near_the_edge_gives_the_matte_it_gives_evaluated_fu
     monkeypatch.setattr(matte_module, "ESTIMATE_MARGIN", 40)  # 10x as far (an elliptic dilation: not 1000)
     everywhere = run()
     assert all(np.array_equal(a, b) for a, b in zip(near, everywhere))
+
+
+def test_each_alpha_is_the_callers_to_keep(segmenter, demo_clip):
+    # Listeners keep results and offline composes a frame behind: the next frame must not change this one's.
+    cap = cv2.VideoCapture(str(demo_clip))
+    frames = [cap.read()[1] for _ in range(2)]
+    cap.release()
+    frames[1] = np.ascontiguousarray(frames[1][:, ::-1])  # the person elsewhere
+    matte = Matte(MatteSettings())
+    first = matte(segmenter.lowres(frames[0]), frames[0])
+    kept = first.copy()
+    second = matte(segmenter.lowres(frames[1]), frames[1])
+    assert np.array_equal(first, kept) and not np.array_equal(first, second)
