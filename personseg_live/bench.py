@@ -219,10 +219,10 @@ def bench_stability(source: Path, *, segmenter=None, settings=None, max_frames: 
 
     rows = []
     for name, frames in clips:
-        # The chain as the app runs it (background None: the matte is what is measured), once as set
-        # and once unsmoothed, on the same model output.
-        chains = {"unsmoothed": FrameProcessor(segmenter, replace(settings, smoothing=0.0), no_background),
-                  "matte": FrameProcessor(segmenter, settings, no_background)}
+        # The chain as the app runs it (background None: the matte is what is measured; every step of it,
+        # as --mask-out writes it), once as set and once unsmoothed, on the same model output.
+        chains = {"unsmoothed": FrameProcessor(segmenter, replace(settings, smoothing=0.0), no_background, keep_edges=True),
+                  "matte": FrameProcessor(segmenter, settings, no_background, keep_edges=True)}
         meters = {k: FlickerMeter() for k in (*kinds, "truth")}
         ious: dict[str, list[float]] = {k: [] for k in kinds}
         count = 0

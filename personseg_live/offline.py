@@ -168,7 +168,8 @@ def process_video(
     check_writable(dst)
     if not options.overwrite and dst.exists() and not (dst.is_dir() and not any(dst.iterdir())):
         raise OutputError(f"{dst} already exists; add -y/--overwrite to replace it")
-    processor = FrameProcessor(None, options.matte, options.background)  # a bad background fails before decoding
+    # A bad background fails here, before decoding; with --mask-out the alpha is an output: every matte step.
+    processor = FrameProcessor(None, options.matte, options.background, keep_edges=options.mask_out is not None)
     if options.plate is not None:
         from .room import RoomCue
 

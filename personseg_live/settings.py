@@ -38,7 +38,7 @@ class MatteSettings:
     softness: float = field(default=0.15, metadata=_range(0.0, 0.5, "width of the soft ramp around threshold"))
     smoothing: float = field(default=0.6, metadata=_range(0.0, 1.0, "temporal smoothing; 0 = none"))
     feather: int = field(default=2, metadata=_range(0, 20, "edge blur in pixels at frame resolution"))
-    refine: bool = field(default=True, metadata={"doc": "guided-filter edge refinement from the frame"})
+    refine: bool = field(default=True, metadata={"doc": "place the edge by the frame's colours where the background is replaced (not needed over the blurred room)"})
 
 
 @dataclass

@@ -365,7 +365,7 @@ def test_each_frame_is_composed_with_its_own_alpha(tmp_path, demo_clip, segmente
     process_video(demo_clip, tmp_path / "out.mp4", ProcessOptions(mask_out=masks), segmenter=segmenter,
                   progress=False, max_frames=n)
     fmt = input_format(demo_clip)
-    chain = FrameProcessor(segmenter, ProcessOptions().matte, ProcessOptions().background)
+    chain = FrameProcessor(segmenter, ProcessOptions().matte, ProcessOptions().background, keep_edges=True)
     with av.open(str(demo_clip)) as container:
         for i, frame in enumerate(container.decode(video=0)):
             if i == n:

@@ -126,11 +126,13 @@ class Matte:
         self._prev_alpha = None
 
     def __call__(self, lowres_prob: np.ndarray, frame: np.ndarray, *, out_size: tuple[int, int] | None = None,
-                 room=None) -> np.ndarray:
+                 room=None, colour: bool = True) -> np.ndarray:
         """Alpha at the frame's size, or at ``out_size`` (h, w) when the frame given is a smaller copy
         (offline passes a half-size frame: the guide needs no more than the work resolution). ``room``:
         the room's colour behind each pixel at work size (``room.RoomColour``, from the clean plate), or
-        None: the edge's room colour is then estimated from the room nearby."""
+        None: the edge's room colour is then estimated from the room nearby. ``colour=False`` skips the
+        colour step (step 3) this frame, as ``refine=False`` does (the processor decides, see
+        ``FrameProcessor.colour_step``)."""
         s = self.settings
         h, w = out_size or frame.shape[:2]
         wh, ww = work_size((h, w), lowres_prob.shape[:2])
@@ -153,7 +155,7 @@ class Matte:
         else:
             if room is not None and room.shape != (wh, ww):
                 room = None
-            alpha = self._edge_steps(alpha, small, still, w / ww, room)
+            alpha = self._edge_steps(alpha, small, still, w / ww, room, colour)
         # A new array each frame, the caller's to keep: a reused buffer made every keeper (the live
         # pipeline's listeners, offline's composer a frame behind) pay a 0.35 ms copy of a 720p alpha; a
         # fresh one costs 0.03 ms more than the reuse (the allocator hands back the last frame's memory).
@@ -165,10 +167,10 @@ class Matte:
         return out
 
     def _edge_steps(self, alpha: np.ndarray, small: np.ndarray, still: np.ndarray | None, scale: float,
-                    room=None) -> np.ndarray:
+                    room=None, colour: bool = True) -> np.ndarray:
         """Steps 3-5 of issue 12 at work resolution: colour in the band, hold, sharpen (unclipped)."""
         s = self.settings
-        alpha, hair, free = _edges(alpha, small, s, room)
+        alpha, hair, free = _edges(alpha, small, s, room) if colour else (alpha, None, None)
         hair = self._steady_hair(hair, still)
         alpha = self._held(alpha, still, EDGE_HOLD, free)
         return _sharpen(alpha, s.feather, scale, hair)

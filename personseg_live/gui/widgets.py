@@ -411,6 +411,8 @@ class MattePanel(QWidget):
         self.feather.setRange(*field_range(MatteSettings, "feather"))
         self.feather.setToolTip("Blur the matte edge by this many pixels")
         self.refine = QCheckBox("Refine edges with the image (hair)")
+        self.refine.setToolTip("Places the edge by the picture's colours when the background is replaced. Over "
+                               "the blurred room it is skipped: the room behind the edge is the same room.")
 
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
