@@ -118,10 +118,11 @@ def test_the_edge_is_placed_by_colour_only_where_it_shows(people_dir, segmenter,
     assert np.array_equal(chain(frame).alpha, with_colour if colour else without)
 
 
-def test_a_clean_plate_keeps_the_colour_step_over_the_blurred_room(segmenter):
+def test_a_clean_plate_does_not_bring_the_colour_step_back_over_the_blurred_room(segmenter):
+    # bench --room, right room, given plate: IoU 0.9792 / boundary F 0.947 without it, 0.9787 / 0.943 with it.
     from personseg_live.room import RoomCue, capture_plate
 
     room = np.full((96, 160, 3), 120, np.uint8)
-    chain = FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="blur"),
-                           room=RoomCue(capture_plate([room] * 4)))
-    assert chain.colour_step
+    plate = capture_plate([room] * 4)
+    assert not FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="blur"), room=RoomCue(plate)).colour_step
+    assert FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="color"), room=RoomCue(plate)).colour_step
