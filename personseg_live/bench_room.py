@@ -231,7 +231,9 @@ def run_clip(scene: Scene, segmenter) -> dict:
                 st = cues[mode].status.value
                 statuses[mode][st] = statuses[mode].get(st, 0) + 1
                 room = cues[mode].room_colour
-            meters[mode].add(mattes[mode](prob, small, out_size=FRAME_HW, room=room), truth, int(t / FPS))
+            # As the app runs it over its default background, the blurred room: no colour step in the matte
+            # (FrameProcessor.colour_step; with it the given plate scores 0.9787 instead of 0.9792, 2026-12-02).
+            meters[mode].add(mattes[mode](prob, small, out_size=FRAME_HW, room=room, colour=False), truth, int(t / FPS))
     row: dict = {"clip": scene.name, "kind": scene.kind, "codec": scene.codec, "statuses": statuses}
     for mode, m in meters.items():
         row[f"iou_{mode}"] = float(m.inter.sum() / max(m.union.sum(), 1))
