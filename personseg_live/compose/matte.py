@@ -4,7 +4,7 @@
     alpha = matte(seg.lowres(frame), frame)     # float32 HxW in 0..1, call once per frame, in order
 
 All the work happens at a small "work" resolution (long side <= 320 px); the only full-size
-operations are the final bilinear upsample into a reused buffer and a clip. Order of the steps:
+operations are the final bilinear upsample (a new array each frame) and a clip. Order of the steps:
 
 1. Temporal smoothing of the probability with a *motion-weighted* EMA. A plain EMA steadies the
    edge but drags a ghost behind anything that moves. Here every pixel gets its own blend weight:
@@ -15,7 +15,8 @@ operations are the final bilinear upsample into a reused buffer and a clip. Orde
 3. Edges, only in a band a few px around the model's edge (``_within``): alpha from colour
    (``_colour_matte``: each pixel placed between the local person and room colours); outside the
    band the model's 0 / 1 stay, so the room's texture (a window frame, grass) never enters the
-   alpha the way the guided filter over the whole frame let it.
+   alpha the way the guided filter over the whole frame let it. Only where the background is replaced
+   or the alpha is kept (``FrameProcessor.colour_step``; ``colour=False`` skips it).
 4. Hold: where the picture is still, a change of the alpha passes in proportion to its size
    (``|change| / HOLD``, all of it from ``HOLD`` up). Frame noise nudges every soft edge pixel a
    little each frame; those nudges are damped to a fraction, while real changes go through.
