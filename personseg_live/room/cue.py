@@ -211,7 +211,7 @@ class RoomCue:
         usable = self._check_mismatch(z, (sure_bg & known).view(bool))
         self._frames += 1
         if self.learn and self._frames % LEARN_EVERY == 0:
-            self._learn(d, par, dist2, z, learnable(prob))
+            self._learn(d, par, dist2, z, learnable(prob), known)
         self.room_colour = None
         if not usable or not known.any():
             if self.status is not RoomStatus.MISMATCH:
@@ -262,18 +262,19 @@ class RoomCue:
             self._mismatch_run = 0
         return False
 
-    def _learn(self, d: list[np.ndarray], par: np.ndarray, dist2: np.ndarray, z: np.ndarray, room: np.ndarray) -> None:
+    def _learn(self, d: list[np.ndarray], par: np.ndarray, dist2: np.ndarray, z: np.ndarray, room: np.ndarray,
+               known: np.ndarray) -> None:
         """Every LEARN_EVERY-th frame: pixels the model has called room for STABLE_FRAMES are sampled; an
-        unknown pixel's samples are collected, a known one's follow."""
+        unknown pixel's samples are collected, a known one's follow. ``known``: this frame's known pixels
+        (the caller's, left as they are: the frame's fusion uses them)."""
         self._stable = np.where(room, np.minimum(self._stable + LEARN_EVERY, 60000), 0).astype(np.uint16)
         stable = self._stable >= STABLE_FRAMES
-        known = self._count >= KNOWN_SAMPLES
         differs = stable & known & (z > Z_PERSON)
         self._stale = np.where(differs, self._stale + LEARN_EVERY, 0).astype(np.uint16)
         relearn = self._stale >= STALE_FRAMES
         if relearn.any():  # a moved chair: learn it as room again
             self._count[relearn] = 0
-            known &= ~relearn
+            known = known & ~relearn
         take = stable & ~differs
         if not take.any():
             return
