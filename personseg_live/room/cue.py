@@ -232,8 +232,11 @@ class RoomCue:
         dist2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
         perp2 = np.maximum(dist2 - par * par, 0.0)
         # A shadow takes up to SHADOW of the brightness away and leaves the colour: that much is free.
-        lit = np.where(par < 0, np.minimum(par + self._shadow, 0) * np.float32(DARK_WEIGHT), par * np.float32(BRIGHT_WEIGHT))
-        weighted = perp2 + lit * lit
+        # Darker and brighter as two terms of which at most one is non-zero, not np.where on par < 0: the
+        # room's noise flips that sign pixel by pixel, and numpy's where then costs 0.25 ms a frame.
+        dark = np.minimum(par + self._shadow, 0) * np.float32(DARK_WEIGHT)
+        bright = np.maximum(par, 0) * np.float32(BRIGHT_WEIGHT)
+        weighted = perp2 + dark * dark + bright * bright
         # The 3x3 mean calms lone noise spikes; the min with the pixel's own value keeps it from
         # spreading a person's difference one pixel out into the room.
         # (cv2.blur sums running totals: a tiny negative can come out next to large values.)
@@ -293,7 +296,7 @@ class RoomCue:
         for mc, dc in zip(self._m, d):
             mc += weight * dc
         self._var += var_weight * (np.minimum(dist2 * np.float32(1 / 3), 400.0) - self._var)
-        self._count[where] += 1
+        self._count += where  # (boolean indexing: 3x slower)
 
     def _follow(self, d: list[np.ndarray], par: np.ndarray, dist2: np.ndarray, where: np.ndarray) -> None:
         """Known pixels follow slow light changes; each sample's pull is clipped to FOLLOW_CLIP noise
@@ -311,14 +314,17 @@ class RoomCue:
         # The noise figure from the samples within the clip only: one that follows the outliers grows, and
         # with it the clip, until a standing shadow is followed after all.
         per_channel = dist2 * np.float32(1 / 3)
-        self._var += np.where(per_channel <= limit2, weight, np.float32(0.0)) * (per_channel - self._var)
-        self._count[where] += 1
+        self._var += weight * (per_channel <= limit2) * (per_channel - self._var)
+        self._count += where  # (boolean indexing: 3x slower)
 
 
 def learnable(prob: np.ndarray) -> np.ndarray:
     """Where a learner may take the picture as the room: the model's probability below LEARN_BELOW,
     LEARN_ERODE work px away from anything above it (bool)."""
     return cv2.erode((prob < LEARN_BELOW).view(np.uint8), np.ones((LEARN_ERODE, LEARN_ERODE), np.uint8)).view(bool)
+
+
+_BELOW_25 = float(np.nextafter(np.float32(25.0), np.float32(0.0)))
 
 
 def _fit_gain(small: np.ndarray, mean: list[np.ndarray], where: np.ndarray, previous: np.ndarray) -> np.ndarray:
@@ -332,7 +338,8 @@ def _fit_gain(small: np.ndarray, mean: list[np.ndarray], where: np.ndarray, prev
     f = np.ascontiguousarray(small[step]).astype(np.float32)
     m = cv2.merge([np.ascontiguousarray(mc[step]) for mc in mean])
     gain = np.float32(cv2.mean(f, mask)[:3]) / np.maximum(np.float32(cv2.mean(m, mask)[:3]), 1.0)
-    ok = (cv2.absdiff(f, m * gain).max(axis=2) < 25.0).view(np.uint8) & mask
+    # Every channel within 25 levels (inRange, not a numpy max over the channel axis: 0.01 vs 0.26 ms).
+    ok = (cv2.inRange(cv2.absdiff(f, m * gain), (0.0, 0.0, 0.0), (_BELOW_25,) * 3) != 0).view(np.uint8) & mask
     if cv2.countNonZero(ok) >= MIN_FIT_PIXELS // (2 * FIT_STEP**2):
         gain = np.float32(cv2.mean(f, ok)[:3]) / np.maximum(np.float32(cv2.mean(m, ok)[:3]), 1.0)
     return np.clip(gain, *GAIN_LIMITS).astype(np.float32)
