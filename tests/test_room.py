@@ -358,6 +358,28 @@ def test_a_room_uncovered_only_briefly_again_and_again_is_learned_from_a_recordi
     assert not cue.plate().known[wp].any()
 
 
+def test_the_shadow_beside_a_person_who_sways_does_not_become_the_recordings_room():
+    """The person's soft shadow falls beside them for most of the time that part of the room is seen (here 60
+    % of the frames, 35 % deep); the model rightly calls it room. A per-pixel median would learn the shadow,
+    and the lit room would then look like a person; the plate is the room as lit, and a plain noisy pixel's
+    plate is not biased bright by taking an upper quantile."""
+    from personseg_live.room import learn_plate
+
+    room, rng = room_picture(14), np.random.default_rng(3)
+    beside = (slice(60, 300), slice(380, 520))
+    samples = []
+    for i in range(60):
+        scene = room.copy()
+        if i % 5 < 3:
+            scene[beside] *= np.float32(0.65)
+        samples.append((np.full(HW, 0.02, np.float32), shoot(scene, rng)))
+    plate = learn_plate(samples, HW)
+    truth = plate_of(room, frames=32).mean
+    wb, elsewhere = (slice(30, 150), slice(190, 260)), (slice(10, 150), slice(10, 150))  # at work size (half)
+    assert np.abs(plate.mean[wb] - truth[wb]).max(axis=2).mean() < 4
+    assert abs(float((plate.mean[elsewhere] - truth[elsewhere]).mean())) < 1.0
+
+
 def test_a_recording_whose_room_changes_learns_the_opening_room_not_a_blend():
     """The camera is knocked half-way: a median over both rooms would match neither (bench --room's
     'moves' clip lost 3.9 IoU points to it); the plate is the room of the opening, so the second pass
