@@ -380,6 +380,23 @@ def test_the_shadow_beside_a_person_who_sways_does_not_become_the_recordings_roo
     assert abs(float((plate.mean[elsewhere] - truth[elsewhere]).mean())) < 1.0
 
 
+def test_a_stream_that_repeats_the_still_room_frame_after_frame_still_has_a_cameras_noise():
+    """H.264 sends a still room as skipped blocks: successive frames are the same picture, and their
+    differences say the camera has no noise at all. The plate keeps a camera's least noise figure, so the
+    cue does not take every small shade (a shadow a little deeper than allowed, the codec's own steps) for a
+    person."""
+    from personseg_live.room import learn_plate
+    from personseg_live.room.plate import DEFAULT_NOISE
+
+    room, rng = room_picture(15), np.random.default_rng(4)
+    still = shoot(room, rng)
+    plate = learn_plate([(np.full(HW, 0.02, np.float32), still.copy()) for _ in range(30)], HW)
+    assert plate.noise.min() >= DEFAULT_NOISE
+    assert np.abs(plate.mean - plate_of(room).mean).max(axis=2).mean() < 4
+    # the same for a plate captured with Learn room from such a stream
+    assert capture_plate([still.copy() for _ in range(8)]).noise.min() >= DEFAULT_NOISE
+
+
 def test_a_recording_whose_room_changes_learns_the_opening_room_not_a_blend():
     """The camera is knocked half-way: a median over both rooms would match neither (bench --room's
     'moves' clip lost 3.9 IoU points to it); the plate is the room of the opening, so the second pass
