@@ -20,9 +20,9 @@ Per frame, at the matte's work size (320x180 for 720p; ~2.3-3.2 ms of CPU on a 2
 5. Learning (``learn=True``): pixels the model has called background (below ``LEARN_BELOW``, away from the
    person) for ``STABLE_FRAMES`` are sampled; the mean of a pixel's first ``KNOWN_SAMPLES`` samples is its
    plate. Known pixels (a given plate's too) then follow slow light changes, each sample's pull clipped to
-   a few noise figures, so the shadow of a person who sits still does not become the room; a pixel lit
-   brighter in its own colour than its plate (learned in the person's shadow) catches up within
-   ``LIT_FRAMES``. The model gates every sample, so the person is never absorbed.
+   a few noise figures, so the shadow of a person who sits still does not become the room; a pixel learned
+   beside the person, lit brighter in its own colour than its plate (it learned their shadow), catches up
+   within ``LIT_FRAMES``. The model gates every sample, so the person is never absorbed.
 Frame counts assume ~30 fps.
 """
 
@@ -86,13 +86,18 @@ FOLLOW_CLIP = 2.5
 #: a brighter one pulls with at least this weight.
 FOLLOW_DOWN, FOLLOW_UP = 0.4, 0.2
 #: A known pixel the model calls room, brighter than the plate along the plate's own colour (a shadow lifted,
-#: not another thing), for LIT_FRAMES in a row: its plate was learned in the person's shadow, which is all a
-#: pixel beside a swaying person may ever show while they are near. It catches up at once (each sample pulls
-#: at least LIT_PULL, the whole difference) instead of creeping up a few noise figures a sample after
-#: STABLE_FRAMES, before the room, lit, passes for a person. bench --room, right room, live learning's share
-#: of the given plate's gain: 58 % without; LIT_FRAMES 4 / 8 / 15: 66 / 64 / 61 % (2026-12-02). 8, a quarter
-#: second: a light shirt in the wall's colour that the model misses that long is learned as room as fast.
+#: not another thing), for LIT_FRAMES in a row, and sampled within BESIDE work px of the person: its plate was
+#: learned in the person's shadow, which is all a pixel beside a swaying person may ever show while they are
+#: near. It catches up at once (each sample pulls at least LIT_PULL, the whole difference) instead of creeping
+#: up a few noise figures a sample after STABLE_FRAMES, before the room, lit, passes for a person. bench --room,
+#: right room, live learning's share of the given plate's gain: 58 % without; LIT_FRAMES 4 / 8 / 15 (no BESIDE):
+#: 66 / 64 / 61 % (2026-12-02). Not for room learned away from the person (nor a captured plate): there a light
+#: shirt in the wall's colour that the model missed for half a second became room (a lasting hole where the
+#: model was unsure after).
 LIT_FRAMES, LIT_PULL = 8, 0.5
+#: Only pixels whose samples were taken this close (work px; 100 px at 720p) to the person can have learned
+#: their shadow.
+BESIDE = 25
 #: Frames a known pixel may stay different while the model calls it room before it is learned again.
 STALE_FRAMES = 60
 #: Surely-background pixels needed (at work size) to fit the gain and judge a mismatch.
@@ -181,6 +186,7 @@ class RoomCue:
         self._stable = np.zeros((h, w), np.uint16)
         self._stale = np.zeros((h, w), np.uint16)
         self._lit = np.zeros((h, w), np.uint16)
+        self._beside = np.zeros((h, w), bool)  # a learned pixel sampled near the person (see LIT_FRAMES)
         self._frames = 0
         self._derive()
 
@@ -290,12 +296,16 @@ class RoomCue:
             self._count[relearn] = 0
             known = known & ~relearn
         take = stable & ~differs
-        lit = room & known & (par > self._follow_limit) & (dist2 - par * par <= self._follow_limit2)
+        collect = take & ~known
+        if collect.any():
+            near = cv2.dilate((~room).view(np.uint8), np.ones((2 * BESIDE + 1, 2 * BESIDE + 1), np.uint8)).view(bool)
+            self._beside = np.where(collect, near | (self._beside & (self._count > 0)), self._beside)
+        lit = room & known & self._beside & (par > self._follow_limit) & (dist2 - par * par <= self._follow_limit2)
         self._lit = np.where(lit, np.minimum(self._lit + LEARN_EVERY, 60000), 0).astype(np.uint16)
         lit = self._lit >= LIT_FRAMES
         if not (take.any() or lit.any()):
             return
-        self._collect(d, dist2, take & ~known)
+        self._collect(d, dist2, collect)
         self._follow(d, par, dist2, (take & known) | lit, lit)
         if self._frames % DERIVE_EVERY == 0:
             self._derive()
