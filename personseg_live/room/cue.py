@@ -4,7 +4,7 @@
     prob = cue(low, guide, frame_hw)  # the model's low-res probability -> the fused one, at the matte's work size
     cue.status                      # RoomStatus: OFF, LEARNING, ACTIVE, MISMATCH (the status-bar badge)
 
-Per frame, at the matte's work size (320x180 for 720p; ~2.3-3.2 ms of CPU on a 2-core VM):
+Per frame, at the matte's work size (320x180 for 720p; ~2.6-3.7 ms of CPU on a 2-core VM):
 1. Exposure / white-balance drift: a gain per channel, fitted on pixels the model calls surely background.
 2. Difference from the plate, split into brightness (along the plate's colour) and chroma (across it);
    darkening by up to ``SHADOW`` of the plate's brightness is free (a soft shadow the person casts),
