@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from .cue import RoomCue, RoomStatus, learnable
-from .plate import DEFAULT_NOISE, Plate, plate_size
+from .plate import DEFAULT_NOISE, Plate, camera_noise, plate_size
 from ..model.segmenter import downscale
 
 #: Frames the first pass shows the learner at most, spread evenly over the recording.
@@ -91,11 +91,7 @@ def _room_plate(smalls: list[np.ndarray], rooms: list[np.ndarray], frame_hw: tup
             spread = _quantile(np.abs(stack[1:] - stack[:-1]), 0.5).mean(axis=2) * np.float32(1.4826 / np.sqrt(2.0))
             spread = np.where(np.isfinite(spread), spread, np.float32(0.0))
             upper -= np.float32(QUANTILE_Z) * spread[..., None]
-            # The figure never below DEFAULT_NOISE: H.264 repeats a still room frame after frame (skipped
-            # blocks), and a figure of 0 made the cue call every shade beyond SHADOW a person (bench --room's
-            # clip 4 with the upper quartile: 0.958 with the bare figure, 0.971 with the floor; a captured
-            # plate 0.973).
-            noise[rows] = np.maximum(spread, np.float32(DEFAULT_NOISE))
+            noise[rows] = camera_noise(spread)
         mean[rows] = upper
     mean[~known] = 0.0
     return Plate(mean, noise, tuple(frame_hw), None if known.all() else known)
