@@ -453,8 +453,6 @@ def _fuse(prob: np.ndarray, z: np.ndarray, known: np.ndarray) -> np.ndarray:
     return np.divide(p, q, out=q)
 
 
-
-
 def _cover(fused: np.ndarray, z: np.ndarray, dist2: np.ndarray, known: np.ndarray) -> np.ndarray:
     """``fused`` (changed in place) limited at the person's outermost pixels to their share of the person's
     difference from the plate (see EDGE_COVER). Outermost: called person, beyond Z_ROOM, next to a known
