@@ -260,6 +260,26 @@ def test_wrong_plate_steps_aside_on_the_first_frame():
     assert cue.mismatch > 0.5
 
 
+def test_a_camera_that_pans_a_few_pixels_steps_the_plate_aside_though_most_of_the_room_still_matches():
+    """A slow pan: the room moves by 3 px (1.5 work px). Only its edges differ from the plate - too few pixels
+    for the mismatch share - and the cue pushed those edges into the person. On a real clip (a seated man
+    outdoors, the camera panning 25 work px over 12 s) the plate cost 3 IoU points against the model alone.
+    The plate's corners tracked into the frame say the camera moved."""
+    room, rng = room_picture(5), np.random.default_rng(21)
+    cue = RoomCue(plate_of(room), learn=False)
+    moved = np.roll(room, 3, axis=1)
+    prob = np.full(HW, 0.02, np.float32)
+    for _ in range(5):
+        fused = cue(prob, shoot(moved, rng))
+    assert cue.misalign > 1.0
+    assert cue.status is RoomStatus.MISMATCH
+    assert np.array_equal(fused, prob)
+    steady = RoomCue(plate_of(room), learn=False)
+    for _ in range(5):
+        steady(prob, shoot(room, rng))
+    assert steady.status is RoomStatus.ACTIVE and steady.misalign < 0.3
+
+
 def test_a_plate_of_a_darker_room_is_dropped_and_the_room_learned_again():
     """Another room, much darker: the gain fit runs to its limit (no exposure drift does that); once the
     plate is dropped the gain must start from 1 again, or the relearned plate never matches."""
