@@ -69,7 +69,7 @@ class RoomSettings:
     """Know the room (issue 13): the empty scene as a matte cue."""
 
     # Off by default: learned by itself the room recovered 64 % of a captured plate's gain in bench --room
-    # (issue 13's bar: 80 % within 10 s; --plate auto's two passes reach 100 %) and it costs ~2.3 ms CPU
+    # (issue 13's bar: 80 % within 10 s; --plate auto's two passes reach 100 %) and it costs ~2.5 ms CPU
     # per 720p frame (0.07 of a core at 30 fps) of a live budget at 0.50-0.53 of a core (2026-12-02).
     # Learn room (L) captures one; a stored plate is used whatever this says.
     auto_learn: bool = field(default=False, metadata={"doc": "learn the empty room from what the model calls background"})
