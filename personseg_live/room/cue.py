@@ -216,6 +216,7 @@ class RoomCue:
         self._beside = np.zeros((h, w), bool)  # a learned pixel sampled near the person (see LIT_FRAMES)
         self._frames = 0
         self._marks = None  # the plate's corners to track (see MISALIGN_PX)
+        self._follow_weight = np.full((h, w), FOLLOW, np.float32)  # (see _follow)
         self._derive()
 
     def _derive(self) -> None:
@@ -239,7 +240,6 @@ class RoomCue:
         self._follow_limit2 = np.float32(FOLLOW_CLIP**2) * (self._var + np.float32(NOISE_FLOOR**2))
         self._follow_limit = np.sqrt(self._follow_limit2)
         self._follow_low = self._follow_limit * np.float32(-FOLLOW_DOWN)
-        self._follow_weight = np.full_like(self._follow_limit, FOLLOW)
 
     # -- per frame ------------------------------------------------------------------------------
     def __call__(self, low: np.ndarray, guide: np.ndarray, frame_hw: tuple[int, int] | None = None) -> np.ndarray:
@@ -317,7 +317,7 @@ class RoomCue:
             return 0.0
         xy = marks.reshape(-1, 2)
         sure = cv2.erode((prob < SURE_BG).view(np.uint8), _K_TRACK)  # the tracking window all room, not the person
-        room = sure[np.clip(xy[:, 1].astype(int), 0, prob.shape[0] - 1), np.clip(xy[:, 0].astype(int), 0, prob.shape[1] - 1)] != 0
+        room = sure[xy[:, 1].astype(int), xy[:, 0].astype(int)] != 0  # (corners lie on the plate's pixels)
         if np.count_nonzero(room) < MIN_MARKS:
             return 0.0
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
