@@ -742,6 +742,9 @@ def test_bench_room_on_short_generated_clips(segmenter, people_dir, monkeypatch,
     assert wrong["iou_given"] >= wrong["iou_model"] - 0.005
     assert r["clips"][1]["statuses"]["given"].get("mismatch", 0) > 0
     assert 0 <= right["iou_file"] <= 1 and "file gain / given gain" in b.format_room(r)
+    # The room seen: nothing in the first second (SEEN_FRAMES), then the pixels the person has uncovered.
+    assert right["auto_vs_given_gain_by_second_seen"][0] is None
+    assert right["auto_share_of_given_gain_seen"] is not None and "room seen >= 1 s" in b.format_room(r)
     assert 0 < r["summary"]["cue_cpu_ms_p50"] and "cue cost per 720p frame" in b.format_room(r)
     assert b.main(people_dir / "no-such-folder") == 1
     assert "error: no *.jpg scenes" in capsys.readouterr().err
