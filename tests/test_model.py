@@ -183,3 +183,80 @@ def test_quality_high_takes_more_pixels_and_is_mirror_consistent():
     assert np.abs(live(frame[:, ::-1].copy()) - live(frame)[:, ::-1]).max() > 1e-3
     with pytest.raises(ValueError, match="quality"):
         Segmenter(quality="ultra")
+
+
+# -- the closer look at a small person ------------------------------------------------------------
+
+
+def _small_in_a_wide_frame(image: Path, mask: Path, height: float = 0.4) -> tuple[np.ndarray, np.ndarray]:
+    """The person of ``image`` pasted at ``height`` of a 1280x720 frame over a bundled room photo, and the
+    true mask: a standing person in a wide shot."""
+    from personseg_live import assets
+    from personseg_live.compose.effects import cover_fit
+
+    frame = cover_fit(cv2.imread(str(assets.backgrounds()[0])), (1280, 720))
+    img, m = cv2.imread(str(img_path := image)), cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE)
+    assert img is not None and m is not None, img_path
+    ys, xs = np.nonzero(m > 127)
+    img, m = img[ys.min():ys.max() + 1, xs.min():xs.max() + 1], m[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    scale = height * 720 / m.shape[0]
+    img, m = cv2.resize(img, None, fx=scale, fy=scale), cv2.resize(m, None, fx=scale, fy=scale)
+    y0, x0 = 720 - m.shape[0] - 60, 500
+    box = (slice(y0, y0 + m.shape[0]), slice(x0, x0 + m.shape[1]))
+    a = (m / np.float32(255))[..., None]
+    frame[box] = (a * img + (1 - a) * frame[box]).astype(np.uint8)
+    truth = np.zeros((720, 1280), bool)
+    truth[box] = m > 127
+    return frame, truth
+
+
+def test_a_small_person_in_a_wide_frame_gets_a_closer_look(segmenter, people_dir):
+    """Eight people at 40 % of a 720p frame's height: the model's second look at their box finds far more of
+    them than its look at the whole frame (~224^2 pixels of it), and nobody less."""
+    first_only = Segmenter(closer=False)
+    assert segmenter.closer and not first_only.closer
+    gains = []
+    for _, img, mask in list_pairs(people_dir):
+        frame, truth = _small_in_a_wide_frame(img, mask)
+        gains.append(iou(segmenter(frame), truth) - iou(first_only(frame), truth))
+    assert np.mean(gains) > 0.1 and min(gains) > -0.02, gains
+
+
+def test_a_person_who_fills_the_frame_is_looked_at_once():
+    from personseg_live.model import closer_look
+
+    prob = np.zeros((160, 304), np.float32)
+    prob[10:160, 20:290] = 1.0  # 84 % of the frame
+    assert closer_look.plan(prob, (720, 1280)) is None
+    assert closer_look.plan(np.zeros_like(prob), (720, 1280)) is None  # nobody: nothing to look at
+    prob[:] = 0.0
+    prob[20:150, 30:240] = 1.0  # 56 %: looked at fully
+    assert closer_look.plan(prob, (720, 1280)).weight == 1.0
+    prob[:] = 0.0
+    prob[10:150, 20:280] = 1.0  # 75 %: between LOOK_FULL and LOOK_UP_TO, mixed in part
+    assert 0.0 < closer_look.plan(prob, (720, 1280)).weight < 1.0
+
+
+def test_the_closer_look_lands_where_it_was_taken():
+    """A closer look that sees exactly what the first one saw, only finer, changes nothing: its answer is
+    placed on the first look's grid to the sub-pixel (rounding the box to whole cells moved a person's
+    outline by up to half a cell)."""
+    from personseg_live.model import closer_look
+
+    yy, xx = np.mgrid[0:720, 0:1280].astype(np.float32)
+    truth = np.clip((120.0 - np.hypot((yy - 430) / 2.2, xx - 611)) / 6.0 + 0.5, 0, 1)  # a soft upright blob
+    first = cv2.resize(truth, (304, 160), interpolation=cv2.INTER_AREA)
+    plan = closer_look.plan(first, (720, 1280))
+    assert plan is not None and plan.weight == 1.0
+    crop = truth[plan.crop]
+    closer = cv2.resize(crop, (192, 256), interpolation=cv2.INTER_AREA)
+    merged = closer_look.merge(first, closer, plan)
+    assert merged.shape == first.shape
+    assert np.abs(merged - first).max() < 0.1  # (a box one cell off: 0.40)
+
+
+def test_a_fixed_input_model_is_looked_at_once_as_its_makers_run_it():
+    from personseg_live import assets
+
+    fixed = Segmenter(assets.models_dir() / "default.160x304.tflite")
+    assert fixed.closer is False and Segmenter(assets.models_dir() / "default.160x304.tflite", closer=True).closer
