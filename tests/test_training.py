@@ -385,3 +385,31 @@ def test_grow_keeps_the_function_and_adds_trainable_capacity(tmp_path):
     architectures.build("tiny").save(tmp_path / "tiny.keras")
     result = run_training("grow", str(tmp_path / "tiny.keras"), "--out", str(tmp_path / "bad.keras"), check=False)
     assert result.returncode != 0 and "cannot grow" in result.stderr
+
+
+def test_evaluate_first_look_only_scores_the_model_without_the_closer_look(tmp_path, people_dir):
+    """Three people standing small in a wide 720p frame, as a folder dataset: the runtime's closer look finds
+    more of them than the first look alone, and ``--first-look-only`` reports the first look's score."""
+    from personseg_live import assets
+    from personseg_live.compose.effects import cover_fit
+
+    (tmp_path / "wide" / "images").mkdir(parents=True)
+    (tmp_path / "wide" / "masks").mkdir()
+    room = cover_fit(cv2.imread(str(assets.backgrounds()[0])), (1280, 720))
+    for image in sorted((people_dir / "images").glob("*.jpg"))[4:7]:
+        img, m = cv2.imread(str(image)), cv2.imread(str(people_dir / "masks" / f"{image.stem}.png"), cv2.IMREAD_GRAYSCALE)
+        scale = 0.45 * 720 / img.shape[0]
+        img, m = cv2.resize(img, None, fx=scale, fy=scale), cv2.resize(m, None, fx=scale, fy=scale)
+        frame, mask = room.copy(), np.zeros((720, 1280), np.uint8)
+        box = (slice(720 - m.shape[0] - 40, 720 - 40), slice(500, 500 + m.shape[1]))
+        a = (m / np.float32(255))[..., None]
+        frame[box] = (a * img + (1 - a) * frame[box]).astype(np.uint8)
+        mask[box] = m
+        cv2.imwrite(str(tmp_path / "wide" / "images" / f"{image.stem}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        cv2.imwrite(str(tmp_path / "wide" / "masks" / f"{image.stem}.png"), mask)
+    scores = {}
+    for flag in ([], ["--first-look-only"]):
+        report = tmp_path / f"r{len(flag)}.json"
+        run_training("evaluate", "--data", str(tmp_path / "wide"), "--split", "all", "--json", str(report), *flag)
+        scores[bool(flag)] = json.loads(report.read_text())[0]["iou"]
+    assert scores[False] > scores[True] + 0.05, scores

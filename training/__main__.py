@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--backend", default="auto", choices=["auto", "litert", "tensorflow"],
                    help="auto: .keras on TensorFlow, bundled names and .tflite on LiteRT")
     v.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
+    v.add_argument("--first-look-only", action="store_true",
+                   help="without the runtime's closer look at a person small in the frame (Segmenter(closer=False))")
     v.add_argument("--gallery", type=Path, default=None,
                    help="write the worst cases per dataset here (yellow: right, red: false person, green: missed)")
 

@@ -159,7 +159,8 @@ def evaluate_command(args) -> list[Row]:
         raise ValueError("nothing to evaluate: give --data and/or --kinds")
     rows = []
     for model in args.model or ["default"]:
-        seg = Segmenter(model, backend=backend_for(model, args.backend))
+        seg = Segmenter(model, backend=backend_for(model, args.backend),
+                        closer=False if getattr(args, "first_look_only", False) else None)
         name = Path(str(model)).stem if str(model).endswith((".tflite", ".keras")) else str(model)
         for spec in specs:
             rows.append(evaluate_model(seg, name, spec, args.split, args.val_fraction, args.gallery,
