@@ -45,7 +45,7 @@ WORK_LONG_SIDE = 320
 PROB_MOTION = 1.0
 #: Grey-level change (0..1, after motion compensation) that gets blend weight 1: what the flow did
 #: not explain (occlusions, fast motion the flow missed) is followed at once, so nothing ghosts.
-FRAME_MOTION = 0.35
+FRAME_MOTION = 0.25
 #: The same two before issue 12 (``Matte(classic=True)``, bench --edges' "today").
 CLASSIC_PROB_MOTION, CLASSIC_FRAME_MOTION = 2.0, 1.0
 #: Warp the previous matte with optical flow before blending (see _smooth).
@@ -59,6 +59,10 @@ MOTION_COMPENSATION = True
 #: Issue 12, default model of 2026-12-01: 2 / 1 cost single fast clips up to 3.4 points (breakdance -3.4,
 #: tennis -2.3, though +1.2 over all five); 1 / 0.35 gain on every clip (+0.2 to +5.6, mean +2.0) at
 #: flicker 0.76x (DAVIS) / 0.34x (demo). bench --stability.
+#: With the closer look at small people (2026-12-02) the raw model follows a swung arm better, and 1 / 0.35
+#: cost tennis 0.8 IoU points (breakdance 0.3); 1 / 0.25: every clip -0.3 or better (breakdance +0.05,
+#: hike +1.2, lucia +0.1, rollerblade +4.7, tennis -0.3), flicker 0.80x (DAVIS) / 0.30x (demo) / 0.88x
+#: (juggler) instead of 0.78x / 0.30x / 0.87x; bench --edges' still clips 2.8e-6 instead of 2.6e-6.
 
 #: Step 5 (only when smoothing > 0): an alpha change of d passes as d * min(1, |d| / HOLD) ...
 HOLD = 0.5
