@@ -453,9 +453,9 @@ def test_each_alpha_is_the_callers_to_keep(segmenter, demo_clip):
 def test_a_limb_that_changes_the_picture_by_a_quarter_is_followed_at_once():
     """A racket arm swung into view (DAVIS tennis): the picture there changes by a quarter of the grey range
     and the model goes from unsure (0.3) to 0.78 (not sure enough for ``SURE``). The smoothing lets it through
-    in the same frame; with the
-    frame-motion scale of before (0.35 of the range) it passed 80 % of it, and the matte cost tennis 0.8 IoU
-    points against the raw model once the closer look made the raw model sharper there."""
+    in the same frame; with the frame-motion scale of before (0.35 of the range) it passed three quarters of
+    it, and the matte cost tennis 0.8 IoU points against the raw model once the closer look made the raw
+    model sharper there."""
     from personseg_live.compose.matte import SURE
 
     grey = np.full((90, 160), 100, np.uint8)
