@@ -31,6 +31,7 @@ import numpy as np
 
 from .events import EventKind, ModelRef, PipelineEvent
 from .model.backends import ModelError
+from .model.closer_look import LIVE_FIRST_EVERY
 from .model.segmenter import Segmenter
 from .processor import FrameProcessor
 from .settings import BackgroundSettings, MatteSettings, Settings, SourceSettings, VcamSettings, is_camera_spec
@@ -377,11 +378,12 @@ class Pipeline:
 
     def _make_processor(self, s: Settings) -> FrameProcessor:
         try:
-            return FrameProcessor(self._segmenter, s.matte, s.background)
+            return FrameProcessor(self._segmenter, s.matte, s.background, first_look_every=LIVE_FIRST_EVERY)
         except ValueError as exc:
             # A blur, not "none": the room must not show because a background file went missing.
             self._emit(EventKind.ERROR, f"{exc}; showing a blurred background instead")
-            return FrameProcessor(self._segmenter, s.matte, replace(s.background, mode="blur", path=None))
+            return FrameProcessor(self._segmenter, s.matte, replace(s.background, mode="blur", path=None),
+                                  first_look_every=LIVE_FIRST_EVERY)
 
     def _apply_pending(self, processor: FrameProcessor, vcam: "_VcamOutput") -> None:
         with self._lock:

@@ -48,16 +48,21 @@ def frame_size(frame: np.ndarray) -> tuple[int, int]:
 
 class FrameProcessor:
     def __init__(self, segmenter, matte: MatteSettings | None = None, background: BackgroundSettings | None = None,
-                 *, room=None, keep_edges: bool = False):
+                 *, room=None, keep_edges: bool = False, first_look_every: int = 1):
         """``segmenter``: a Segmenter (or anything with ``lowres``/``lowres_batch``); None until one is
         set. A bad ``background`` raises BackgroundError here, before any frame. ``room``: a
         ``room.RoomCue`` (the clean-plate cue, issue 13) or None; it may be set later (``self.room``).
-        ``keep_edges``: the alpha itself is an output (``--mask-out``): the matte's colour step always runs."""
+        ``keep_edges``: the alpha itself is an output (``--mask-out``): the matte's colour step always runs.
+        ``first_look_every``: live, frame by frame, the model's first look at the whole frame is taken on
+        every n-th frame only while it found someone small to look at closer, and the closer look every
+        frame (``closer_look.LIVE_FIRST_EVERY``); 1: both every frame (files, benches of the model)."""
         self.segmenter = segmenter
         self.compositor = Compositor(background)
         self.matte = Matte(matte)
         self.room = room
         self.keep_edges = keep_edges
+        self.first_look_every = first_look_every
+        self._first = None  # (segmenter, frame size, first look, its plan, frames since it was taken)
 
     @property
     def colour_step(self) -> bool:
@@ -80,6 +85,7 @@ class FrameProcessor:
     def reset(self) -> None:
         """A new stream: the matte's temporal state from the old one means nothing."""
         self.matte.reset()
+        self._first = None
         if self.room is not None:
             self.room.reset()
 
@@ -99,11 +105,26 @@ class FrameProcessor:
         t0 = time.perf_counter()
         if len(guides) > 1:
             lows = self.segmenter.lowres_batch(guides)
+        elif self.first_look_every > 1 and hasattr(self.segmenter, "first_look"):
+            lows = [self._looks(guides[0])]
         else:
             lows = [self.segmenter.lowres(guides[0])]
         segment_ms = (time.perf_counter() - t0) * 1e3 / len(guides)
         for frame, guide, low in zip(frames, guides, lows):
             yield self.finish(frame, guide, low, segment_ms=segment_ms, compose=compose)
+
+    def _looks(self, guide: np.ndarray) -> np.ndarray:
+        """The model's answer for one live frame: the first look reused for up to ``first_look_every`` frames
+        while it has a box to look at closer (the box and the answer outside it a frame or two old: the box's
+        margin covers a person's motion in that time), the closer look fresh each frame."""
+        seg, kept = self.segmenter, self._first
+        fresh = (kept is None or kept[0] is not seg or kept[1] != guide.shape or kept[3] is None
+                 or kept[4] >= self.first_look_every)
+        if fresh:
+            first = seg.first_look(guide)
+            kept = self._first = [seg, guide.shape, first, seg.plan(guide, first), 0]
+        kept[4] += 1
+        return seg.look_closer(guide, kept[2], kept[3]) if kept[3] is not None else kept[2]
 
     def finish(self, frame: np.ndarray, guide: np.ndarray, low: np.ndarray, *, segment_ms: float = 0.0,
                compose: bool = True) -> Processed:

@@ -171,6 +171,32 @@ def test_interpreter_cache_keeps_the_shape_in_use(monkeypatch):
     assert len(created) == 2, created  # only the two other shapes were ever built; the live one stayed
 
 
+def test_a_stream_with_closer_looks_builds_each_shape_once(monkeypatch):
+    """A live stream feeds the first look's shape and, for a person small in the frame, the shapes of their
+    box (four over 300 frames of the demo clip): each interpreter is built once, not every time the box
+    changes shape (with room for four shapes in all, most frames built one: 1.5 of a core)."""
+    import ai_edge_litert.interpreter as litert
+
+    from personseg_live import assets
+    from personseg_live.model.backends import LiteRTBackend
+
+    created = []
+
+    class Counting(litert.Interpreter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            created.append(kwargs.get("model_path"))
+
+    monkeypatch.setattr(litert, "Interpreter", Counting)
+    backend = LiteRTBackend(assets.models_dir() / "default.tflite", threads=1)
+    shapes = [backend.native_shape, (208, 256), (192, 256), (256, 192), (272, 176), (160, 304)]
+    created.clear()
+    for _ in range(3):
+        for shape in shapes:
+            backend.predict(np.zeros((1, *shape, 3), np.float32))
+    assert len(created) == len(set(shapes)) - 1, created  # the native shape was built by the probe
+
+
 def test_quality_high_takes_more_pixels_and_is_mirror_consistent():
     frame = cv2.imread(str(next((Path(__file__).parent / "data" / "people" / "images").iterdir())))
     frame = cv2.resize(frame, (320, 180))

@@ -126,3 +126,42 @@ def test_a_clean_plate_does_not_bring_the_colour_step_back_over_the_blurred_room
     plate = capture_plate([room] * 4)
     assert not FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="blur"), room=RoomCue(plate)).colour_step
     assert FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="color"), room=RoomCue(plate)).colour_step
+
+
+class _CountingLooks:
+    """The real Segmenter, its first and closer looks counted."""
+
+    def __init__(self, segmenter):
+        self.seg, self.first, self.closer = segmenter, 0, 0
+
+    def first_look(self, frame):
+        self.first += 1
+        return self.seg.first_look(frame)
+
+    def look_closer(self, frame, prob, plan=None):
+        self.closer += plan is not None
+        return self.seg.look_closer(frame, prob, plan)
+
+    def __getattr__(self, name):
+        return getattr(self.seg, name)
+
+
+def test_live_frames_look_at_the_whole_frame_every_third_frame_while_someone_is_small(people_dir, segmenter):
+    """Live (``first_look_every=3``): a person standing small in a wide frame gets the closer look on every
+    frame and the look at the whole frame on every third (1.33 runs of the model a frame, not 2); an empty
+    room (nobody to look at closer: someone may walk in) gets the whole-frame look on every frame."""
+    from personseg_live import assets
+    from personseg_live.compose.effects import cover_fit
+
+    wide = cover_fit(cv2.imread(str(assets.backgrounds()[0])), (640, 360))
+    person = cv2.resize(photos(people_dir, 1)[0], None, fx=0.5, fy=0.5)
+    person = cv2.resize(person, (round(person.shape[1] * 180 / person.shape[0]), 180))
+    wide[150:330, 250:250 + person.shape[1]] = person
+    empty = np.full((360, 640, 3), 128, np.uint8)
+    for frames, every, first, closer in (([wide] * 6, 3, 2, 6), ([empty] * 6, 3, 6, 0)):
+        looks = _CountingLooks(segmenter)
+        proc = FrameProcessor(looks, MatteSettings(), BackgroundSettings(mode="blur"), first_look_every=every)
+        for f in frames:
+            out = proc(f)
+        assert (looks.first, looks.closer) == (first, closer), (every, looks.first, looks.closer)
+        assert out.alpha.shape == frames[0].shape[:2]

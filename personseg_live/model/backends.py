@@ -88,7 +88,12 @@ class LiteRTBackend:
     name = "litert"
     device = "CPU"
 
-    def __init__(self, path: Path, threads: int | None = None, max_shapes: int = 4):
+    #: Input shapes kept allocated: the first look's, and the closer look's (a person's box: 4 shapes over
+    #: the demo clip and the juggler each, 300 frames). With 4 the live pipeline rebuilt an interpreter for
+    #: most frames: 1.5 of a core (2026-12-02).
+    MAX_SHAPES = 12
+
+    def __init__(self, path: Path, threads: int | None = None, max_shapes: int = MAX_SHAPES):
         from ai_edge_litert.interpreter import Interpreter
 
         self._path = Path(path)

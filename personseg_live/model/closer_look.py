@@ -36,6 +36,13 @@ MARGIN, PAD = 0.15, 0.02
 #: 6.0e-6 unrounded (the matte without the closer look: 3.2e-6), 2.6e-6 at 1/20; rounding out to the next
 #: 1/20 instead (a larger box) lost 1-2.5 points on groups, small people and dark on dark, 1/32 kept 5.2e-6.
 SNAP = 20
+#: The closer look sees as many pixels as the first: at 0.7 / 0.5 of them it lost 1-3 / 4-13 points on the
+#: full-body videos and small people.
+#: Live, the first look runs on every LIVE_FIRST_EVERY-th frame while there is a box to look at; the frames
+#: between reuse it (its box, and its answer outside the box) and pay for the closer look only: 1.33 runs
+#: of the model a frame instead of 2 (live 720p30, demo clip: 0.42-0.44 of a core with every frame looked at
+#: twice, against 0.30-0.33 before the closer look, 2026-12-02). ``FrameProcessor(first_look_every=...)``.
+LIVE_FIRST_EVERY = 3
 #: Frame pixels the box needs on its shorter side to be worth a look.
 MIN_SIDE = 16
 
@@ -83,12 +90,14 @@ def merge(prob: np.ndarray, closer: np.ndarray, p: Plan) -> np.ndarray:
     rh, rw = region.shape
     # Each cell's centre, in frame pixels, read off the closer look's grid (sub-pixel: a cell of the first
     # look is 2-4 of the closer one's, and rounding the box to whole cells misplaced the person's outline by
-    # up to half a cell, 0.5-0.8 IoU points on DAVIS). Linear weights as two small matrices, not
-    # cv2.warpAffine: its coordinates are fixed-point (1/32 px), which broke flip test-time augmentation's
-    # mirror symmetry by ~1e-3.
-    rows, cols = (_linear(cells, crop, n, size, m)
-                  for cells, crop, n, size, m in zip(p.cells, p.crop, prob.shape, p.frame_hw, closer.shape))
-    closer = rows @ closer @ cols.T
+    # up to half a cell, 0.5-0.8 IoU points on DAVIS). Linear interpolation by indexing, not cv2.warpAffine,
+    # whose coordinates are fixed-point (1/32 px: flip test-time augmentation's mirror symmetry broke by
+    # ~1e-3), nor matrix products (numpy's BLAS threads spun a core and a half in the live pipeline).
+    (y0, y1, fy), (x0, x1, fx) = (_linear(cells, crop, n, size, m)
+                                  for cells, crop, n, size, m in zip(p.cells, p.crop, prob.shape, p.frame_hw, closer.shape))
+    fy = fy[:, None]
+    across = closer[y0] * (1 - fy) + closer[y1] * fy
+    closer = across[:, x0] * (1 - fx) + across[:, x1] * fx
     weight = np.full((rh, rw), np.float32(p.weight))
     rows, cols = p.cells
     for axis, (start, stop, size) in enumerate(((rows.start, rows.stop, prob.shape[0]), (cols.start, cols.stop, prob.shape[1]))):
@@ -104,16 +113,12 @@ def merge(prob: np.ndarray, closer: np.ndarray, p: Plan) -> np.ndarray:
     return out
 
 
-def _linear(cells: slice, crop: slice, n: int, size: int, m: int) -> np.ndarray:
-    """(cells, m) weights that read, for each of the first look's ``cells`` (of ``n`` across a frame side of
-    ``size`` px), the closer look's ``m`` values (across ``crop``) at the cell's centre, linearly; the
-    closer look's edge values beyond its ends."""
+def _linear(cells: slice, crop: slice, n: int, size: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of the first look's ``cells`` (of ``n`` across a frame side of ``size`` px): the two of the
+    closer look's ``m`` values (across ``crop``) around the cell's centre and the second's weight; the closer
+    look's edge values beyond its ends."""
     frame_per_cell, closer_per_frame = size / n, m / (crop.stop - crop.start)
     at = ((np.arange(cells.start, cells.stop) + 0.5) * frame_per_cell - crop.start) * closer_per_frame - 0.5
     at = np.clip(at, 0.0, m - 1)
-    lo = np.minimum(np.floor(at).astype(int), max(m - 2, 0))
-    frac = (at - lo).astype(np.float32)
-    weights = np.zeros((len(at), m), np.float32)
-    weights[np.arange(len(at)), lo] = 1 - frac
-    weights[np.arange(len(at)), np.minimum(lo + 1, m - 1)] += frac
-    return weights
+    lo = np.floor(at).astype(np.intp)
+    return lo, np.minimum(lo + 1, m - 1), (at - lo).astype(np.float32)

@@ -167,7 +167,11 @@ class Segmenter:
 
     def lowres(self, frame: np.ndarray) -> np.ndarray:
         """Person probability at the model's input resolution (float32, 0..1)."""
-        return self._look_closer(frame, self._predict(self._prepare(frame)[None])[0])
+        return self.look_closer(frame, self.first_look(frame))
+
+    def first_look(self, frame: np.ndarray) -> np.ndarray:
+        """The model's answer for the whole frame, without the closer look (the model's grid)."""
+        return self._predict(self._prepare(frame)[None])[0]
 
     def lowres_batch(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         if len(frames) == 0:
@@ -177,11 +181,17 @@ class Segmenter:
             first = list(self._predict(np.stack(prepared)))
         else:
             first = [self._predict(p[None])[0] for p in prepared]
-        return [self._look_closer(f, p) for f, p in zip(frames, first)]
+        return [self.look_closer(f, p) for f, p in zip(frames, first)]
 
-    def _look_closer(self, frame: np.ndarray, prob: np.ndarray) -> np.ndarray:
-        """``prob`` (the first look at ``frame``) with a second look at a person small in the frame."""
-        plan = closer_look.plan(prob, frame.shape[:2]) if self.closer else None
+    def plan(self, frame: np.ndarray, prob: np.ndarray) -> closer_look.Plan | None:
+        """Where to look again, for the first look ``prob`` at ``frame``; None: nowhere (or ``closer`` is off)."""
+        return closer_look.plan(prob, frame.shape[:2]) if self.closer else None
+
+    def look_closer(self, frame: np.ndarray, prob: np.ndarray, plan: closer_look.Plan | None = None) -> np.ndarray:
+        """``prob`` (the first look at ``frame``) with a second look at a person small in the frame, where
+        ``plan`` says (None: planned from ``prob``; the live pipeline passes the plan of a first look a frame
+        or two old, see ``FrameProcessor``)."""
+        plan = plan or self.plan(frame, prob)
         if plan is None:
             return prob
         return closer_look.merge(prob, self._predict(self._prepare(frame[plan.crop])[None])[0], plan)
