@@ -145,13 +145,10 @@ def test_fixed_shape_copy_matches_the_dynamic_model(tmp_path):
     assert not any("." in n for n in assets.model_names())
 
 
-def test_interpreter_cache_keeps_the_shape_in_use(monkeypatch):
-    """The per-shape interpreter cache evicts the least recently used shape, not the oldest: a live
-    stream's shape, used between every other one, stays allocated."""
+@pytest.fixture
+def built_interpreters(monkeypatch) -> list:
+    """The model paths of every LiteRT interpreter built from here on (the real class, counted)."""
     import ai_edge_litert.interpreter as litert
-
-    from personseg_live import assets
-    from personseg_live.model.backends import LiteRTBackend
 
     created = []
 
@@ -161,6 +158,16 @@ def test_interpreter_cache_keeps_the_shape_in_use(monkeypatch):
             created.append(kwargs.get("model_path"))
 
     monkeypatch.setattr(litert, "Interpreter", Counting)
+    return created
+
+
+def test_interpreter_cache_keeps_the_shape_in_use(built_interpreters):
+    """The per-shape interpreter cache evicts the least recently used shape, not the oldest: a live
+    stream's shape, used between every other one, stays allocated."""
+    from personseg_live import assets
+    from personseg_live.model.backends import LiteRTBackend
+
+    created = built_interpreters
     backend = LiteRTBackend(assets.models_dir() / "default.tflite", threads=1, max_shapes=2)
     live = np.zeros((1, *backend.native_shape, 3), np.float32)  # the probe's shape: already cached
     created.clear()
@@ -171,23 +178,14 @@ def test_interpreter_cache_keeps_the_shape_in_use(monkeypatch):
     assert len(created) == 2, created  # only the two other shapes were ever built; the live one stayed
 
 
-def test_a_stream_with_closer_looks_builds_each_shape_once(monkeypatch):
+def test_a_stream_with_closer_looks_builds_each_shape_once(built_interpreters):
     """A live stream feeds the first look's shape and, for a person small in the frame, the shapes of their
     box (four over 300 frames of the demo clip): each interpreter is built once, not every time the box
     changes shape (with room for four shapes in all, most frames built one: 1.5 of a core)."""
-    import ai_edge_litert.interpreter as litert
-
     from personseg_live import assets
     from personseg_live.model.backends import LiteRTBackend
 
-    created = []
-
-    class Counting(litert.Interpreter):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            created.append(kwargs.get("model_path"))
-
-    monkeypatch.setattr(litert, "Interpreter", Counting)
+    created = built_interpreters
     backend = LiteRTBackend(assets.models_dir() / "default.tflite", threads=1)
     shapes = [backend.native_shape, (208, 256), (192, 256), (256, 192), (272, 176), (160, 304)]
     created.clear()
