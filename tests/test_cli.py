@@ -383,3 +383,13 @@ def test_demo_source_is_documented(capsys):
         cli.main(["--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--source SOURCE camera index (0, 1, ...), demo (the bundled clip)" in help_text
+
+
+def test_bench_model_prices_a_frame_with_a_person_and_its_closer_look():
+    """The model's line of ``bench``: a frame with nobody (one look) and the demo clip's person at her desk
+    (half the frame: looked at twice), on LiteRT."""
+    from personseg_live.bench import bench_model
+
+    m = bench_model("litert", frames=3)
+    assert m["available"] and m["closer_look"] is True
+    assert m["ms_with_person_p50"] > m["ms_per_frame_p50"] > 0

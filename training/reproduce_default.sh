@@ -66,6 +66,8 @@ $PY -m training interpolate "$RUNS/default_q/best.keras" "$RUNS/general_init.ker
 
 # 7. Export with its input rule (about 224^2 pixels per frame, aspect kept: 720p -> 304x160), and report:
 #    the labelled sets, the per-kind validation (built from the validation split) and RVM's LSPET labels.
+#    Through Segmenter(), so with the runtime's closer look at a person small in the frame (add
+#    --first-look-only for the model's one look at the whole frame; the card has both).
 $PY -m training export "$RUNS/default_q_wise.keras" --name default --out "$MODELS" --input-side 224 --portrait-aspect-power 0.5 --force
 [ -d "$RUNS/val_kinds/real_large" ] || $PY -m training validation-kinds --data "$D" --out "$RUNS/val_kinds"
 $PY -m training evaluate --model "$MODELS/default.tflite" --kinds "$RUNS/val_kinds" \

@@ -36,12 +36,13 @@ MARGIN, PAD = 0.15, 0.02
 #: 6.0e-6 unrounded (the matte without the closer look: 3.2e-6), 2.6e-6 at 1/20; rounding out to the next
 #: 1/20 instead (a larger box) lost 1-2.5 points on groups, small people and dark on dark, 1/32 kept 5.2e-6.
 SNAP = 20
-#: The closer look sees as many pixels as the first: at 0.7 / 0.5 of them it lost 1-3 / 4-13 points on the
-#: full-body videos and small people.
+# (The closer look sees as many pixels as the first: at 0.7 / 0.5 of them it lost 1-3 / 4-13 points on the
+# full-body videos and small people.)
 #: Live, the first look runs on every LIVE_FIRST_EVERY-th frame while there is a box to look at; the frames
 #: between reuse it (its box, and its answer outside the box) and pay for the closer look only: 1.33 runs
-#: of the model a frame instead of 2 (live 720p30, demo clip: 0.42-0.44 of a core with every frame looked at
-#: twice, against 0.30-0.33 before the closer look, 2026-12-02). ``FrameProcessor(first_look_every=...)``.
+#: of the model a frame instead of 2. Live 720p30 (bench, demo clip, 2026-12-02): 0.30-0.33 of a core before
+#: the closer look, 0.42-0.44 with both looks every frame, 0.34-0.35 so; DAVIS through the live processor
+#: within 1 point of both looks every frame. ``FrameProcessor(first_look_every=...)``.
 LIVE_FIRST_EVERY = 3
 #: Frame pixels the box needs on its shorter side to be worth a look.
 MIN_SIDE = 16
