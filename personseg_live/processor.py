@@ -62,7 +62,7 @@ class FrameProcessor:
         self.room = room
         self.keep_edges = keep_edges
         self.first_look_every = first_look_every
-        self._first = None  # (segmenter, frame size, first look, its plan, frames since it was taken)
+        self._first: _FirstLook | None = None  # live: the whole-frame look being reused (see _looks)
 
     @property
     def colour_step(self) -> bool:
@@ -118,13 +118,12 @@ class FrameProcessor:
         while it has a box to look at closer (the box and the answer outside it a frame or two old: the box's
         margin covers a person's motion in that time), the closer look fresh each frame."""
         seg, kept = self.segmenter, self._first
-        fresh = (kept is None or kept[0] is not seg or kept[1] != guide.shape or kept[3] is None
-                 or kept[4] >= self.first_look_every)
-        if fresh:
-            first = seg.first_look(guide)
-            kept = self._first = [seg, guide.shape, first, seg.plan(guide, first), 0]
-        kept[4] += 1
-        return seg.look_closer(guide, kept[2], kept[3]) if kept[3] is not None else kept[2]
+        if (kept is None or kept.segmenter is not seg or kept.shape != guide.shape or kept.plan is None
+                or kept.age >= self.first_look_every):
+            prob = seg.first_look(guide)
+            kept = self._first = _FirstLook(seg, guide.shape, prob, seg.plan(guide, prob))
+        kept.age += 1
+        return kept.prob if kept.plan is None else seg.look_closer(guide, kept.prob, kept.plan)
 
     def finish(self, frame: np.ndarray, guide: np.ndarray, low: np.ndarray, *, segment_ms: float = 0.0,
                compose: bool = True) -> Processed:
@@ -158,6 +157,18 @@ class FrameProcessor:
     @staticmethod
     def _guide(frame: np.ndarray) -> np.ndarray:
         return i420_guide(frame) if is_i420(frame) else frame
+
+
+@dataclass
+class _FirstLook:
+    """A whole-frame look kept for the next live frames: whose, for which frame size, the answer, the box it
+    planned (None: nothing to look at closer), and how many frames have used it."""
+
+    segmenter: object
+    shape: tuple[int, ...]
+    prob: np.ndarray
+    plan: object
+    age: int = 0
 
 
 def i420_guide(frame: np.ndarray) -> np.ndarray:
