@@ -745,6 +745,10 @@ def test_bench_room_on_short_generated_clips(segmenter, people_dir, monkeypatch,
     # The room seen: nothing in the first second (SEEN_FRAMES), then the pixels the person has uncovered.
     assert right["auto_vs_given_gain_by_second_seen"][0] is None
     assert right["auto_share_of_given_gain_seen"] is not None and "room seen >= 1 s" in b.format_room(r)
+    # By how long the room has been seen: >= 1 s is the pooled share above; 1.5 s clips have no room seen for 2 s.
+    by_seen = right["auto_share_by_room_seen_s"]
+    assert by_seen["1"] == right["auto_share_of_given_gain_seen"] and by_seen["2"] is None and by_seen["10"] is None
+    assert "by how long the room has been seen (in all): >= 1 s" in b.format_room(r)
     assert 0 < r["summary"]["cue_cpu_ms_p50"] and "cue cost per 720p frame" in b.format_room(r)
     assert b.main(people_dir / "no-such-folder") == 1
     assert "error: no *.jpg scenes" in capsys.readouterr().err
