@@ -285,6 +285,11 @@ def _process_one(src: Path, dst: Path, options, segmenter, quiet: bool, cancel: 
     except OSError as exc:
         return _fail(f"{dst}: {exc.strerror or exc}")
     if not quiet and not report.cancelled:
+        from .picture import is_picture
+
+        if is_picture(dst):
+            print(f"{dst}: written ({report.seconds * 1e3:.0f} ms)", file=sys.stderr)
+            return 0
         details = ([] if report.audio else ["no audio"]) + report.notes
         print(f"{dst}: {report.frames} frames, {report.fps:.1f} fps; " + "; ".join(details), file=sys.stderr)
     return 0

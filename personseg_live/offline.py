@@ -11,6 +11,7 @@ variable) and duration are the input's.
 
 Output: .mp4/.mov/.mkv -> H.264 (yuv420p); .webm -> VP9; transparent background -> .webm with
 alpha (VP9 yuva420p) or, for an OUT without a video suffix, a folder of RGBA PNGs (00000.png ...).
+A picture in and a picture out (.jpg, .png, .webp, ...) is one still: ``picture.process_picture``.
 The output is written under a temporary name beside OUT and renamed when complete.
 """
 
@@ -123,12 +124,15 @@ def parse_background(value: str, *, blur: int | None = None) -> BackgroundSettin
 
 
 def expand_inputs(spec: str) -> list[Path]:
-    """A file, a folder (its videos) or a glob pattern -> the video files, sorted."""
+    """A file, a folder (its videos and pictures) or a glob pattern -> the files, sorted."""
+    from .picture import PICTURE_EXTS
+
     path = Path(spec).expanduser()
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in assets.VIDEO_EXTS and p.is_file())
+        kinds = assets.VIDEO_EXTS + PICTURE_EXTS
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in kinds and p.is_file())
         if not files:
-            raise InputError(f"no video files ({', '.join(assets.VIDEO_EXTS)}) in folder {path}")
+            raise InputError(f"no videos or pictures ({', '.join(kinds)}) in folder {path}")
         return files
     if any(c in spec for c in "*?["):
         files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
@@ -141,6 +145,11 @@ def expand_inputs(spec: str) -> list[Path]:
 
 
 def output_for(input_path: Path, out_dir: Path, transparent: bool) -> Path:
+    """Where an input's result goes in the folder OUT: a video as .mp4 (.webm with alpha), a picture as a picture."""
+    from .picture import is_picture, picture_output_for
+
+    if is_picture(input_path):
+        return picture_output_for(input_path, out_dir, transparent)
     return out_dir / (input_path.stem + (".webm" if transparent else ".mp4"))
 
 
@@ -161,6 +170,14 @@ def process_video(
     from tqdm import tqdm
 
     src, dst = Path(src), Path(dst)
+    from .picture import is_picture, process_picture
+
+    if is_picture(dst):
+        # A picture out is one still in: a video's frames go to a video file or a folder of PNG frames.
+        if not is_picture(src):
+            raise OutputError(f"{dst}: a picture output takes a picture input; for a video use "
+                              f"{', '.join(VIDEO_CODECS)} (or, with --background transparent, a folder for PNG frames)")
+        return process_picture(src, dst, options, segmenter=segmenter)
     transparent = options.background.mode == "transparent"
     png_output = dst.suffix.lower() not in VIDEO_CODECS
     if png_output and not transparent:
