@@ -372,6 +372,7 @@ def _run_file(settings, output: Path | None, learn_room: bool = False) -> int:
     The room (``--learn-room``, or the learn-by-itself setting) is learned from the whole file first."""
     from . import assets
     from .offline import InputError, ProcessOptions, process_video
+    from .picture import is_picture
     from .video.sinks import OutputError
     from .video.sources import list_cameras
 
@@ -384,9 +385,11 @@ def _run_file(settings, output: Path | None, learn_room: bool = False) -> int:
         output = output or Path("personseg-live-demo.mp4")
     else:
         src = Path(spec).expanduser()
-        output = output or Path(f"personseg-live-{src.stem}.mp4")
+        # A photo as the source: a picture out (PNG: it keeps a transparent background too).
+        output = output or Path(f"personseg-live-{src.stem}{'.png' if is_picture(src) else '.mp4'}")
     print(f"personseg-live: no display; processing {src.name} to {output}", file=sys.stderr)
-    learn = learn_room or settings.room.auto_learn
+    # Learning by itself needs frames to learn from; asked for explicitly with a photo, it is process's error.
+    learn = learn_room or (settings.room.auto_learn and not is_picture(src))
     if learn:
         print("personseg-live: learning the room from the whole file first", file=sys.stderr)
     options = ProcessOptions(background=settings.background, matte=settings.matte, model=settings.model,
@@ -400,7 +403,7 @@ def _run_file(settings, output: Path | None, learn_room: bool = False) -> int:
     if report.cancelled:
         print("personseg-live: stopped; no output written", file=sys.stderr)
         return 0
-    print(f"{output}: {report.frames} frames, {report.fps:.1f} fps", file=sys.stderr)
+    print(f"{output}: " + ("written" if is_picture(output) else f"{report.frames} frames, {report.fps:.1f} fps"), file=sys.stderr)
     return 0
 
 

@@ -110,6 +110,25 @@ def test_headless_without_vcam_writes_a_file(tmp_path, clip, capsys, monkeypatch
     assert probe(tmp_path / "personseg-live-clip.mp4")["frames"] == 20
 
 
+def test_headless_with_a_photo_writes_a_picture_even_when_learning_the_room_is_on(tmp_path, capsys, monkeypatch, people_dir):
+    """A photo as the source: a PNG out, not a one-frame video; the learn-by-itself setting (it needs frames)
+    does not turn the photo into an error."""
+    import cv2
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    settings = tmp_path / "config" / "personseg-live" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"room": {"auto_learn": True}}))
+    photo = people_dir / "images" / "ccp_0050.jpg"
+    code, _, err = run(capsys, "--headless", "--source", str(photo), "--background", "transparent")
+    assert code == 0, err
+    assert "personseg-live-ccp_0050.png: written" in err and "learning the room" not in err
+    rgba = cv2.imread(str(tmp_path / "personseg-live-ccp_0050.png"), cv2.IMREAD_UNCHANGED)
+    assert rgba.shape == (*cv2.imread(str(photo)).shape[:2], 4) and rgba[..., 3].min() < 25 and rgba[..., 3].max() > 230
+
+
 def test_headless_vcam_without_device(tmp_path, clip, capsys, monkeypatch):
     # A device that exists nowhere: on a machine with v4l2loopback loaded the default one would
     # open, and the run would stream until Ctrl-C.
