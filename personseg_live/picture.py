@@ -13,15 +13,17 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 
-from .offline import InputError, ProcessOptions, ProcessReport, _mask_of, _mask_sink
-from .processor import FrameProcessor
-from .video.sinks import OutputError, cannot_write, check_writable, temporary_name
+from .assets import IMAGE_EXTS
 
-#: Suffixes read and written as one picture (OpenCV's codecs).
-PICTURE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+if TYPE_CHECKING:  # (imported where used: the live source asks is_picture without loading the offline chain)
+    from .offline import ProcessOptions, ProcessReport
+
+#: Suffixes read and written as one picture (OpenCV's codecs): the ones the background picker takes.
+PICTURE_EXTS = IMAGE_EXTS
 #: ... of which these keep an alpha channel.
 ALPHA_EXTS = (".png", ".webp", ".tif", ".tiff")
 JPEG_QUALITY = 95
@@ -40,6 +42,10 @@ def picture_output_for(input_path: Path, out_dir: Path, transparent: bool) -> Pa
 def process_picture(src: Path, dst: Path, options: ProcessOptions, *, segmenter=None) -> ProcessReport:
     """One picture. Raises InputError (missing, unreadable, ``--plate auto``) or OutputError (not writable,
     exists without overwrite, transparency in a format without alpha) before any work is done."""
+    from .offline import InputError, ProcessReport, _mask_of, _mask_sink
+    from .processor import FrameProcessor
+    from .video.sinks import OutputError, check_writable
+
     src, dst = Path(src), Path(dst)
     transparent = options.background.mode == "transparent"
     if transparent and dst.suffix.lower() not in ALPHA_EXTS:
@@ -83,6 +89,8 @@ def process_picture(src: Path, dst: Path, options: ProcessOptions, *, segmenter=
 
 
 def _write_atomically(dst: Path, image) -> None:
+    from .video.sinks import OutputError, cannot_write, temporary_name
+
     tmp = temporary_name(dst)
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if dst.suffix.lower() in (".jpg", ".jpeg") else []
     try:

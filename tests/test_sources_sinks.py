@@ -55,6 +55,27 @@ def test_file_source_loops_and_is_paced(clip):
     assert elapsed >= 17 / 30 * 0.9  # played at its own 30 FPS, not as fast as it decodes
 
 
+def test_a_photo_as_the_source_plays_like_a_camera_pointed_at_it(people_dir, tmp_path):
+    """A still is delivered again and again at the source's rate, upright, a fresh copy each time; once when
+    not looping; an unreadable picture is a clear error. (As a video file it ended, or failed to loop.)"""
+    import cv2
+
+    photo = people_dir / "images" / "ccp_0050.jpg"
+    src = open_source(SourceSettings(spec=str(photo), fps=30), paced=True)
+    t0 = time.monotonic()
+    frames = [src.read()[0] for _ in range(10)]
+    elapsed = time.monotonic() - t0
+    assert src.size == (frames[0].shape[1], frames[0].shape[0]) and src.name == "ccp_0050.jpg"
+    assert all(np.array_equal(f, cv2.imread(str(photo))) for f in frames) and frames[0] is not frames[1]
+    assert elapsed >= 9 / 30 * 0.9  # paced like a 30 FPS camera, not a busy loop
+    once = open_source(SourceSettings(spec=str(photo), loop=False), paced=False)
+    assert once.read() is not None and once.read() is None
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    with pytest.raises(SourceError, match="cannot read .*broken.png as a picture"):
+        open_source(SourceSettings(spec=str(broken)))
+
+
 def test_open_source_errors(tmp_path):
     with pytest.raises(SourceError, match="neither a camera index nor an existing video file"):
         open_source(SourceSettings(spec=str(tmp_path / "missing.mp4")))

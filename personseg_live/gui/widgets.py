@@ -33,7 +33,9 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 from .. import assets
 from ..settings import MatteSettings, SourceSettings, is_camera_spec
 
-VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in assets.VIDEO_EXTS) + ");;All files (*)"
+# A photo plays too (video.sources.StillSource: the picture again and again, like a camera pointed at a print).
+VIDEO_FILTER = ("Videos and photos (" + " ".join(f"*{e}" for e in assets.VIDEO_EXTS + assets.IMAGE_EXTS) + ");;"
+                "Videos (" + " ".join(f"*{e}" for e in assets.VIDEO_EXTS) + ");;All files (*)")
 
 
 # --------------------------------------------------------------------------------------------- preview

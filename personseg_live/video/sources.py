@@ -1,4 +1,4 @@
-"""Where frames come from: a camera (by index or device path), a video file, or the demo clip.
+"""Where frames come from: a camera (by index or device path), a video file, a photo, or the demo clip.
 
     source = open_source(SourceSettings(spec="0"))     # or a file path, or None
     item = source.read()                               # (frame BGR uint8, time.monotonic()) or None at end
@@ -137,7 +137,7 @@ class FileSource:
         self.size = (frame.shape[1], frame.shape[0])
         self.name = path.name
         self.path = path
-        self._next_due: float | None = None
+        self._pace = _Pacer(self.fps)
 
     def read(self) -> tuple[np.ndarray, float] | None:
         ok, frame = self._cap.read()
@@ -149,10 +149,54 @@ class FileSource:
             if not ok or frame is None:
                 raise SourceError(f"{self.name}: cannot restart the file at its end")
         if self._paced:
-            self._wait_until_due()
+            self._pace.wait()
         return frame, time.monotonic()
 
-    def _wait_until_due(self) -> None:
+    def close(self) -> None:
+        self._cap.release()
+
+
+class StillSource:
+    """A photo as the source: the picture (upright as viewers show it: its EXIF orientation applied) delivered
+    again and again at ``fps``, like a camera pointed at a print. As a video file, the one frame would end the
+    stream after a single frame, and looping it failed to restart ("cannot restart the file at its end")."""
+
+    def __init__(self, path: str | Path, *, loop: bool = True, paced: bool = True, fps: float = 30.0):
+        path = Path(path)
+        if not path.is_file():
+            raise SourceError(f"picture not found: {path}")
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SourceError(f"cannot read {path} as a picture (unsupported or corrupt)")
+        self._image = image
+        self._loop, self._paced = loop, paced
+        self._given = False
+        self.fps = fps
+        self.size = (image.shape[1], image.shape[0])
+        self.name = path.name
+        self.path = path
+        self._pace = _Pacer(fps)
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        if self._given and not self._loop:
+            return None
+        self._given = True
+        if self._paced:
+            self._pace.wait()
+        return self._image.copy(), time.monotonic()  # a copy: whoever keeps a frame may draw on it
+
+    def close(self) -> None:
+        pass
+
+
+class _Pacer:
+    """Waits so that frames come ``fps`` a second, as a camera delivers them."""
+
+    def __init__(self, fps: float):
+        self.fps = fps
+        self._next_due: float | None = None
+
+    def wait(self) -> None:
         now = time.monotonic()
         if self._next_due is None or now - self._next_due > 0.25:
             # First frame, or far behind (a stall): restart the clock instead of rushing to catch up.
@@ -160,9 +204,6 @@ class FileSource:
         elif self._next_due > now:
             time.sleep(self._next_due - now)
         self._next_due += 1.0 / self.fps
-
-    def close(self) -> None:
-        self._cap.release()
 
 
 def open_source(settings: SourceSettings, *, paced: bool = True) -> Source:
@@ -186,6 +227,10 @@ def open_source(settings: SourceSettings, *, paced: bool = True) -> Source:
     path = Path(spec).expanduser()
     if not path.exists():
         raise SourceError(f"source {spec!r} is neither a camera index nor an existing video file")
+    from ..picture import is_picture
+
+    if is_picture(path):
+        return StillSource(path, loop=settings.loop, paced=paced, fps=settings.fps or 30.0)
     return FileSource(path, loop=settings.loop, paced=paced)
 
 
@@ -232,4 +277,4 @@ def _v4l2_name(index: int, root: Path = Path("/")) -> str:
         return f"Camera {index}"
 
 
-__all__ = ["CameraInfo", "CameraSource", "FileSource", "Source", "SourceError", "list_cameras", "open_source"]
+__all__ = ["CameraInfo", "CameraSource", "FileSource", "Source", "SourceError", "StillSource", "list_cameras", "open_source"]
