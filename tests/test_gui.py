@@ -280,6 +280,40 @@ def test_background_picture_from_a_file(open_window, clip, qtbot, tmp_path, monk
     assert window.settings.background.path == str(picture) and tile.isChecked()
 
 
+def test_a_file_dropped_on_the_picture_plays_and_on_the_background_panel_becomes_the_background(
+        open_window, clip, square_clip, qtbot, tmp_path, people_dir):
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = open_window(source_args(clip))
+
+    def drop(paths, widget) -> bool:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+        at = widget.mapTo(window, QPoint(widget.width() // 2, widget.height() // 2))
+        enter = QDragEnterEvent(at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(window, enter)
+        if not enter.isAccepted():
+            return False
+        event = QDropEvent(QPointF(at), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(window, event)
+        return event.isAccepted()
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video")
+    assert not drop([notes], window.preview) and window.settings.source.spec == str(clip)  # refused
+    assert drop([notes, square_clip], window.preview)  # the first video among the files
+    assert window.settings.source.spec == str(square_clip)
+    wait_frame(window, qtbot, lambda r: r.original.shape[:2] == (128, 128))
+    photo = people_dir / "images" / "ccp_0050.jpg"
+    assert drop([photo], window.background_panel)
+    assert (window.settings.background.mode, window.settings.background.path) == ("image", str(photo))
+    assert window.settings.source.spec == str(square_clip)  # the source stays
+    assert drop([photo], window.preview)  # a photo on the picture: it plays, like a camera pointed at it
+    wait_frame(window, qtbot, lambda r: r.original.shape[:2] == cv2.imread(str(photo)).shape[:2])
+
+
 def test_before_after_shows_the_original(open_window, clip, qtbot):
     window = open_window(source_args(clip))
     window.before_after_action.trigger()

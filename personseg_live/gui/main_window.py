@@ -40,6 +40,7 @@ from ..model.backends import gpu_advice
 from ..settings import Settings, VcamSettings, is_camera_spec, remembered, save_settings
 from .worker import PipelineBridge, run_in_background
 from .background_panel import BACKGROUND_CHOICES, BackgroundPanel
+from .drops import media_path
 from .widgets import (
     MattePanel,
     ModelPanel,
@@ -149,6 +150,7 @@ class MainWindow(QMainWindow):
         self.preview = PreviewWidget()
         self.preview.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCentralWidget(self.preview)
+        self.setAcceptDrops(True)  # a video or photo dropped on the picture plays; on the Background panel, the background
 
         self.source_panel = SourcePanel(s.source)
         self.background_panel = BackgroundPanel(s.background)
@@ -716,6 +718,28 @@ class MainWindow(QMainWindow):
         store.setValue("state", self.saveState())
         store.setValue("advanced", self.advanced.isExpanded())
         store.sync()
+
+    # Files dropped on the window (see drops.py): the cursor says at once whether the file would be taken.
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        event.acceptProposedAction() if media_path(event.mimeData()) else event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        event.acceptProposedAction() if media_path(event.mimeData()) else event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        path = media_path(event.mimeData())
+        if path is None:
+            event.ignore()
+            return
+        target = self.childAt(event.position().toPoint())
+        panel = self.background_panel
+        if target is not None and (target is panel or panel.isAncestorOf(target)):
+            panel.choose_file(path)
+            self.statusBar().showMessage(f"Background: {path.name}", 3000)
+        else:
+            self.source_panel.choose_file(path)
+            self.statusBar().showMessage(f"Playing {path.name}", 3000)
+        event.acceptProposedAction()
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         if event.key() == Qt.Key.Key_Escape and self.isFullScreen():
