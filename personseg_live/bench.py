@@ -86,6 +86,40 @@ def bench_model(backend: str, *, frames: int = 50, model: str = "default") -> di
     }
 
 
+#: Issue 11's budget: the model may cost up to this many times MediaPipe landscape on the same 720p frame.
+MODEL_BUDGET = 3.0
+#: MediaPipe's landscape selfie model (Apache-2.0), kept in a checkout for the tests; an installed wheel has
+#: none, and ``bench --reference PATH`` names one.
+CHECKOUT_REFERENCE = Path(__file__).resolve().parent.parent / "tests" / "data" / "teachers" / "selfie_segmentation_landscape.tflite"
+
+
+def against_reference(reference: Path, *, model: str = "default", runs: int = 50, threads: int | None = 1) -> dict:
+    """``Segmenter(model)(frame)`` against a reference TFLite segmenter given the same 720p frame as it runs
+    (its fixed input: the frame stretched, as MediaPipe does), resize and upsample included, on a frame with
+    nobody in it and on the demo clip's person (the closer look: two runs of our model); calls alternate so
+    both see the same machine load. ms are medians; ``ratio_with_person`` is what issue 11's budget limits."""
+    from .model.segmenter import Segmenter
+
+    ours = Segmenter(model, backend="litert", threads=threads)
+    ref = Segmenter(reference, backend="litert", threads=threads)
+    frames = {"empty": np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8),
+              "person": _demo_frame_720p()}
+    calls = {f"{who}_{kind}_ms": (seg, frame) for kind, frame in frames.items() for who, seg in (("model", ours), ("reference", ref))}
+    for seg, frame in calls.values():
+        for _ in range(3):
+            seg(frame)
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(runs):
+        for name, (seg, frame) in calls.items():
+            t0 = time.perf_counter()
+            seg(frame)
+            times[name].append((time.perf_counter() - t0) * 1e3)
+    row: dict = {name: round(statistics.median(v), 2) for name, v in times.items()}
+    row["ratio_with_person"] = round(row["model_person_ms"] / row["reference_person_ms"], 2)
+    row.update(reference=Path(reference).name, budget=MODEL_BUDGET, threads=threads)
+    return row
+
+
 def _demo_frame_720p() -> np.ndarray:
     capture = cv2.VideoCapture(str(assets.demo_clip()))
     ok, frame = capture.read()
@@ -298,7 +332,9 @@ def format_stability(r: dict) -> str:
     return "\n".join(lines)
 
 
-def run(*, quick: bool = False, model: str = "default") -> dict:
+def run(*, quick: bool = False, model: str = "default", reference: Path | None = None) -> dict:
+    """``reference``: the TFLite model the budget is counted in (None: MediaPipe landscape from a checkout, if
+    there; else the budget line says how to give one)."""
     from .model.backends import cpu_threads
     from .model.segmenter import Segmenter
     from .pipeline import load_segmenter
@@ -307,6 +343,9 @@ def run(*, quick: bool = False, model: str = "default") -> dict:
                      "model": [], "offline": [], "live": None}
     for backend in ("litert", "tensorflow"):
         results["model"].append(bench_model(backend, frames=15 if quick else 50, model=model))
+    reference = reference or (CHECKOUT_REFERENCE if CHECKOUT_REFERENCE.is_file() else None)
+    results["budget"] = (against_reference(reference, model=model, runs=15 if quick else 50) if reference is not None
+                         else {"reference": None})
     offline_segmenter = Segmenter(model=model, threads=1)  # as `personseg-live process` runs it
     for height in (720, 1080):
         results["offline"].append(bench_offline(height, max_frames=120 if quick else None, segmenter=offline_segmenter))
@@ -329,6 +368,15 @@ def format_text(r: dict) -> str:
                          f"the demo's person {m['ms_with_person_p50']:.2f} ms{closer}")
         else:
             lines.append(f"  {m['backend']:<11} unavailable: {m['reason']}")
+    b = r.get("budget") or {"reference": None}
+    if b["reference"] is None:
+        lines.append("  budget: no reference model (bench --reference selfie_segmentation_landscape.tflite, "
+                     "from npm @mediapipe/selfie_segmentation)")
+    else:
+        held = "held" if b["ratio_with_person"] <= b["budget"] else "NOT held"
+        lines.append(f"  budget, against {b['reference']} on the same 720p frame ({b['threads']} thread each): the demo's person "
+                     f"{b['model_person_ms']:.2f} vs {b['reference_person_ms']:.2f} ms = {b['ratio_with_person']:.2f}x "
+                     f"(<= {b['budget']:.0f}x: {held}); nobody in the frame {b['model_empty_ms']:.2f} vs {b['reference_empty_ms']:.2f} ms")
     lines += ["", "offline (demo clip, blur background, H.264):"]
     for o in r["offline"]:
         lines.append(
@@ -348,7 +396,8 @@ def format_text(r: dict) -> str:
     return "\n".join(lines)
 
 
-def main(*, json_output: bool = False, quick: bool = False, stability: Path | None = None, model: str = "default") -> int:
+def main(*, json_output: bool = False, quick: bool = False, stability: Path | None = None, model: str = "default",
+         reference: Path | None = None) -> int:
     from .model.backends import ModelError
     from .model.segmenter import Segmenter
 
@@ -363,7 +412,7 @@ def main(*, json_output: bool = False, quick: bool = False, stability: Path | No
     if not json_output:
         print("measuring (about a minute; --quick for a rough figure)…", file=sys.stderr)
     try:
-        results = run(quick=quick, model=model)
+        results = run(quick=quick, model=model, reference=reference)
     except ModelError as exc:
         print(f"personseg-live: error: {exc}", file=sys.stderr)
         return 1
@@ -371,4 +420,4 @@ def main(*, json_output: bool = False, quick: bool = False, stability: Path | No
     return 0
 
 
-__all__ = ["bench_live", "bench_model", "bench_offline", "main", "run", "scaled_demo"]
+__all__ = ["MODEL_BUDGET", "against_reference", "bench_live", "bench_model", "bench_offline", "main", "run", "scaled_demo"]

@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         "fixed-camera clips made from SHARED/data/<set>/ people and SHARED/backgrounds/ rooms; the plate's cost",
     )
     b.add_argument("--model", default="default", help="bundled model name or a .tflite/.keras file (default: default)")
+    b.add_argument(
+        "--reference", type=Path, metavar="TFLITE",
+        help="the model's cost is also counted in this model's on the same 720p frame (default in a checkout: "
+        "MediaPipe's landscape selfie model from tests/data; the budget is 3x)",
+    )
 
     sub.add_parser("cameras", help="list the cameras that open")
     sub.add_parser("doctor", help="check cameras, the virtual camera, display, GPU, model, settings and disk; exit 1 on a problem")
@@ -126,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                 return edges_main(args.edges, json_output=args.json, model=args.model)
             from .bench import main as bench_main
 
-            return bench_main(json_output=args.json, quick=args.quick, stability=args.stability, model=args.model)
+            return bench_main(json_output=args.json, quick=args.quick, stability=args.stability, model=args.model,
+                              reference=args.reference)
         if args.command == "cameras":
             return cmd_cameras()
         if args.command == "doctor":

@@ -404,6 +404,21 @@ def test_demo_source_is_documented(capsys):
     assert "--source SOURCE camera index (0, 1, ...), demo (the bundled clip)" in help_text
 
 
+def test_bench_counts_the_model_in_mediapipe_landscapes_cost_on_the_same_frame(capsys):
+    """Issue 11's budget (3x MediaPipe landscape on the same 720p frame) in bench's own output: the demo's person
+    costs our model two looks; a missing reference model is a one-line error."""
+    from personseg_live.bench import CHECKOUT_REFERENCE, against_reference, format_text
+
+    b = against_reference(CHECKOUT_REFERENCE, runs=3)
+    assert b["model_person_ms"] > b["model_empty_ms"] > 0 and b["reference_person_ms"] > 0
+    assert b["ratio_with_person"] == pytest.approx(b["model_person_ms"] / b["reference_person_ms"], abs=0.01)
+    text = format_text({"model_name": "default", "cpu_threads": 2, "quick": True, "load_before": 0, "load_after": 0,
+                        "model": [], "budget": b, "offline": [], "live": {"error": "-"}})
+    assert "budget, against selfie_segmentation_landscape.tflite on the same 720p frame" in text and "<= 3x" in text
+    assert cli.main(["bench", "--reference", "/no/such/model.tflite"]) == 1
+    assert "error" in capsys.readouterr().err
+
+
 def test_bench_model_prices_a_frame_with_a_person_and_its_closer_look():
     """The model's line of ``bench``: a frame with nobody (one look) and the demo clip's person at her desk
     (half the frame: looked at twice), on LiteRT."""

@@ -32,43 +32,13 @@ def _median_ms(fn, x: np.ndarray, runs: int) -> float:
 
 
 def compare_with_reference(reference: Path, model: str, runs: int) -> dict:
-    """``Segmenter(model)(frame)`` on a 1280x720 frame, resize and upsample included, against a reference
-    TFLite segmenter given the same frame (its invoke alone, and with the same resize/upsample).
+    """``Segmenter(model)(frame)`` against a reference TFLite segmenter on the same 720p frame, with nobody in it and
+    with the demo clip's person (``personseg-live bench``'s budget line, here on every core)."""
+    from personseg_live.bench import against_reference
 
-    Calls alternate so both see the same machine load.
-    """
-    import cv2
-
-    from personseg_live import Segmenter
-    from personseg_live.model.segmenter import downscale, upsample
-
-    frame = np.random.default_rng(0).integers(0, 255, (720, 1280, 3), dtype=np.uint8)
-    ours = Segmenter(model, backend="litert")
-    ref = LiteRTBackend(reference)
-    h, w = ref.native_shape
-
-    def ref_input():  # what the Segmenter does before the model: resize, RGB, 0..1
-        return cv2.cvtColor(downscale(frame, (h, w)), cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
-
-    def ref_full():
-        return upsample(ref.predict(ref_input())[0], frame.shape[:2])
-
-    x = ref_input()
-
-    calls = {"segmenter_720p": lambda: ours(frame), "reference_invoke": lambda: ref.predict(x),
-             "reference_720p": ref_full}
-    times: dict[str, list[float]] = {k: [] for k in calls}
-    for fn in calls.values():
-        for _ in range(5):
-            fn()
-    for _ in range(runs):
-        for name, fn in calls.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    row = {k: round(float(np.median(v) * 1000), 3) for k, v in times.items()}
+    row = against_reference(reference, model=model, runs=runs, threads=None)
     for k, v in row.items():
-        print(f"{k:<18} {v:8.2f} ms (median of {runs})", flush=True)
+        print(f"{k:<20} {v}", flush=True)
     return row
 
 
