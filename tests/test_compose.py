@@ -172,9 +172,12 @@ def test_bad_backgrounds(tmp_path):
         Compositor(BackgroundSettings(mode="image", path=str(tmp_path / "missing.jpg")))
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
-    comp = Compositor(BackgroundSettings(mode="image", path=str(bad)))
-    with pytest.raises(BackgroundError, match="cannot read"):
-        comp(np.zeros((H, W, 3), np.uint8), np.zeros((H, W), np.float32))
+    with pytest.raises(BackgroundError, match="cannot read"):  # refused when chosen, not on the first frame
+        Compositor(BackgroundSettings(mode="image", path=str(bad)))
+    comp = Compositor()
+    with pytest.raises(BackgroundError, match="background video .* has no readable frames"):
+        comp.update(BackgroundSettings(mode="video", path=str(bad)))
+    assert comp.settings.mode == "blur"  # the background in use stays
     assert parse_color("#00B140") == (0x40, 0xB1, 0x00)
 
 

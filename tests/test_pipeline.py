@@ -484,6 +484,21 @@ def test_vcam_never_shows_the_room_when_the_background_fails(recording, people_d
     assert not shows_the_room(rec.frames[0].composite, raw)  # the preview falls back to a blur too
 
 
+@pytest.mark.parametrize("name", ["broken.jpg", "broken.mp4"])
+def test_a_background_file_that_does_not_decode_falls_back_to_a_blur_and_the_picture_keeps_moving(
+        tmp_path, recording, people_dir, segmenter, name):
+    """It exists, so it passed the first check, and failed on every frame: no picture at all, only "processing
+    failed". Now it is refused before use: a blurred room, one error, frames flowing, the vcam never raw."""
+    broken = tmp_path / name
+    broken.write_bytes(b"\xff\xd8 not a picture, not a video")
+    settings = vcam_settings("image" if name.endswith(".jpg") else "video", path=str(broken))
+    rec, sent = run_photo_camera(settings, recording, people_dir, segmenter)
+    errors = [e.message for e in rec.events if e.kind is EventKind.ERROR]
+    assert len(errors) == 1 and name in errors[0] and "blurred background instead" in errors[0]
+    raw = rec.frames[0].original  # (frames came: run_photo_camera waits for one)
+    assert not any(shows_the_room(f, raw) for f in sent) and not shows_the_room(rec.frames[-1].composite, raw)
+
+
 class FailingSegmenter:
     """The real model for a few frames, then an error on every frame (a driver fault, say)."""
 

@@ -103,6 +103,7 @@ class Compositor:
         # BGR -> I420 for image/colour/video backgrounds on the I420 path: BT.601 unless the caller
         # gives the input's own matrix (offline sets video.colour.Colour.bgr_to_i420 for BT.709 files).
         self.bgr_to_i420: Callable[[np.ndarray], np.ndarray] = _bgr_to_i420_bt601
+        self._picture: tuple[str, tuple[np.ndarray, np.ndarray | None]] | None = None  # (path, decoded) of an image background
         self._check(self.settings)
 
     @property
@@ -230,7 +231,7 @@ class Compositor:
                 self._background = np.empty((h, w, 3), np.uint8)
                 self._background[:] = parse_color(s.color)
             else:
-                image, alpha = load_image_alpha(s.path)
+                image, alpha = self._picture[1] if self._picture and self._picture[0] == s.path else load_image_alpha(s.path)
                 self._background = cover_fit(image, (w, h))
                 if alpha is not None:
                     a = cover_fit(alpha, (w, h))
@@ -258,8 +259,9 @@ class Compositor:
         self._video = None
         self._video_path = None
 
-    @staticmethod
-    def _check(s: BackgroundSettings) -> None:
+    def _check(self, s: BackgroundSettings) -> None:
+        """Refuses a background that cannot be shown, before it is used: a file that exists but does not decode
+        failed on the first frame instead, and the live picture stopped there (every frame "processing failed")."""
         if s.mode not in BACKGROUND_MODES:
             raise BackgroundError(f"unknown background mode {s.mode!r} (one of {', '.join(BACKGROUND_MODES)})")
         if s.mode == "color":
@@ -268,6 +270,15 @@ class Compositor:
             raise BackgroundError(f"background mode {s.mode!r} needs a file path")
         if s.mode in ("image", "video") and not Path(s.path).is_file():
             raise BackgroundError(f"background file not found: {s.path}")
+        if s.mode == "image" and (self._picture is None or self._picture[0] != s.path):
+            self._picture = (s.path, load_image_alpha(s.path))  # decoded here once; _static uses it
+        if s.mode == "video":
+            capture = open_video(s.path)
+            try:
+                if not capture.read()[0]:
+                    raise BackgroundError(f"background video {s.path} has no readable frames")
+            finally:
+                capture.release()
 
 
 def _bgr_to_i420_bt601(bgr: np.ndarray) -> np.ndarray:
