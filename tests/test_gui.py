@@ -314,6 +314,22 @@ def test_a_file_dropped_on_the_picture_plays_and_on_the_background_panel_becomes
     wait_frame(window, qtbot, lambda r: r.original.shape[:2] == cv2.imread(str(photo)).shape[:2])
 
 
+def test_a_background_file_that_cannot_be_shown_gets_no_tile_and_changes_nothing(open_window, clip, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    broken = tmp_path / "holiday.jpg"
+    broken.write_bytes(b"\xff\xd8 half a download")
+    window = open_window(source_args(clip))
+    before = window.settings.background
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(broken), ""))
+    window.background_panel.add_tile.click()
+    assert window.settings.background == before and str(broken) not in window.background_panel.picture_tiles
+    assert window.background_panel.mode_buttons[before.mode].isChecked()
+    boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert any("holiday.jpg" in b.text() and "stays as it was" in b.text() for b in boxes)
+    wait_frame(window, qtbot)  # the picture keeps moving
+
+
 def test_before_after_shows_the_original(open_window, clip, qtbot):
     window = open_window(source_args(clip))
     window.before_after_action.trigger()

@@ -20,6 +20,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from .. import assets
 from ..errors import PersonsegError
 from ..settings import BACKGROUND_MODES, BackgroundSettings
 from .foreground import composite_sparse, correct_blend, foreground_colour
@@ -273,12 +274,7 @@ class Compositor:
         if s.mode == "image" and (self._picture is None or self._picture[0] != s.path):
             self._picture = (s.path, load_image_alpha(s.path))  # decoded here once; _static uses it
         if s.mode == "video":
-            capture = open_video(s.path)
-            try:
-                if not capture.read()[0]:
-                    raise BackgroundError(f"background video {s.path} has no readable frames")
-            finally:
-                capture.release()
+            check_video(s.path)
 
 
 def _bgr_to_i420_bt601(bgr: np.ndarray) -> np.ndarray:
@@ -335,6 +331,26 @@ def load_image(path: str | Path) -> np.ndarray:
     if image is None:
         raise BackgroundError(f"cannot read background image {path} (not an image OpenCV can decode)")
     return image
+
+
+def check_video(path: str | Path) -> None:
+    """BackgroundError unless the file opens as a video and gives a frame."""
+    capture = open_video(path)
+    try:
+        if not capture.read()[0]:
+            raise BackgroundError(f"background video {path} has no readable frames")
+    finally:
+        capture.release()
+
+
+def check_media(path: str | Path) -> None:
+    """BackgroundError (its message for the user) unless ``path`` can be shown as a background picture or video."""
+    if not Path(path).is_file():
+        raise BackgroundError(f"background file not found: {path}")
+    if Path(path).suffix.lower() in assets.VIDEO_EXTS:
+        check_video(path)
+    else:
+        load_image_alpha(path)
 
 
 def open_video(path: str | Path) -> cv2.VideoCapture:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledSlider
 
 from .. import assets
+from ..compose.effects import BackgroundError, check_media
 from ..settings import BackgroundSettings
 from .widgets import checkerboard, to_qimage
 
@@ -161,6 +162,7 @@ class BackgroundPanel(QWidget):
     """Blur (with strength), none, a colour, transparent, a picture (bundled, or any image/video file)."""
 
     changed = Signal(object)  # BackgroundSettings
+    problem = Signal(str)  # a file chosen as the background cannot be shown (why, for the user)
 
     def __init__(self, settings: BackgroundSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -247,8 +249,15 @@ class BackgroundPanel(QWidget):
             self._apply(mode=choice)
 
     def choose_file(self, path: str | Path) -> None:
-        """Use an image or video file as the background (what the file dialog does)."""
+        """Use an image or video file as the background (what the file dialog does). A file that cannot be shown
+        gets no tile and changes nothing: ``problem`` says why."""
         path = str(path)
+        try:
+            check_media(path)
+        except BackgroundError as exc:
+            self._show(self._settings)
+            self.problem.emit(str(exc))
+            return
         self._add_picture_tile(path)
         self._apply(mode=media_mode(path), path=path)
 

@@ -158,6 +158,8 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel(s.model, s.backend)
         self.source_panel.changed.connect(self._on_source_changed)
         self.background_panel.changed.connect(self._on_background_changed)
+        self.background_panel.problem.connect(
+            lambda message: self._message_box(QMessageBox.Icon.Warning, "personseg-live", f"{message}; the background stays as it was"))
         self.matte_panel.changed.connect(self._on_matte_changed)
         self.model_panel.changed.connect(self._on_model_changed)
 
