@@ -73,7 +73,14 @@ EDGE_HOLD = 2.0
 #: (0.53x -> 0.40x of a smoothing=0 matte); DAVIS IoU -0.02 points. Proportional, not all-or-nothing:
 #: keeping or passing each pixel whole left a speckled rim (neighbours held at different frames' values).
 #: Fully off (0) and fully on (1) alpha always pass, so no faint ghost lingers where a person left.
-STILL_GREY = 12
+#: 6, not 12 (2026-12-02 evening): a limb moving a work pixel a frame against a background 40 levels away
+#: changes the 5x5 mean by ~8 levels, so at 12 it counted as still and its edge was held back: the juggler
+#: (../shared/video/juggle.mp4 at 720p, RVM's labels, `process --mask-out` against the raw model) lost 1.43
+#: IoU points to the matte, 0.76 at 6 (8: 0.94, 4: 0.66); DAVIS matte - raw +1.18 -> +1.24 points (every
+#: clip -0.26 or better); demo-clip flicker 0.295x -> 0.341x of the raw model's (8: 0.318x, 4: 0.364x);
+#: bench --edges 20.76 -> 20.24 levels, boundary F 0.9034 -> 0.9050, still-clip flicker 2.83e-6 either way.
+#: Camera noise (sigma 5) moves a 5x5 mean by ~1.4 levels, so still stays still.
+STILL_GREY = 6
 
 #: Issue 12: the model's own certainty (|prob - 0.5| at least this) lets a change through (see _sure_change).
 SURE = 0.3
