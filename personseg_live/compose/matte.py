@@ -362,7 +362,11 @@ CORE_RADIUS = 1
 #: ... and the reach (box radius, work px) of the local person / room colour estimates.
 COLOUR_REACH = 7
 #: Confidence of the colour estimate: |F - B|^2 / (|F - B|^2 + SPREAD * (var F + var B) + FLOOR).
-SPREAD = 3.0
+#: 12, not 3 (2026-12-02 evening, with STILL_GREY 6): the colour trusted less where person and room colours
+#: vary — bench --edges 20.24 -> 19.84 levels, boundary F 0.9050 -> 0.9106, still flicker 2.83e-6 -> 2.27e-6;
+#: juggler matte - raw -0.76 -> -0.71 points; DAVIS +1.24 -> +1.25 (tennis -0.26 -> -0.03, rollerblade
+#: 4.65 -> 4.35); demo flicker 0.341x either way (6: 20.03 / 0.9076, -0.72).
+SPREAD = 12.0
 COLOUR_FLOOR = 20.0**2
 #: Variance (summed over the channels, 8-bit levels) of a plate's room colour: camera noise and compression.
 ROOM_VAR = 3 * 6.0**2
