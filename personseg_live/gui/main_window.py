@@ -725,8 +725,7 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         event.acceptProposedAction() if media_path(event.mimeData()) else event.ignore()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        event.acceptProposedAction() if media_path(event.mimeData()) else event.ignore()
+    dragMoveEvent = dragEnterEvent  # the same answer wherever the file is dragged over the window
 
     def dropEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         path = media_path(event.mimeData())
