@@ -100,7 +100,8 @@ def test_plate_cuts_the_halo_a_sloppy_model_leaves_under_noise():
 def test_the_plate_gives_the_matte_the_room_colour_behind_the_edge():
     """Over a finely striped room (a bookshelf) the room colour next to the edge cannot be guessed from
     the neighbours; the plate knows it, and the edge is placed between it and the person's colour.
-    Through FrameProcessor, as the app runs it (a model whose edge is soft and a little off)."""
+    Through FrameProcessor, as the app runs it (a model whose edge is soft and 2 px off: a model whose soft
+    edge were exactly in place would leave the matte, which places the edge where it crosses 0.5, no error)."""
     from personseg_live.processor import FrameProcessor
     from personseg_live.settings import BackgroundSettings, MatteSettings
 
@@ -114,7 +115,7 @@ def test_the_plate_gives_the_matte_the_room_colour_behind_the_edge():
     alpha = cv2.resize(big, hw[::-1], interpolation=cv2.INTER_AREA).astype(np.float32) / 255
 
     class SoftModel:
-        low = cv2.GaussianBlur(cv2.resize(alpha, (304, 160), interpolation=cv2.INTER_AREA), (0, 0), 1.2)
+        low = cv2.GaussianBlur(cv2.resize(np.roll(alpha, 2, axis=1), (304, 160), interpolation=cv2.INTER_AREA), (0, 0), 1.2)
 
         def lowres(self, frame):
             return self.low
@@ -129,8 +130,8 @@ def test_the_plate_gives_the_matte_the_room_colour_behind_the_edge():
     for name, cue in (("model", None), ("plate", RoomCue(capture_plate([camera(room) for _ in range(8)]), learn=False))):
         processor = FrameProcessor(SoftModel(), MatteSettings(smoothing=0), BackgroundSettings(mode="color"), room=cue)
         errors[name] = float(np.abs(processor(frame).alpha - alpha)[band].mean())
-    # measured: model alone 0.037; with the plate 0.031 (0.089 when the matte guessed the room colour
-    # from the stripes next to the edge, before the plate's colour reached it)
+    # measured: model alone 0.113; with the plate 0.032 (0.089 when the matte guessed the room colour from the
+    # stripes next to the edge, before the plate's colour reached it)
     assert errors["plate"] < 0.045
     assert errors["plate"] < errors["model"]
 
@@ -328,6 +329,27 @@ def test_learning_fills_the_plate_from_the_room_and_never_absorbs_the_person():
     assert np.median(err[cv2.erode(far.view(np.uint8), np.ones((9, 9), np.uint8)).view(bool)]) < 4
     # the halo next to the person was never surely room for the model: the cue cannot cut it by itself
     assert iou(fused) >= iou(work(prob)) - 1e-6
+
+
+def test_a_thing_that_moves_through_a_learned_room_where_the_model_is_sure_stays_room():
+    """A juggled ball, a passing pet: not the learned room, but the model is sure it is no person. A plate
+    learned from the model is no surer than the model, so the model keeps its "room" there; with learning on,
+    the juggler (../shared/video/juggle.mp4, RVM labels) lost 1.38 IoU points to his ball before, 0.45 after.
+    A captured plate (the empty room for certain) still keys everything that is not the room."""
+    room, rng = room_picture(7), np.random.default_rng(11)
+    prob = sloppy_model()
+    ball = (slice(40, 90), slice(40, 90))  # far from the person, where the model says 0.02
+    learned, given = RoomCue(None, learn=True), RoomCue(plate_of(room), learn=True)
+    for _ in range(45):
+        frame = shoot(with_person(room), rng)
+        learned(prob, frame), given(prob, frame)
+    scene = with_person(room)
+    scene[ball] = (250, 250, 250)
+    frame = shoot(scene, rng)
+    at_ball = work(np.pad(np.ones((50, 50), np.float32), ((40, HW[0] - 90), (40, HW[1] - 90)))) == 1
+    assert learned.status is RoomStatus.ACTIVE and given.status is RoomStatus.ACTIVE
+    assert learned(prob, frame)[at_ball].max() < 0.1
+    assert given(prob, frame)[at_ball].min() > 0.5
 
 
 def test_room_learned_only_in_the_persons_shadow_is_not_taken_for_a_person_once_lit():

@@ -128,6 +128,10 @@ EDGE_COVER = 1.25
 MISALIGN_PX, MARKS, MIN_MARKS, ALIGN_EVERY = 0.75, 60, 12, 8
 TRACK_WINDOW = 15
 _K_TRACK = np.ones((TRACK_WINDOW, TRACK_WINDOW), np.uint8)
+#: The sample count a captured plate's pixels start with (they are known from the start).
+GIVEN_COUNT = 1e6
+#: Below this model probability a pixel of a learned plate (not a captured one) stays room whatever the plate says.
+LEARNED_FLOOR = 0.1
 #: Surely-background pixels needed (at work size) to fit the gain and judge a mismatch.
 MIN_FIT_PIXELS = 200
 #: The gain is fitted on every FIT_STEP-th pixel in each direction.
@@ -206,7 +210,7 @@ class RoomCue:
         if given is not None:
             given = fit_to(given, (h, w))
             self._m, self._var = list(cv2.split(given.mean)), np.square(given.noise)
-            self._count = np.full((h, w), 1e6, np.float32)
+            self._count = np.full((h, w), GIVEN_COUNT, np.float32)
             if given.known is not None:  # a learned plate: what it has not seen is still to learn
                 self._count[~given.known] = 0
         else:
@@ -216,6 +220,7 @@ class RoomCue:
         self._stable = np.zeros((h, w), np.uint16)
         self._stale = np.zeros((h, w), np.uint16)
         self._lit = np.zeros((h, w), np.uint16)
+        self._learned = given is None  # whether some pixel's plate was learned here (see LEARNED_FLOOR)
         self._beside = np.zeros((h, w), bool)  # a learned pixel sampled near the person (see LIT_FRAMES)
         self._frames = 0
         self._marks = None  # the plate's corners to track (see MISALIGN_PX)
@@ -275,7 +280,13 @@ class RoomCue:
             return low
         self.status = RoomStatus.ACTIVE
         self.room_colour = RoomColour(self._m, self.gain.copy(), known)
-        return _cover(_fuse(prob, z, known), z, dist2, known)
+        fused = _fuse(prob, z, known)
+        if LEARNED_FLOOR and self._learned:
+            # A learned plate is no better than the model it learned from: where the model is sure of the room,
+            # the room it stays (a juggled ball, a passing pet is no person).
+            cv2.copyTo(prob, cv2.bitwise_and(cv2.compare(prob, LEARNED_FLOOR, cv2.CMP_LT),
+                                              cv2.compare(self._count, GIVEN_COUNT, cv2.CMP_LT)), fused)
+        return _cover(fused, z, dist2, known)
 
     def _compare(self, small: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """The frame (exposure undone) minus the plate, per channel; its part along the plate's colour
@@ -394,6 +405,7 @@ class RoomCue:
         from the second, as the first's distance from the empty start says nothing about the camera)."""
         if not where.any():
             return
+        self._learned = True
         # Products with the masks, not np.where: numpy's where runs 5-10x slower on a ragged mask.
         weight = np.reciprocal(self._count + np.float32(1.0))
         weight *= where
