@@ -4,6 +4,7 @@ per camera, and ``process --plate`` on real files through the real model."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 import os
 import signal
 import threading
@@ -334,21 +335,24 @@ def test_learning_fills_the_plate_from_the_room_and_never_absorbs_the_person():
 def test_a_thing_that_moves_through_a_learned_room_where_the_model_is_sure_stays_room():
     """A juggled ball, a passing pet: not the learned room, but the model is sure it is no person. A plate
     learned from the model is no surer than the model, so the model keeps its "room" there; with learning on,
-    the juggler (../shared/video/juggle.mp4, RVM labels) lost 1.38 IoU points to his ball before, 0.45 after.
-    A captured plate (the empty room for certain) still keys everything that is not the room."""
+    the juggler (../shared/video/juggle.mp4, RVM labels) lost 1.38 IoU points to his ball before, 0.45 after;
+    with the plate ``--plate auto`` learns from the whole recording first -0.48 before, +0.44 after. A
+    captured plate (the empty room for certain) still keys everything that is not the room."""
     room, rng = room_picture(7), np.random.default_rng(11)
     prob = sloppy_model()
     ball = (slice(40, 90), slice(40, 90))  # far from the person, where the model says 0.02
     learned, given = RoomCue(None, learn=True), RoomCue(plate_of(room), learn=True)
+    from_recording = RoomCue(replace(plate_of(room), learned=True), learn=True)  # as --plate auto's
     for _ in range(45):
         frame = shoot(with_person(room), rng)
-        learned(prob, frame), given(prob, frame)
+        learned(prob, frame), given(prob, frame), from_recording(prob, frame)
     scene = with_person(room)
     scene[ball] = (250, 250, 250)
     frame = shoot(scene, rng)
     at_ball = work(np.pad(np.ones((50, 50), np.float32), ((40, HW[0] - 90), (40, HW[1] - 90)))) == 1
     assert learned.status is RoomStatus.ACTIVE and given.status is RoomStatus.ACTIVE
     assert learned(prob, frame)[at_ball].max() < 0.1
+    assert from_recording(prob, frame)[at_ball].max() < 0.1
     assert given(prob, frame)[at_ball].min() > 0.5
 
 
@@ -551,8 +555,10 @@ def test_plate_saved_per_camera_and_read_back(tmp_path):
     got = load_plate(key_a, tmp_path)
     np.testing.assert_array_equal(got.mean, a.mean)
     np.testing.assert_array_equal(got.noise, a.noise)
-    assert got.frame_hw == a.frame_hw
+    assert got.frame_hw == a.frame_hw and not got.learned
     assert not np.array_equal(load_plate(key_b, tmp_path).mean, a.mean)
+    save_plate(replace(b, learned=True), key_b, tmp_path)  # a learned plate stays a learned one
+    assert load_plate(key_b, tmp_path).learned
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{key_a}.npz", f"{key_b}.npz"])  # no temp files left
     assert store.forget_plate(key_a, tmp_path) and load_plate(key_a, tmp_path) is None
 
@@ -621,32 +627,59 @@ def test_process_with_a_plate_keys_what_is_not_the_room(room_files, tmp_path):
     assert plated[20][far].mean() < 10
 
 
-@pytest.fixture(scope="module")
-def kitchen_box_clip(tmp_path_factory):
-    """3 s in a real scene photo (the bundled kitchen): a box crossing it, too fast to be taken for the room."""
+KITCHEN_PERSON = "ccp_0900"  # tests/data/people: a woman standing, 2/3 of the frame's height here
+
+
+def _kitchen_person(i: int):
+    """Frame ``i`` of a person (a photo of tests/data/people with its mask) swaying +-100 px before the bundled
+    kitchen photo, 640x360, and her true alpha."""
     from personseg_live import assets
+    from videos import PEOPLE
 
-    kitchen = cv2.imread(str(assets.assets_dir() / "backgrounds" / "twilio_Kitchen.jpg"))
-    room = cv2.resize(kitchen, HW[::-1], interpolation=cv2.INTER_AREA).astype(np.float32)
-    return _room_video(tmp_path_factory.mktemp("kitchen") / "box.mp4", room, square=True, frames=90, speed=8)
+    kitchen = cv2.resize(cv2.imread(str(assets.assets_dir() / "backgrounds" / "twilio_Kitchen.jpg")), HW[::-1],
+                         interpolation=cv2.INTER_AREA).astype(np.float32)
+    photo = cv2.imread(str(PEOPLE / f"{KITCHEN_PERSON}.jpg"))
+    mask = cv2.imread(str(PEOPLE.parent / "masks" / f"{KITCHEN_PERSON}.png"), cv2.IMREAD_GRAYSCALE)
+    size = (round(photo.shape[1] * 300 / photo.shape[0]), 300)
+    person = cv2.resize(photo, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    person_alpha = cv2.resize(mask, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    x = (HW[1] - size[0]) // 2 + int(100 * np.sin(i / 8))
+    alpha, colour = np.zeros(HW, np.float32), np.zeros((*HW, 3), np.float32)
+    alpha[60:, x:x + size[0]], colour[60:, x:x + size[0]] = person_alpha, person
+    a3 = alpha[..., None]
+    noise = np.random.default_rng(i).normal(0, 2, kitchen.shape)
+    return np.clip(a3 * colour + (1 - a3) * kitchen + noise, 0, 255).astype(np.uint8), alpha
 
 
-def test_process_plate_auto_learns_the_room_first_and_helps_from_the_first_frames(kitchen_box_clip, tmp_path):
-    """Two passes: the room is learned from the whole recording, so the box is keyed in on frame 3 already,
-    where a plate learned while processing would know nothing yet (it needs ~30 frames of a pixel)."""
+@pytest.fixture(scope="module")
+def kitchen_person_clip(tmp_path_factory):
+    """3 s of a person swaying in a real scene photo (the bundled kitchen)."""
+    from videos import write_video
+
+    return write_video(tmp_path_factory.mktemp("kitchen") / "person.mp4", frames=90, size=HW[::-1],
+                       image=lambda i: _kitchen_person(i)[0])
+
+
+def test_process_plate_auto_learns_the_room_first_and_helps_from_the_first_frames(kitchen_person_clip, tmp_path):
+    """Two passes: the room is learned from the whole recording, so it helps from the first frame on, where a
+    plate learned while processing would know nothing yet (it needs ~30 frames of a pixel). Measured: the
+    first 15 frames IoU 0.905 without, 0.933 with, every one of them better (2026-12-02)."""
     from personseg_live.cli import main
 
-    src = kitchen_box_clip
+    src = kitchen_person_clip
     assert main(["process", str(src), str(tmp_path / "auto.mp4"), "--quiet", "--plate", "auto",
                  "--mask-out", str(tmp_path / "m")]) == 0
     assert main(["process", str(src), str(tmp_path / "plain.mp4"), "--quiet", "--mask-out", str(tmp_path / "p")]) == 0
     masks, plain = _masks(tmp_path / "m"), _masks(tmp_path / "p")
     assert len(masks) == 90 and (tmp_path / "auto.mp4").stat().st_size > 0
-    for i in (3, 9):  # over the white wall (a box over the wood is too close to it in colour)
-        box = (slice(170, 240), slice(40 + 8 * i + 10, 40 + 8 * i + 80))
-        assert plain[i][box].mean() < 64
-        assert masks[i][box].mean() > 192
-    assert masks[3][10:100, 450:630].mean() < 10
+
+    def iou(mask, i):
+        m, t = mask >= 128, _kitchen_person(i)[1] >= 0.5
+        return np.count_nonzero(m & t) / np.count_nonzero(m | t)
+
+    gain = np.array([iou(masks[i], i) - iou(plain[i], i) for i in range(15)])
+    assert gain.mean() > 0.015 and gain.min() > -0.005, gain
+    assert masks[3][10:50, 480:630].max() == 0  # the room stays room
 
 
 @pytest.mark.parametrize("name, content, message", [
@@ -776,25 +809,27 @@ def test_bench_room_on_short_generated_clips(segmenter, people_dir, monkeypatch,
     assert "error: no *.jpg scenes" in capsys.readouterr().err
 
 
-def test_headless_file_run_learns_the_room_when_asked(kitchen_box_clip, tmp_path, capsys):
+def test_headless_file_run_learns_the_room_when_asked(kitchen_person_clip, tmp_path, capsys):
     """``--headless --learn-room`` on a file source: the room is learned from the file first (as
-    ``process --plate auto``), so the box crossing it stays sharp over the blurred room on frame 3."""
+    ``process --plate auto``): over the blurred room, the first frames show more of the person sharp as she is
+    than without (the quality itself: test_process_plate_auto_learns_the_room_first_...)."""
     import av
 
     from personseg_live.cli import main
 
-    def frame3(path):
+    def frames(path):
         with av.open(str(path)) as c:
-            return [f.to_ndarray(format="bgr24") for _, f in zip(range(4), c.decode(video=0))][3].astype(np.float32)
+            return [f.to_ndarray(format="bgr24").astype(np.float32) for _, f in zip(range(15), c.decode(video=0))]
 
-    base = ["--headless", "--source", str(kitchen_box_clip), "--background", "blur"]
+    base = ["--headless", "--source", str(kitchen_person_clip), "--background", "blur"]
     assert main([*base, "--output", str(tmp_path / "plain.mp4")]) == 0
     assert main([*base, "--learn-room", "--output", str(tmp_path / "room.mp4")]) == 0
     assert "learning the room" in capsys.readouterr().err
-    plain, room = frame3(tmp_path / "plain.mp4"), frame3(tmp_path / "room.mp4")
-    source = frame3(kitchen_box_clip)
-    box = (slice(170, 240), slice(40 + 8 * 3 + 10, 40 + 8 * 3 + 80))
-    assert np.abs(room[box] - source[box]).mean() < 0.5 * np.abs(plain[box] - source[box]).mean()
+    plain, room, source = frames(tmp_path / "plain.mp4"), frames(tmp_path / "room.mp4"), frames(kitchen_person_clip)
+    # Where the person is, the output should be the source; how far each output is from that, over 15 frames.
+    off = {name: np.mean([np.abs(out - src)[_kitchen_person(i)[1] >= 0.5].mean() for i, (out, src) in enumerate(zip(outs, source))])
+           for name, outs in (("plain", plain), ("room", room))}
+    assert off["room"] < 0.95 * off["plain"], off  # measured 3.08 vs 3.33 levels (the H.264 of both ~2.5)
 
 
 def test_headless_room_of_a_camera_that_cannot_be_kept_is_used_all_the_same(tmp_path, monkeypatch, capsys):

@@ -13,7 +13,8 @@ other core is busy: see ``bench --room``):
    and a term for the plate's own gradient (a slight shake moves edges).
 3. Evidence in logit space: far from the plate is strong evidence for the person (``FG_PUSH``); close
    to it is weaker evidence for the room (``BG_PUSH``): a person in a shirt the colour of the wall looks
-   like the plate, so a model that is sure keeps its say there. At the person's outermost pixels, next to
+   like the plate, so a model that is sure keeps its say there; where the model is sure of the room, a
+   learned plate (not a captured one) adds nothing (``LEARNED_FLOOR``). At the person's outermost pixels, next to
    the room, the result is limited to the share of the pixel the person covers (``EDGE_COVER``).
 4. Mismatch: if many surely-background pixels no longer match the plate (camera moved, lights switched),
    or the plate's corners tracked into the frame have moved (a slow pan, ``MISALIGN_PX``),
@@ -130,7 +131,11 @@ TRACK_WINDOW = 15
 _K_TRACK = np.ones((TRACK_WINDOW, TRACK_WINDOW), np.uint8)
 #: The sample count a captured plate's pixels start with (they are known from the start).
 GIVEN_COUNT = 1e6
-#: Below this model probability a pixel of a learned plate (not a captured one) stays room whatever the plate says.
+#: Below this model probability a pixel of a learned plate (the cue's own, or ``--plate auto``'s; not a captured
+#: one) stays room whatever the plate says: a plate learned from the model is no surer than the model where the
+#: model is sure. Real clips against RVM's labels (tools/room_real_clips.py, 2026-12-02): the juggler's ball
+#: cost learning 1.38 IoU points and --plate auto 0.48 without; -0.35 / +0.44 with. bench --room's --plate
+#: auto 0.458x -> 0.47x the model alone's error (learned-while-running unchanged, captured plates untouched).
 LEARNED_FLOOR = 0.1
 #: Surely-background pixels needed (at work size) to fit the gain and judge a mismatch.
 MIN_FIT_PIXELS = 200
@@ -201,7 +206,8 @@ class RoomCue:
         if self._size is None or not (self._count >= KNOWN_SAMPLES).any():
             return self.given
         known = self._count >= KNOWN_SAMPLES
-        return Plate(cv2.merge(self._m), np.sqrt(self._var), self._frame_hw, None if known.all() else known)
+        return Plate(cv2.merge(self._m), np.sqrt(self._var), self._frame_hw, None if known.all() else known,
+                     learned=self._learned)
 
     def _start(self, frame_hw: tuple[int, int]) -> None:
         h, w = self._size = plate_size(frame_hw)
@@ -210,7 +216,9 @@ class RoomCue:
         if given is not None:
             given = fit_to(given, (h, w))
             self._m, self._var = list(cv2.split(given.mean)), np.square(given.noise)
-            self._count = np.full((h, w), GIVEN_COUNT, np.float32)
+            # A plate learned from the model (--plate auto) counts as learned here (LEARNED_FLOOR), with the
+            # samples after which a pixel follows the light as a captured plate's does.
+            self._count = np.full((h, w), 4 * KNOWN_SAMPLES if given.learned else GIVEN_COUNT, np.float32)
             if given.known is not None:  # a learned plate: what it has not seen is still to learn
                 self._count[~given.known] = 0
         else:
@@ -220,7 +228,7 @@ class RoomCue:
         self._stable = np.zeros((h, w), np.uint16)
         self._stale = np.zeros((h, w), np.uint16)
         self._lit = np.zeros((h, w), np.uint16)
-        self._learned = given is None  # whether some pixel's plate was learned here (see LEARNED_FLOOR)
+        self._learned = given is None or given.learned  # whether some pixel's plate was learned (LEARNED_FLOOR)
         self._beside = np.zeros((h, w), bool)  # a learned pixel sampled near the person (see LIT_FRAMES)
         self._frames = 0
         self._marks = None  # the plate's corners to track (see MISALIGN_PX)

@@ -94,7 +94,7 @@ def _room_plate(smalls: list[np.ndarray], rooms: list[np.ndarray], frame_hw: tup
             noise[rows] = camera_noise(spread)
         mean[rows] = upper
     mean[~known] = 0.0
-    return Plate(mean, noise, tuple(frame_hw), None if known.all() else known)
+    return Plate(mean, noise, tuple(frame_hw), None if known.all() else known, learned=True)
 
 
 def _bands(h: int, pixels_per_row: int, budget: int = 4_000_000) -> list[slice]:

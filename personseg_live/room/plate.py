@@ -41,6 +41,9 @@ class Plate:
     # bool (h, w): the pixels the plate knows (a learned plate has not seen what the person always
     # covered); None: all of them (a captured plate)
     known: np.ndarray | None = None
+    # Learned from the model's answers (the cue's own, ``--plate auto``), not captured of the empty room: it is
+    # no surer than the model where the model is sure (see cue.LEARNED_FLOOR).
+    learned: bool = False
 
     @property
     def size(self) -> tuple[int, int]:

@@ -38,7 +38,7 @@ def plate_path(key: str, folder: Path | None = None) -> Path:
 
 
 def save_plate(plate: Plate, key: str, folder: Path | None = None) -> Path:
-    extra = {} if plate.known is None else {"known": plate.known}
+    extra = ({} if plate.known is None else {"known": plate.known}) | ({"learned": np.array(True)} if plate.learned else {})
     return write_atomically(plate_path(key, folder), lambda f: np.savez(
         f, mean=plate.mean, noise=plate.noise, frame_hw=np.array(plate.frame_hw, np.int64), **extra), binary=True)
 
@@ -70,6 +70,7 @@ def read_npz(path: Path) -> Plate:
         with np.load(path, allow_pickle=False) as data:
             mean, noise, hw = data["mean"], data["noise"], data["frame_hw"]
             known = data["known"] if "known" in data.files else None
+            learned = bool(data["learned"]) if "learned" in data.files else False
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise RoomError(f"cannot read the plate {path}: {exc}") from exc
     ok = (mean.ndim == 3 and mean.shape[2] == 3 and noise.shape == mean.shape[:2] and hw.shape == (2,)
@@ -77,7 +78,7 @@ def read_npz(path: Path) -> Plate:
           and (known is None or (known.shape == noise.shape and known.dtype == bool)))
     if not ok:
         raise RoomError(f"cannot read the plate {path}: not a plate saved by personseg-live")
-    return Plate(mean.astype(np.float32), noise.astype(np.float32), (int(hw[0]), int(hw[1])), known)
+    return Plate(mean.astype(np.float32), noise.astype(np.float32), (int(hw[0]), int(hw[1])), known, learned)
 
 
 __all__ = ["camera_key", "forget_plate", "load_plate", "plate_path", "read_npz", "rooms_dir", "save_plate"]
