@@ -494,7 +494,8 @@ def test_a_limb_that_changes_the_picture_by_a_quarter_is_followed_at_once():
     assert out[45, 80] > 0.77, out[45, 80]
 
 
-def test_the_edge_falls_where_the_probability_crosses_the_threshold_not_on_the_work_grid():
+@pytest.mark.parametrize("softness", [0.03, 0.15, 0.4])  # the edge slider's crisp end, the default, its soft end
+def test_the_edge_falls_where_the_probability_crosses_the_threshold_not_on_the_work_grid(softness):
     """The matte works at 320 px and upsamples 4x at 720p. The soft threshold's ramp is narrower than a work
     pixel at a model's edge, so clipped to 0..1 it put every edge half-way between the last work pixel
     below the threshold and the first above it: up to 2 frame px off where the model's own upsampled
@@ -504,7 +505,7 @@ def test_the_edge_falls_where_the_probability_crosses_the_threshold_not_on_the_w
     x = np.arange(320, dtype=np.float32)
     for crossing in (100.1, 100.3, 100.5, 100.7, 100.9):
         low = np.clip(0.5 + 0.4 * (x - crossing), 0, 1)[None].repeat(180, 0)  # 0.4 per work px: a sharp model edge
-        alpha = Matte(MatteSettings(smoothing=0, refine=False))(low, frame)
+        alpha = Matte(MatteSettings(softness=softness, smoothing=0, refine=False))(low, frame)
         raw = cv2.resize(low, (1280, 720), interpolation=cv2.INTER_LINEAR)[360]
         row = alpha[360]
 

@@ -460,23 +460,25 @@ def _local_colour(img: np.ndarray, sq: np.ndarray, weight: np.ndarray, at: np.nd
     return mean, np.maximum(var, 0.0, out=var), w
 
 
-#: How far past 0 and 1 the soft threshold's ramp goes on (in its own units) into the edge steps, at the work
-#: pixels on either side of its crossing. The ramp is narrower than a work pixel at a model's edge; clipped
-#: to 0..1 it put every edge half-way between the last work pixel below the threshold and the first above it,
-#: up to 2 frame px (at 720p) from where the model's probability crosses it. Carried on, the colour step
-#: blends with the model's own sub-pixel answer and the upsample places the edge where the probability
-#: crosses. 2026-12-02, against 0 (clipped): the juggler (../shared/video/juggle.mp4, RVM's labels,
-#: `process --mask-out` against the raw model) -0.71 -> -0.30 IoU points (1: -0.39, 0.5: -0.50; 3 = no limit
-#: in practice: 5 the same); DAVIS matte - raw +1.25 -> +1.26; demo flicker 0.341x either way; bench --edges
-#: 19.84 -> 19.66 levels, boundary F 0.9106 -> 0.9150, still flicker 2.27e-6 -> 2.91e-6 (today's 5.51e-6);
-#: bench --room (over the blur, no colour step) right room: model alone 0.9759 -> 0.9764, given plate 0.9881 ->
-#: 0.9894 (error 0.494x -> 0.449x the model's), boundary F 0.9806 -> 0.9827.
-BEYOND = 3.0
+#: How far (in probability) past its ends the soft threshold's ramp goes on into the edge steps, at the work
+#: pixels on either side of its crossing. The ramp is narrower than a work pixel at a model's edge; clipped to
+#: 0..1 it put every edge half-way between the last work pixel below the threshold and the first above it, up
+#: to 2 frame px (at 720p) from where the model's probability crosses it. Carried on, the colour step blends
+#: with the model's own sub-pixel answer and the upsample places the edge where the probability crosses.
+#: 2026-12-02, against none (the clip to 0..1), at the default softness 0.15: the juggler
+#: (../shared/video/juggle.mp4, RVM's labels, `process --mask-out` against the raw model) -0.71 -> -0.30 IoU
+#: points (0.15: -0.39, 0.075: -0.50; 0.45 is no limit in practice, 0.75 the same); DAVIS matte - raw +1.25 ->
+#: +1.26; demo flicker 0.341x either way; bench --edges 19.84 -> 19.66 levels, boundary F 0.9106 -> 0.9150,
+#: still flicker 2.27e-6 -> 2.91e-6 (today's 5.51e-6); bench --room (over the blur, no colour step) right
+#: room: model alone 0.9759 -> 0.9764, given plate 0.9881 -> 0.9894 (error 0.494x -> 0.449x the model's),
+#: boundary F 0.9806 -> 0.9827. In probability, not in the ramp's units, so that the edge slider's crisp end
+#: (softness 0.03) keeps its crossing too.
+BEYOND = 0.45
 
 
 def _soft_threshold(prob: np.ndarray, threshold: float, softness: float, beyond: float = 0.0) -> np.ndarray:
     """0 below threshold - softness/2, 1 above threshold + softness/2, a linear ramp between (carried on up to
-    ``beyond`` past 0 and 1 next to where it crosses 0.5)."""
+    ``beyond`` of probability past those ends next to where it crosses 0.5)."""
     if softness <= 1e-6:
         return (prob >= threshold).astype(np.float32)
     lo = threshold - softness / 2
@@ -486,5 +488,6 @@ def _soft_threshold(prob: np.ndarray, threshold: float, softness: float, beyond:
         # Only the pixels on either side of the crossing: the rest of the ramp says nothing about where the edge
         # lies, and carried on there it would outweigh the colour step's partial alpha (hair).
         crossing = cv2.morphologyEx((ramp >= 0.5).view(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
-        cv2.copyTo(np.clip(ramp, -beyond, 1.0 + beyond, out=ramp), crossing, out)
+        reach = beyond / softness
+        cv2.copyTo(np.clip(ramp, -reach, 1.0 + reach, out=ramp), crossing, out)
     return out
