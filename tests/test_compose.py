@@ -514,3 +514,17 @@ def test_the_edge_falls_where_the_probability_crosses_the_threshold_not_on_the_w
             return i - 1 + (0.5 - v[i - 1]) / (v[i] - v[i - 1])
 
         assert abs(cross(row) - cross(raw)) < 0.5, (crossing, cross(row), cross(raw))
+
+
+def test_a_steep_model_edge_is_as_soft_as_the_feather_asks():
+    """The ramp carried past 0..1 at the crossing (BEYOND) made a sharp model's edge steeper than the feather
+    setting asks: at feather 6 the alpha went from 0 to 1 within 1.8 frame px (the edge slider's soft side had
+    little effect left); scaled back to a unit step about 0.5 it is 4.3 px wide again, and stays in place."""
+    frame = np.full((720, 1280, 3), 128, np.uint8)
+    x = np.arange(320, dtype=np.float32)
+    widths = []
+    for crossing in np.linspace(100.05, 100.95, 10):
+        low = np.clip(0.5 + 0.4 * (x - crossing), 0, 1)[None].repeat(180, 0)
+        row = Matte(MatteSettings(smoothing=0, refine=False, feather=6))(low, frame)[360]
+        widths.append(int(np.argmax(row >= 1.0)) - int(np.argmax(row > 0.0)))
+    assert np.mean(widths) >= 3.0, widths
