@@ -207,7 +207,7 @@ class RoomCue:
             return self.given
         known = self._count >= KNOWN_SAMPLES
         return Plate(cv2.merge(self._m), np.sqrt(self._var), self._frame_hw, None if known.all() else known,
-                     learned=self._learned)
+                     learned=bool((self._count[known] < GIVEN_COUNT).any()))
 
     def _start(self, frame_hw: tuple[int, int]) -> None:
         h, w = self._size = plate_size(frame_hw)
@@ -228,7 +228,6 @@ class RoomCue:
         self._stable = np.zeros((h, w), np.uint16)
         self._stale = np.zeros((h, w), np.uint16)
         self._lit = np.zeros((h, w), np.uint16)
-        self._learned = given is None or given.learned  # whether some pixel's plate was learned (LEARNED_FLOOR)
         self._beside = np.zeros((h, w), bool)  # a learned pixel sampled near the person (see LIT_FRAMES)
         self._frames = 0
         self._marks = None  # the plate's corners to track (see MISALIGN_PX)
@@ -289,9 +288,10 @@ class RoomCue:
         self.status = RoomStatus.ACTIVE
         self.room_colour = RoomColour(self._m, self.gain.copy(), known)
         fused = _fuse(prob, z, known)
-        if LEARNED_FLOOR and self._learned:
+        if LEARNED_FLOOR:
             # A learned plate is no better than the model it learned from: where the model is sure of the room,
-            # the room it stays (a juggled ball, a passing pet is no person).
+            # the room it stays (a juggled ball, a passing pet is no person). Learned pixels are those whose
+            # count is below a captured plate's.
             cv2.copyTo(prob, cv2.bitwise_and(cv2.compare(prob, LEARNED_FLOOR, cv2.CMP_LT),
                                               cv2.compare(self._count, GIVEN_COUNT, cv2.CMP_LT)), fused)
         return _cover(fused, z, dist2, known)
@@ -413,7 +413,6 @@ class RoomCue:
         from the second, as the first's distance from the empty start says nothing about the camera)."""
         if not where.any():
             return
-        self._learned = True
         # Products with the masks, not np.where: numpy's where runs 5-10x slower on a ragged mask.
         weight = np.reciprocal(self._count + np.float32(1.0))
         weight *= where
