@@ -3,11 +3,12 @@ per camera, and ``process --plate`` on real files through the real model."""
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import replace
 import os
 import signal
 import threading
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -630,9 +631,9 @@ def test_process_with_a_plate_keys_what_is_not_the_room(room_files, tmp_path):
 KITCHEN_PERSON = "ccp_0900"  # tests/data/people: a woman standing, 2/3 of the frame's height here
 
 
-def _kitchen_person(i: int):
-    """Frame ``i`` of a person (a photo of tests/data/people with its mask) swaying +-100 px before the bundled
-    kitchen photo, 640x360, and her true alpha."""
+@functools.cache
+def _kitchen_and_person() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bundled kitchen at 640x360, and the person of tests/data/people (colour, alpha) 300 px tall: read once."""
     from personseg_live import assets
     from videos import PEOPLE
 
@@ -642,7 +643,14 @@ def _kitchen_person(i: int):
     mask = cv2.imread(str(PEOPLE.parent / "masks" / f"{KITCHEN_PERSON}.png"), cv2.IMREAD_GRAYSCALE)
     size = (round(photo.shape[1] * 300 / photo.shape[0]), 300)
     person = cv2.resize(photo, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    person_alpha = cv2.resize(mask, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    return kitchen, person, cv2.resize(mask, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+
+
+def _kitchen_person(i: int):
+    """Frame ``i`` of a person (a photo of tests/data/people with its mask) swaying +-100 px before the bundled
+    kitchen photo, 640x360, and her true alpha."""
+    kitchen, person, person_alpha = _kitchen_and_person()
+    size = person_alpha.shape[::-1]
     x = (HW[1] - size[0]) // 2 + int(100 * np.sin(i / 8))
     alpha, colour = np.zeros(HW, np.float32), np.zeros((*HW, 3), np.float32)
     alpha[60:, x:x + size[0]], colour[60:, x:x + size[0]] = person_alpha, person

@@ -350,12 +350,10 @@ def _unit_slope(alpha: np.ndarray) -> np.ndarray:
     above = alpha >= 0.5
     steep = np.zeros_like(alpha)
     for axis in (0, 1):
-        a, b = (alpha[1:], alpha[:-1]) if axis == 0 else (alpha[:, 1:], alpha[:, :-1])
-        d = np.abs(a - b)
-        d *= (above[1:] != above[:-1]) if axis == 0 else (above[:, 1:] != above[:, :-1])
-        head, tail = (steep[1:], steep[:-1]) if axis == 0 else (steep[:, 1:], steep[:, :-1])
-        np.maximum(head, d, out=head)
-        np.maximum(tail, d, out=tail)
+        d = np.abs(np.diff(alpha, axis=axis)) * np.diff(above, axis=axis)  # (a bool diff is "differs")
+        for end in (slice(1, None), slice(None, -1)):  # both pixels of each pair
+            side = steep[end] if axis == 0 else steep[:, end]
+            np.maximum(side, d, out=side)
     if not (steep > 1.0).any():
         return alpha
     return (alpha - np.float32(0.5)) / np.maximum(steep, np.float32(1.0)) + np.float32(0.5)
