@@ -337,7 +337,7 @@ def test_a_thing_that_moves_through_a_learned_room_where_the_model_is_sure_stays
     """A juggled ball, a passing pet: not the learned room, but the model is sure it is no person. A plate
     learned from the model is no surer than the model, so the model keeps its "room" there; with learning on,
     the juggler (../shared/video/juggle.mp4, RVM labels) lost 1.38 IoU points to his ball before, 0.45 after;
-    with the plate ``--plate auto`` learns from the whole recording first -0.48 before, +0.44 after. A
+    with the plate ``--plate auto`` learns from the whole recording first -0.48 before, +0.44 after (2026-12-02). A
     captured plate (the empty room for certain) still keys everything that is not the room."""
     room, rng = room_picture(7), np.random.default_rng(11)
     prob = sloppy_model()

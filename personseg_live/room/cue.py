@@ -134,7 +134,8 @@ GIVEN_COUNT = 1e6
 #: Below this model probability a pixel of a learned plate (the cue's own, or ``--plate auto``'s; not a captured
 #: one) stays room whatever the plate says: a plate learned from the model is no surer than the model where the
 #: model is sure. Real clips against RVM's labels (tools/room_real_clips.py, 2026-12-02): the juggler's ball
-#: cost learning 1.38 IoU points and --plate auto 0.48 without; -0.35 / +0.44 with. bench --room's --plate
+#: cost learning 1.38 IoU points and --plate auto 0.48 without; -0.35 / +0.44 with (-0.36 / +0.37 with the
+#: matte's _unit_slope of that evening). bench --room's --plate
 #: auto 0.458x -> 0.47x the model alone's error (learned-while-running unchanged, captured plates untouched).
 LEARNED_FLOOR = 0.1
 #: Surely-background pixels needed (at work size) to fit the gain and judge a mismatch.
