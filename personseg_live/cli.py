@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--softness", type=float, help="width of the soft edge ramp 0..0.5 (default 0.15)")
     p.add_argument("--smoothing", type=float, help="temporal smoothing 0..1 (default 0.6; 0 = off)")
     p.add_argument("--feather", type=int, help="edge feather in pixels 0..20 (default 2)")
-    p.add_argument("--no-refine", action="store_true", help="skip the guided-filter edge refinement")
+    p.add_argument("--no-refine", action="store_true", help="do not place the edge by the frame's colours (the matte's colour step; it runs where the background is replaced or --mask-out keeps the alpha)")
     p.add_argument("--preset", default="ultrafast", help="libx264 preset: ultrafast (default, fastest) ... veryfast (~3x smaller files, ~35%% more CPU) ... veryslow")
     p.add_argument("--crf", type=int, default=20, help=f"libx264 quality {CRF_RANGE[0]}..{CRF_RANGE[1]}, lower is better (default 20)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file or folder (and --mask-out folder)")
