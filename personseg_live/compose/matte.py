@@ -36,10 +36,12 @@ lies: 1.3 frame px from the true edge on average at 720p (median 0.7), where a m
 the true alpha binarised scores 6.70. Measured 2026-12-03 (runs/s15), none kept: a learned edge step at work size
 (four small convolutions reading the frame and the probability, trained on pasted people, ~2 ms a frame) 18.67,
 but webcam-like portraits 0.949 -> 0.948; trained on real photos too 19.19, and -0.7 to +0.4 IoU points per kind
-of photo. The model fed 1.4x / 2x the pixels 18.03 / 17.17, boundary F 0.915 -> 0.889 / 0.876 (the enlarged
-picture's blunders); its answer used only near the normal look's edge 17.9, still-picture flicker 28x. Flip
-test-time augmentation 19.09; threshold 0.4 / 0.6 20.02 / 20.74; feather 1 / 4 19.68 / 19.41; no colour step
-19.77; no smoothing 19.44.
+of photo; at twice the work size 18.14-18.93 for 15-23 ms a frame. The model fed 1.4x / 2x the pixels 18.03 /
+17.17, boundary F 0.915 -> 0.889 / 0.876 (the enlarged picture's blunders); its answer used only near the normal
+look's edge 17.9, still-picture flicker 28x. Flip test-time augmentation 19.09; a second look half a model pixel
+over 19.35; threshold 0.4 / 0.6 20.02 / 20.74; feather 1 / 4 19.68 / 19.41; no colour step 19.77; no smoothing
+19.44. What is left is a tail (mean 1.3 px, median 0.7): stretches of outline several px off that no local step
+sees; the bar needs a model whose outline is right to a quarter of its pixel.
 """
 
 from __future__ import annotations
