@@ -40,7 +40,7 @@ of photo; at twice the work size 18.14-18.93 for 15-23 ms a frame. The model fed
 17.17, boundary F 0.915 -> 0.889 / 0.876 (the enlarged picture's blunders); its answer used only near the normal
 look's edge 17.9, still-picture flicker 28x. Flip test-time augmentation 19.09; a second look half a model pixel
 over 19.35; threshold 0.4 / 0.6 20.02 / 20.74; feather 1 / 4 19.68 / 19.41; no colour step 19.77; no smoothing
-19.44. What is left is a tail (mean 1.3 px, median 0.7): stretches of outline several px off that no local step
+19.44. The gap between that mean and median is a tail: stretches of outline several px off that no local step
 sees; the bar needs a model whose outline is right to a quarter of its pixel.
 """
 
