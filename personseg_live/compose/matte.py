@@ -40,7 +40,10 @@ of photo; at twice the work size 18.14-18.93 for 15-23 ms a frame. The model fed
 17.17, boundary F 0.915 -> 0.889 / 0.876 (the enlarged picture's blunders); its answer used only near the normal
 look's edge 17.9, still-picture flicker 28x. Flip test-time augmentation 19.09; a second look half a model pixel
 over 19.35; threshold 0.4 / 0.6 20.02 / 20.74; feather 1 / 4 19.68 / 19.41; no colour step 19.77; no smoothing
-19.44. The gap between that mean and median is a tail: stretches of outline several px off that no local step
+19.44. The whole matte at 2x / 4x the work size (640 / 1280 px long side; 4x is every frame pixel at 720p)
+18.73 / 18.04, boundary F 0.917 / 0.918, still flicker 5.1e-6 / 7.2e-6; at 4x with the band and the colour reach
+2x / 4x as many work px 18.42 / 19.02 (2026-12-03, runs/s16): the colours cannot move an outline that is several
+px off. The gap between that mean and median is a tail: stretches of outline several px off that no local step
 sees; the bar needs a model whose outline is right to a quarter of its pixel.
 """
 
