@@ -43,8 +43,8 @@ over 19.35; threshold 0.4 / 0.6 20.02 / 20.74; feather 1 / 4 19.68 / 19.41; no c
 19.44. The whole matte at 2x / 4x the work size (640 / 1280 px long side; 4x is every frame pixel at 720p)
 18.73 / 18.04, boundary F 0.917 / 0.918, still flicker 5.1e-6 / 7.2e-6; at 4x with the band and the colour reach
 2x / 4x as many work px 18.42 / 19.02 (2026-12-03, runs/s16): the colours cannot move an outline that is several
-px off. The gap between that mean and median is a tail: stretches of outline several px off that no local step
-sees; the bar needs a model whose outline is right to a quarter of its pixel.
+px off. What is left is the outline's tail (its mean distance almost twice its median): stretches several px
+off that no local step sees; the bar needs a model whose outline is right to a quarter of its pixel.
 """
 
 from __future__ import annotations
