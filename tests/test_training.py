@@ -93,6 +93,30 @@ def test_torso_crop_cuts_the_head_off(people_dir):
         assert y[0].mean() > 0.15 and y[-1].mean() > 0.15, seed
 
 
+def test_exposure_blows_out_what_a_camera_would(people_dir):
+    """--exposure: a light shirt before a lighter wall, as an overexposed camera takes it, is one white with no
+    detail left (and some pictures come out dimmer); without it the picture keeps both greys."""
+    sample = load_splits([DataSpec(people_dir)], val_fraction=0.0).train[0]
+    shirt, wall = 0.8, 0.9  # sRGB
+    sample.image[:] = 255 * wall
+    sample.image[sample.mask > 0.5] = 255 * shirt
+
+    def pictures(exposure):
+        cfg = AugmentConfig(size=(96, 96), webcam_crop=0.0, flip=0, color=0, grayscale=0, blur=0, noise=0,
+                            exposure=exposure)
+        for seed in range(20):
+            x, y = augment(sample, cfg, np.random.default_rng(seed), [])
+            person, room = x[y[..., 0] > 0.9], x[y[..., 0] < 0.1]
+            if len(person) > 50 and len(room) > 50:
+                yield float(np.median(person)), float(np.median(room))
+
+    kept = list(pictures(0.0))
+    assert len(kept) > 10 and all(abs(p - shirt) < 0.01 and abs(r - wall) < 0.01 for p, r in kept)
+    exposed = list(pictures(1.0))
+    assert any(p > 0.999 and r > 0.999 for p, r in exposed)  # blown out: the shirt is the wall's white
+    assert any(p < shirt - 0.1 for p, r in exposed)  # and dimmer pictures too
+
+
 def test_portrait_crops_are_stretched_like_the_runtime_feeds_them(people_dir):
     """With --portrait-aspect-power 0.5 a portrait photo's crops show the person wider for their height,
     as the runtime's input rule stretches portrait pictures sideways (the same seeds, the same windows)."""

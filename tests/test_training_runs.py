@@ -172,11 +172,11 @@ def test_train_reports_the_data_and_evaluate_skips_what_it_cannot_read(tmp_path,
 def test_bad_settings_are_all_named_before_any_data_is_read(tmp_path, people_dir, capsys):
     code = main(["train", "--data", str(people_dir), "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"),
                  "--arch", "fast", "--size", "100x96", "--init", str(tmp_path / "missing.keras"),
-                 "--backgrounds", str(tmp_path / "no-scenes")])
+                 "--backgrounds", str(tmp_path / "no-scenes"), "--exposure", "35"])
     err = capsys.readouterr()
     assert code == 2
     for problem in ("nowhere: no such folder", "missing.keras: no such file", "no-scenes: no such folder",
-                    "--size 100x96: both sides must be multiples of 16"):
+                    "--size 100x96: both sides must be multiples of 16", "--exposure 35.0: a share of the crops"):
         assert problem in err.err, problem
     assert "people:" not in err.out and not (tmp_path / "r").exists()
 

@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--portrait-aspect-power", type=float, default=1.0,
                    help="stretch portrait pictures' crops sideways as the runtime does for a model exported with "
                         "the same export --portrait-aspect-power (1: no stretch)")
+    t.add_argument("--exposure", type=float, default=0.0,
+                   help="share of pictures made over- or underexposed as a camera clips them (blown highlights: a "
+                        "white shirt before a bright wall)")
     t.add_argument("--boundary-weight", type=float, default=0.0,
                    help="boundary-aware BCE: pixels near the mask's edge weigh 1 + this (0 = plain BCE)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")

@@ -29,6 +29,9 @@ class AugmentConfig:
     # a portrait picture's crops stretched sideways as the runtime stretches it (``input_size_for``'s
     # aspect_power; 1 = not stretched)
     portrait_aspect_power: float = 1.0
+    # probability of a strong exposure change with clipping: blown highlights (a white shirt before a bright wall or
+    # sky, as a webcam or phone clips them) or a dim room (see _exposure)
+    exposure: float = 0.0
     flip: float = 0.5
     color: float = 0.8
     grayscale: float = 0.08
@@ -144,8 +147,24 @@ def _paste(img: np.ndarray, mask: np.ndarray, background: np.ndarray, rng: np.ra
     return np.clip(img.astype(np.float32) * a + bg * (1 - a), 0, 255).astype(np.uint8)
 
 
+#: Linear-light gains of _exposure: brighter (0.3 to 1.4 stops over, the highlights clipped) or darker.
+OVEREXPOSE, UNDEREXPOSE = (1.25, 2.6), (0.3, 0.7)
+
+
+def _exposure(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The picture as the camera would have taken it with a different exposure: a gain in linear light, then
+    clipped. The colour jitter below scales sRGB values and clips only at the very end, so a light shirt and a
+    light wall keep the detail that tells them apart; a real overexposed picture has lost it."""
+    lo, hi = OVEREXPOSE if rng.random() < 0.7 else UNDEREXPOSE
+    gain = np.float32(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    return np.clip(np.clip(x, 0, 1) ** 2.2 * gain, 0, 1) ** (1 / 2.2)
+
+
 def _photometric(img: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     x = img.astype(np.float32) / 255.0
+    # (cfg.exposure > 0 first: without it the random stream, and so a seed's samples, stay as before)
+    if cfg.exposure > 0 and rng.random() < cfg.exposure:
+        x = _exposure(x, rng)
     if rng.random() < cfg.color:
         gamma = np.exp(rng.uniform(-0.5, 0.5))  # dark rooms and overexposed windows
         x = x ** gamma

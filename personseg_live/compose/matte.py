@@ -45,6 +45,11 @@ over 19.35; threshold 0.4 / 0.6 20.02 / 20.74; feather 1 / 4 19.68 / 19.41; no c
 2x / 4x as many work px 18.42 / 19.02 (2026-12-03, runs/s16): the colours cannot move an outline that is several
 px off. What is left is the outline's tail (its mean distance almost twice its median): stretches several px
 off that no local step sees; the bar needs a model whose outline is right to a quarter of its pixel.
+Not the grid (2026-12-03, runs/s17): the true mask averaged onto the model's grid and upsampled like its answer
+scores 7.1 cut at 0.5 (6.6 the true alpha binarised), the model's own answer cut the same way 20.0; MediaPipe
+general's weights through this runtime 20.5, the grown network trained 2.5x as long 20.4: every network of this
+size we have draws the same outline, the fine-tune did not blur it. RVM (the offline teacher, GPL, ~35x the
+parameters, run at 640x360) cut the same way scores 13.1: the outline is learnable, by a much larger network.
 """
 
 from __future__ import annotations
