@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 import pytest
 
@@ -102,6 +103,17 @@ def test_the_split_is_recorded_and_evaluate_run_scores_it(seed1_run, people_dir,
     assert row["model"] == "best" and row["dataset"] == "people" and row["n"] == len(ids["val"])
 
 
+def test_stream_seed_keeps_the_split_and_changes_the_run(seed1_run, people_dir, tmp_path):
+    """--stream-seed: another initialisation and sample stream on --seed's split (a recipe's noise measured on
+    the same validation pairs)."""
+    run = tmp_path / "stream"
+    assert main(["train", "--data", str(people_dir), "--out", str(run), *TINY, "--seed", "1", "--epochs", "1",
+                 "--val-fraction", "0.4", "--stream-seed", "5"]) == 0
+    assert json.loads((run / "split.json").read_text()) == json.loads((seed1_run / "split.json").read_text())
+    first, other = (keras.saving.load_model(r / "last.keras", compile=False).get_weights() for r in (seed1_run, run))
+    assert any(not np.allclose(a, b) for a, b in zip(first, other))
+
+
 def test_evaluate_runs_a_keras_checkpoint_on_tensorflow(seed1_run, people_dir, tmp_path):
     report = tmp_path / "r.json"
     for backend in ("auto", "litert"):  # no .tflite beside it: TensorFlow either way
@@ -109,6 +121,23 @@ def test_evaluate_runs_a_keras_checkpoint_on_tensorflow(seed1_run, people_dir, t
                      "--split", "all", "--backend", backend, "--json", str(report)]) == 0
         row, = json.loads(report.read_text())
         assert row["n"] == 8 and 0.0 <= row["iou"] <= 1.0
+
+
+def test_evaluate_brightness_blows_the_pictures_out(people_dir, tmp_path, capsys):
+    """--brightness G scores the shipped model on the same pictures over- or underexposed and clipped (rows
+    named SET xG): blown out to near white, far less of each person is found than at the camera's exposure."""
+    rows = {}
+    for gain in ("1", "4"):
+        report = tmp_path / f"r{gain}.json"
+        assert main(["evaluate", "--data", str(people_dir), "--split", "all", "--brightness", gain,
+                     "--json", str(report)]) == 0
+        row, = json.loads(report.read_text())
+        rows[gain] = row
+    assert rows["1"]["dataset"] == people_dir.name and rows["4"]["dataset"] == f"{people_dir.name} x4"
+    assert rows["4"]["n"] == rows["1"]["n"] == 8
+    assert rows["4"]["iou"] < rows["1"]["iou"] - 0.05
+    assert main(["evaluate", "--data", str(people_dir), "--brightness", "0"]) == 2
+    assert "--brightness 0.0: must be above 0" in capsys.readouterr().err
 
 
 def test_no_validation_pairs_is_a_warning_and_null(people_dir, tmp_path, capsys):

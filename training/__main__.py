@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--val-fraction", type=float, default=0.1, help="share of ids (or sequences) held out")
     t.add_argument("--patience", type=int, default=8, help="early stopping patience (epochs)")
     t.add_argument("--seed", type=int, default=0, help="initialisation, sample stream and validation split")
+    t.add_argument("--stream-seed", type=int, default=None,
+                   help="initialisation and sample stream only, the split staying --seed's: a recipe's run-to-run "
+                        "noise on the same validation pairs")
     t.add_argument("--backgrounds", default=str(SHARED_BACKGROUNDS) if SHARED_BACKGROUNDS.is_dir() else None,
                    help="scene photos to paste people onto ('none': no swaps; the default is ../shared/backgrounds "
                         "beside this checkout when it exists)")
@@ -186,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--backend", default="auto", choices=["auto", "litert", "tensorflow"],
                    help="auto: .keras on TensorFlow, bundled names and .tflite on LiteRT")
     v.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
+    v.add_argument("--brightness", type=float, default=1.0,
+                   help="every picture's values times this, clipped at white, before the model: 1.5 or 2 shows how a "
+                        "model holds an overexposed camera (a light shirt before a light wall blown out together), "
+                        "0.5 a dim room; rows are named SET xG")
     v.add_argument("--first-look-only", action="store_true",
                    help="without the runtime's closer look at a person small in the frame (Segmenter(closer=False))")
     v.add_argument("--gallery", type=Path, default=None,

@@ -77,7 +77,9 @@ def write_gallery(worst: list[tuple[float, np.ndarray]], path: Path, tile: int =
 
 def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val", val_fraction: float = 0.1,
                    gallery: Path | None = None, gallery_size: int = 5, seed: int = 0,
-                   val_ids: set[str] | None = None) -> Row:
+                   val_ids: set[str] | None = None, brightness: float = 1.0) -> Row:
+    """``brightness``: the pictures' 8-bit values scaled by it and clipped before the model (the row's dataset
+    is named ``SET xG``): over- and underexposure as a camera gives it, highlights lost."""
     ious, bfs, times = [], [], []
     worst: list[tuple[float, np.ndarray]] = []
     sequences: dict[str, list[tuple[str, np.ndarray]]] = defaultdict(list)
@@ -88,6 +90,8 @@ def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val"
             print(f"{spec.path.name}: skipped {img_path.name} (cannot decode)", file=sys.stderr)
             continue
         target = read_mask(mask_path, bgr.shape[:2])
+        if brightness != 1.0:
+            bgr = cv2.convertScaleAbs(bgr, alpha=brightness)  # saturates at 255, as a sensor does
         t0 = time.perf_counter()
         prob = seg(bgr)
         times.append(time.perf_counter() - t0)
@@ -98,13 +102,15 @@ def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val"
         if spec.split == "sequence":
             sequences[group_key(sid, "sequence")].append((sid, prob))
     if gallery is not None:
-        write_gallery(worst, gallery / f"{name}_{spec.path.name}_worst.jpg")
+        suffix = "" if brightness == 1.0 else f"_x{brightness:g}"
+        write_gallery(worst, gallery / f"{name}_{spec.path.name}{suffix}_worst.jpg")
     flick = None
     if sequences:
         flick = 100 * float(np.mean([flicker([p for _, p in sorted(frames)]) for frames in sequences.values()]))
     if not ious:
         print(f"warning: {name} on {spec.path.name}: no {split} pairs to score (IoU reported as none)", file=sys.stderr)
-    return Row(name, spec.path.name, len(ious), float(np.mean(ious)) if ious else None,
+    dataset = spec.path.name if brightness == 1.0 else f"{spec.path.name} x{brightness:g}"
+    return Row(name, dataset, len(ious), float(np.mean(ious)) if ious else None,
                float(np.mean(bfs)) if bfs else None, flick, float(np.median(times) * 1000) if times else 0.0)
 
 
@@ -157,6 +163,9 @@ def evaluate_command(args) -> list[Row]:
         kinds = kind_specs(args.kinds)
     if not specs and not kinds:
         raise ValueError("nothing to evaluate: give --data and/or --kinds")
+    brightness = getattr(args, "brightness", 1.0)
+    if not brightness > 0:
+        raise ValueError(f"--brightness {brightness}: must be above 0")
     rows = []
     for model in args.model or ["default"]:
         seg = Segmenter(model, backend=backend_for(model, args.backend),
@@ -164,9 +173,10 @@ def evaluate_command(args) -> list[Row]:
         name = Path(str(model)).stem if str(model).endswith((".tflite", ".keras")) else str(model)
         for spec in specs:
             rows.append(evaluate_model(seg, name, spec, args.split, args.val_fraction, args.gallery,
-                                       seed=getattr(args, "seed", 0), val_ids=val_ids.get(spec.path)))
+                                       seed=getattr(args, "seed", 0), val_ids=val_ids.get(spec.path),
+                                       brightness=brightness))
         for spec in kinds:  # kind folders hold validation pairs only: score them all
-            rows.append(evaluate_model(seg, name, spec, "all", args.val_fraction, args.gallery))
+            rows.append(evaluate_model(seg, name, spec, "all", args.val_fraction, args.gallery, brightness=brightness))
     print(format_table(rows))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")

@@ -41,6 +41,9 @@ class TrainConfig:
     val_fraction: float = 0.1
     patience: int = 8
     seed: int = 0
+    # the sample stream's and the initialisation's seed when it should differ from the split's (``seed``): the
+    # noise of a recipe measured on one validation split
+    stream_seed: int | None = None
     backgrounds: str | None = None
     init: str | None = None
     strategy: str = "default"
@@ -191,7 +194,7 @@ def _inputs(cfg: TrainConfig, strategy, splits: Splits, backgrounds, first_sampl
     global_batch = cfg.batch * replicas
     augment_cfg = AugmentConfig(size=tuple(cfg.size), small_person=cfg.small_person, torso_crop=cfg.torso_crop, exposure=cfg.exposure,
                                 portrait_aspect_power=cfg.portrait_aspect_power)
-    drawer = SampleDrawer(splits.train, augment_cfg, backgrounds, cfg.seed)
+    drawer = SampleDrawer(splits.train, augment_cfg, backgrounds, cfg.seed if cfg.stream_seed is None else cfg.stream_seed)
     if cfg.strategy == "multiworker":  # each worker augments only its own share of every global batch
         train_ds = strategy.distribute_datasets_from_function(lambda ctx: train_dataset(
             drawer, ctx.get_per_replica_batch_size(global_batch), first_sample,
@@ -215,7 +218,7 @@ def train(cfg: TrainConfig, resume: bool = False, verbose: int | None = None, co
     import tensorflow as tf
 
     strategy = make_strategy(cfg.strategy)  # before any tensor exists (multiworker needs that)
-    keras.utils.set_random_seed(cfg.seed)
+    keras.utils.set_random_seed(cfg.seed if cfg.stream_seed is None else cfg.stream_seed)
     if tf.config.list_physical_devices("GPU"):
         keras.mixed_precision.set_global_policy("mixed_float16")
     print(describe(strategy, cfg.batch, cfg.strategy == "multiworker"), flush=True)
