@@ -819,8 +819,9 @@ def test_bench_room_on_short_generated_clips(segmenter, people_dir, monkeypatch,
 
 def test_headless_file_run_learns_the_room_when_asked(kitchen_person_clip, tmp_path, capsys):
     """``--headless --learn-room`` on a file source: the room is learned from the file first (as
-    ``process --plate auto``): over the blurred room, the first frames show more of the person sharp as she is
-    than without (the quality itself: test_process_plate_auto_learns_the_room_first_...)."""
+    ``process --plate auto``): over the blurred room, the first frames around the person are closer to what they
+    should be — she sharp as she is, the kitchen beside her blurred — than without (the quality itself:
+    test_process_plate_auto_learns_the_room_first_...)."""
     import av
 
     from personseg_live.cli import main
@@ -834,10 +835,18 @@ def test_headless_file_run_learns_the_room_when_asked(kitchen_person_clip, tmp_p
     assert main([*base, "--learn-room", "--output", str(tmp_path / "room.mp4")]) == 0
     assert "learning the room" in capsys.readouterr().err
     plain, room, source = frames(tmp_path / "plain.mp4"), frames(tmp_path / "room.mp4"), frames(kitchen_person_clip)
-    # Where the person is, the output should be the source; how far each output is from that, over 15 frames.
-    off = {name: np.mean([np.abs(out - src)[_kitchen_person(i)[1] >= 0.5].mean() for i, (out, src) in enumerate(zip(outs, source))])
-           for name, outs in (("plain", plain), ("room", room))}
-    assert off["room"] < 0.95 * off["plain"], off  # measured 3.08 vs 3.33 levels (the H.264 of both ~2.5)
+    # Within 30 px of her, a pixel shown as the source (no channel off by 6 levels or more: the H.264 of both is
+    # ~2.5) should be hers, a changed one the blurred kitchen's: the share of pixels on the right side, 15 frames.
+    # (The 2026-12-01 model alone left part of her blurred here, and the room gave it back; the model of 2026-12-03
+    # keeps her whole by itself, and the room's gain is the kitchen beside her that no longer stays sharp.)
+    def right_side(out, src, i):
+        person = _kitchen_person(i)[1] >= 0.5
+        near = cv2.dilate(person.astype(np.uint8), np.ones((61, 61), np.uint8)) > 0
+        return np.count_nonzero(((np.abs(out - src).max(axis=2) < 6) == person) & near) / np.count_nonzero(near)
+
+    right = {name: np.mean([right_side(out, src, i) for i, (out, src) in enumerate(zip(outs, source))])
+             for name, outs in (("plain", plain), ("room", room))}
+    assert right["room"] > right["plain"] + 0.004, right  # measured 0.806 vs 0.797
 
 
 def test_headless_room_of_a_camera_that_cannot_be_kept_is_used_all_the_same(tmp_path, monkeypatch, capsys):
