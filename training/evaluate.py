@@ -80,6 +80,7 @@ def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val"
                    val_ids: set[str] | None = None, brightness: float = 1.0) -> Row:
     """``brightness``: the pictures' 8-bit values scaled by it and clipped before the model (the row's dataset
     is named ``SET xG``): over- and underexposure as a camera gives it, highlights lost."""
+    exposed = "" if brightness == 1.0 else f" x{brightness:g}"
     ious, bfs, times = [], [], []
     worst: list[tuple[float, np.ndarray]] = []
     sequences: dict[str, list[tuple[str, np.ndarray]]] = defaultdict(list)
@@ -102,15 +103,13 @@ def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val"
         if spec.split == "sequence":
             sequences[group_key(sid, "sequence")].append((sid, prob))
     if gallery is not None:
-        suffix = "" if brightness == 1.0 else f"_x{brightness:g}"
-        write_gallery(worst, gallery / f"{name}_{spec.path.name}{suffix}_worst.jpg")
+        write_gallery(worst, gallery / f"{name}_{spec.path.name}{exposed.replace(' ', '_')}_worst.jpg")
     flick = None
     if sequences:
         flick = 100 * float(np.mean([flicker([p for _, p in sorted(frames)]) for frames in sequences.values()]))
     if not ious:
         print(f"warning: {name} on {spec.path.name}: no {split} pairs to score (IoU reported as none)", file=sys.stderr)
-    dataset = spec.path.name if brightness == 1.0 else f"{spec.path.name} x{brightness:g}"
-    return Row(name, dataset, len(ious), float(np.mean(ious)) if ious else None,
+    return Row(name, spec.path.name + exposed, len(ious), float(np.mean(ious)) if ious else None,
                float(np.mean(bfs)) if bfs else None, flick, float(np.median(times) * 1000) if times else 0.0)
 
 

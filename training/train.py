@@ -56,6 +56,11 @@ class TrainConfig:
     exposure: float = 0.0  # share of pictures over- or underexposed, clipped (AugmentConfig.exposure)
     backup_steps: int = 100  # steps between backups (an interrupted epoch loses at most these)
 
+    @property
+    def sample_seed(self) -> int:
+        """Seeds the initialisation and the sample stream: ``stream_seed`` when given, else ``seed``."""
+        return self.seed if self.stream_seed is None else self.stream_seed
+
 
 def cosine_lr(base: float, epochs: int, warmup: int = 1):
     def schedule(epoch: int, _lr=None) -> float:
@@ -192,9 +197,9 @@ def _inputs(cfg: TrainConfig, strategy, splits: Splits, backgrounds, first_sampl
 
     replicas = strategy.num_replicas_in_sync
     global_batch = cfg.batch * replicas
-    augment_cfg = AugmentConfig(size=tuple(cfg.size), small_person=cfg.small_person, torso_crop=cfg.torso_crop, exposure=cfg.exposure,
-                                portrait_aspect_power=cfg.portrait_aspect_power)
-    drawer = SampleDrawer(splits.train, augment_cfg, backgrounds, cfg.seed if cfg.stream_seed is None else cfg.stream_seed)
+    augment_cfg = AugmentConfig(size=tuple(cfg.size), small_person=cfg.small_person, torso_crop=cfg.torso_crop,
+                                exposure=cfg.exposure, portrait_aspect_power=cfg.portrait_aspect_power)
+    drawer = SampleDrawer(splits.train, augment_cfg, backgrounds, cfg.sample_seed)
     if cfg.strategy == "multiworker":  # each worker augments only its own share of every global batch
         train_ds = strategy.distribute_datasets_from_function(lambda ctx: train_dataset(
             drawer, ctx.get_per_replica_batch_size(global_batch), first_sample,
@@ -218,7 +223,7 @@ def train(cfg: TrainConfig, resume: bool = False, verbose: int | None = None, co
     import tensorflow as tf
 
     strategy = make_strategy(cfg.strategy)  # before any tensor exists (multiworker needs that)
-    keras.utils.set_random_seed(cfg.seed if cfg.stream_seed is None else cfg.stream_seed)
+    keras.utils.set_random_seed(cfg.sample_seed)
     if tf.config.list_physical_devices("GPU"):
         keras.mixed_precision.set_global_policy("mixed_float16")
     print(describe(strategy, cfg.batch, cfg.strategy == "multiworker"), flush=True)
