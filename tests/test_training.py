@@ -438,3 +438,14 @@ def test_evaluate_first_look_only_scores_the_model_without_the_closer_look(tmp_p
         run_training("evaluate", "--data", str(tmp_path / "wide"), "--split", "all", "--json", str(report), *flag)
         scores[bool(flag)] = json.loads(report.read_text())[0]["iou"]
     assert scores[False] > scores[True] + 0.05, scores
+
+
+def test_evaluate_scores_the_high_quality_setting_when_asked(tmp_path, people_dir):
+    """``--quality high`` scores what ``process --quality high`` runs (more pixels, flip), in rows of its own."""
+    rows = {}
+    for quality in ("live", "high"):
+        report = tmp_path / f"{quality}.json"
+        run_training("evaluate", "--data", str(people_dir), "--split", "all", "--quality", quality, "--json", str(report))
+        rows[quality] = json.loads(report.read_text())[0]
+    assert rows["live"]["model"] == "default" and rows["high"]["model"] == "default@high"
+    assert rows["high"]["iou"] > 0.8 and abs(rows["high"]["iou"] - rows["live"]["iou"]) > 1e-4, rows

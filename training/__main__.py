@@ -195,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
                         "0.5 a dim room; rows are named SET xG")
     v.add_argument("--first-look-only", action="store_true",
                    help="without the runtime's closer look at a person small in the frame (Segmenter(closer=False))")
+    v.add_argument("--quality", choices=["live", "high"], default="live",
+                   help="the runtime setting to score: live (what the app runs, Segmenter()) or high (what `process "
+                        "--quality high` runs: 1.4x the pixels and flip test-time augmentation); rows of high name "
+                        "the model MODEL@high")
     v.add_argument("--gallery", type=Path, default=None,
                    help="write the worst cases per dataset here (yellow: right, red: false person, green: missed)")
 

@@ -167,9 +167,12 @@ def evaluate_command(args) -> list[Row]:
         raise ValueError(f"--brightness {brightness}: must be above 0")
     rows = []
     for model in args.model or ["default"]:
-        seg = Segmenter(model, backend=backend_for(model, args.backend),
+        quality = getattr(args, "quality", "live")
+        seg = Segmenter(model, backend=backend_for(model, args.backend), quality=quality,
                         closer=False if getattr(args, "first_look_only", False) else None)
         name = Path(str(model)).stem if str(model).endswith((".tflite", ".keras")) else str(model)
+        if quality != "live":
+            name = f"{name}@{quality}"
         for spec in specs:
             rows.append(evaluate_model(seg, name, spec, args.split, args.val_fraction, args.gallery,
                                        seed=getattr(args, "seed", 0), val_ids=val_ids.get(spec.path),
