@@ -195,13 +195,13 @@ def test_a_stream_with_closer_looks_builds_each_shape_once(built_interpreters):
     assert len(created) == len(set(shapes)) - 1, created  # the native shape was built by the probe
 
 
-def test_quality_high_takes_more_pixels_and_is_mirror_consistent():
+def test_quality_high_is_mirror_consistent_at_the_live_input_size():
+    """High averages in the mirrored picture's answer at the live input size: more pixels showed photos' people
+    larger than the network was trained on (photos -0.6 IoU points, see QUALITY)."""
     frame = cv2.imread(str(next((Path(__file__).parent / "data" / "people" / "images").iterdir())))
     frame = cv2.resize(frame, (320, 180))
     live, high = Segmenter(), Segmenter(quality="high")
-    lh, lw = live.input_size(180, 320)
-    hh, hw = high.input_size(180, 320)
-    assert hh * hw >= 1.25 * lh * lw and hw / hh == pytest.approx(lw / lh, rel=0.15)
+    assert high.input_size(180, 320) == live.input_size(180, 320)
     # Flip TTA: the mirrored picture gets exactly the mirrored answer (a single pass does not).
     np.testing.assert_allclose(high(frame[:, ::-1].copy()), high(frame)[:, ::-1], atol=1e-5)
     assert np.abs(live(frame[:, ::-1].copy()) - live(frame)[:, ::-1]).max() > 1e-3

@@ -400,3 +400,18 @@ def test_the_alphas_handed_to_the_composer_are_each_frames_own(demo_clip, segmen
     assert count == 6
     for f, alpha in zip(frames, handed):
         assert np.array_equal(alpha, reference(f).alpha)
+
+
+def test_quality_high_reaches_the_model_of_a_file_run(tmp_path, demo_clip):
+    """``process --quality high`` builds its segmenter with flip test-time augmentation: the alphas differ from
+    a live-quality run of the same frames, and every frame is still written."""
+    n = 4
+    alphas = {}
+    for quality in ("live", "high"):
+        masks = tmp_path / quality
+        process_video(demo_clip, tmp_path / f"{quality}.mp4", ProcessOptions(mask_out=masks, quality=quality),
+                      progress=False, max_frames=n)
+        alphas[quality] = [cv2.imread(str(masks / f"{i:05d}.png"), cv2.IMREAD_UNCHANGED) for i in range(n)]
+    assert all(a is not None for a in alphas["live"] + alphas["high"])
+    changed = [np.count_nonzero(cv2.absdiff(lo, hi) > 8) for lo, hi in zip(alphas["live"], alphas["high"])]
+    assert min(changed) > 50, changed

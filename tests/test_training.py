@@ -441,7 +441,7 @@ def test_evaluate_first_look_only_scores_the_model_without_the_closer_look(tmp_p
 
 
 def test_evaluate_scores_the_high_quality_setting_when_asked(tmp_path, people_dir):
-    """``--quality high`` scores what ``process --quality high`` runs (more pixels, flip), in rows of its own."""
+    """``--quality high`` scores what ``process --quality high`` runs (flip test-time augmentation), in rows of its own."""
     rows = {}
     for quality in ("live", "high"):
         report = tmp_path / f"{quality}.json"

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="without the runtime's closer look at a person small in the frame (Segmenter(closer=False))")
     v.add_argument("--quality", choices=["live", "high"], default="live",
                    help="the runtime setting to score: live (what the app runs, Segmenter()) or high (what `process "
-                        "--quality high` runs: 1.4x the pixels and flip test-time augmentation); rows of high name "
+                        "--quality high` runs: flip test-time augmentation); rows of high name "
                         "the model MODEL@high")
     v.add_argument("--gallery", type=Path, default=None,
                    help="write the worst cases per dataset here (yellow: right, red: false person, green: missed)")

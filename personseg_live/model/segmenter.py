@@ -109,10 +109,12 @@ def check_frame(frame: np.ndarray) -> None:
 
 
 #: ``--quality``: (input pixels as a multiple of the model's own, flip test-time augmentation). "high" is for
-#: files, where real time does not matter: 1.4x the pixels and the mirrored picture averaged in (about 2.8x
-#: the model time). On the per-kind validation (default at 224^2): juggler video +2.5 points, composites +0.5,
-#: photos +0.3; measured on a 256^2 base, 2x gained more on full-body video but cost portraits 0.8 points.
-QUALITY = {"live": (1.0, False), "high": (1.4, True)}
+#: files, where real time does not matter: the mirrored picture averaged in, at the live input size (2x the model
+#: time). More pixels as well (1.4x, high until 2026-12-03) gained on full-body video the model was trained on
+#: (DAVIS, all five clips, 0.817 -> 0.827) but not on the unseen clip (rollerblade 0.674 -> 0.671), and lost on
+#: photos (0.849 -> 0.843; dark on dark 0.772 -> 0.716, groups 0.523 -> 0.512): the network sees the person
+#: larger than it was trained on, and the photos are no sharper for it (runs/s18, the model card).
+QUALITY = {"live": (1.0, False), "high": (1.0, True)}
 
 
 class Segmenter:
