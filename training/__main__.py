@@ -48,6 +48,7 @@ _quiet_tensorflow()  # before anything imports TensorFlow
 
 from personseg_live import assets  # noqa: E402
 from personseg_live.model.architectures import ARCHITECTURES  # noqa: E402
+from personseg_live.model.segmenter import QUALITY  # noqa: E402
 
 from .distribute import STRATEGIES  # noqa: E402
 
@@ -195,10 +196,10 @@ def main(argv: list[str] | None = None) -> int:
                         "0.5 a dim room; rows are named SET xG")
     v.add_argument("--first-look-only", action="store_true",
                    help="without the runtime's closer look at a person small in the frame (Segmenter(closer=False))")
-    v.add_argument("--quality", choices=["live", "high"], default="live",
+    v.add_argument("--quality", choices=list(QUALITY), default="live",
                    help="the runtime setting to score: live (what the app runs, Segmenter()) or high (what `process "
-                        "--quality high` runs: flip test-time augmentation); rows of high name "
-                        "the model MODEL@high")
+                        "--quality high` runs: flip test-time augmentation); rows of a setting other than live are "
+                        "named MODEL@SETTING")
     v.add_argument("--gallery", type=Path, default=None,
                    help="write the worst cases per dataset here (yellow: right, red: false person, green: missed)")
 

@@ -165,9 +165,9 @@ def evaluate_command(args) -> list[Row]:
     brightness = getattr(args, "brightness", 1.0)
     if not brightness > 0:
         raise ValueError(f"--brightness {brightness}: must be above 0")
+    quality = getattr(args, "quality", "live")
     rows = []
     for model in args.model or ["default"]:
-        quality = getattr(args, "quality", "live")
         seg = Segmenter(model, backend=backend_for(model, args.backend), quality=quality,
                         closer=False if getattr(args, "first_look_only", False) else None)
         name = Path(str(model)).stem if str(model).endswith((".tflite", ".keras")) else str(model)
