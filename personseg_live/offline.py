@@ -66,7 +66,7 @@ class ProcessOptions:
     matte: MatteSettings = field(default_factory=MatteSettings)
     model: str = "default"
     backend: str = "auto"
-    quality: str = "live"  # "high": larger input and flip TTA (see Segmenter's QUALITY)
+    quality: str = "live"  # "high": flip test-time augmentation (see Segmenter's QUALITY)
     mask_out: Path | None = None
     # libx264: ultrafast keeps 720p above 60 FPS on two cores (18 ms CPU per frame in all, against
     # 25 ms for veryfast) at ~3x the file size (about 3 Mbit/s at 720p, crf 20); --preset to trade back.

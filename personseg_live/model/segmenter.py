@@ -108,13 +108,13 @@ def check_frame(frame: np.ndarray) -> None:
         raise ValueError(f"frame is too small: {frame.shape}")
 
 
-#: ``--quality``: (input pixels as a multiple of the model's own, flip test-time augmentation). "high" is for
+#: ``--quality``: whether flip test-time augmentation runs. "high" is for
 #: files, where real time does not matter: the mirrored picture averaged in, at the live input size (2x the model
 #: time). More pixels as well (1.4x, high until 2026-12-03) gained on full-body video the model was trained on
 #: (DAVIS, all five clips, 0.817 -> 0.827) but not on the unseen clip (rollerblade 0.674 -> 0.671), and lost on
 #: photos (0.849 -> 0.843; dark on dark 0.772 -> 0.716, groups 0.523 -> 0.512): the network sees the person
 #: larger than it was trained on, and the photos are no sharper for it (runs/s18, the model card).
-QUALITY = {"live": (1.0, False), "high": (1.0, True)}
+QUALITY = {"live": False, "high": True}
 
 
 class Segmenter:
@@ -137,8 +137,7 @@ class Segmenter:
         if not self._backend.dynamic:
             self.info = ModelInfo(self.info.name, self.info.arch, stride=0, input_size=self._backend.native_shape)
         self.quality = quality
-        area_scale, self._flip = QUALITY[quality]
-        self._area = int(self.info.input_area * area_scale)
+        self._flip = QUALITY[quality]
         self.closer = self.info.stride != 0 if closer is None else closer
 
     @property
@@ -152,7 +151,7 @@ class Segmenter:
     def input_size(self, h: int, w: int) -> tuple[int, int]:
         if self.info.stride == 0:
             return tuple(self.info.input_size)
-        return input_size_for(h, w, self._area, self.info.stride, aspect_power=self.info.aspect_power)
+        return input_size_for(h, w, self.info.input_area, self.info.stride, aspect_power=self.info.aspect_power)
 
     def _prepare(self, frame: np.ndarray) -> np.ndarray:
         check_frame(frame)
