@@ -49,6 +49,7 @@ _quiet_tensorflow()  # before anything imports TensorFlow
 from personseg_live import assets  # noqa: E402
 from personseg_live.model.architectures import ARCHITECTURES  # noqa: E402
 from personseg_live.model.segmenter import QUALITY  # noqa: E402
+from personseg_live.settings import BACKENDS  # noqa: E402
 
 from .distribute import STRATEGIES  # noqa: E402
 
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--run", type=Path, default=None,
                    help="a training run folder: its best.keras (unless --model) on its recorded validation split "
                         "(its datasets unless --data)")
-    v.add_argument("--backend", default="auto", choices=["auto", "litert", "tensorflow"],
+    v.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="auto: .keras on TensorFlow, bundled names and .tflite on LiteRT")
     v.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
     v.add_argument("--brightness", type=float, default=1.0,
