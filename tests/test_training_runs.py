@@ -205,7 +205,7 @@ def test_bad_settings_are_all_named_before_any_data_is_read(tmp_path, people_dir
     err = capsys.readouterr()
     assert code == 2
     for problem in ("nowhere: no such folder", "missing.keras: no such file", "no-scenes: no such folder",
-                    "--size 100x96: both sides must be multiples of 16", "--exposure 35.0: a share of the crops"):
+                    "--size 100x96: both sides must be multiples of 16", "--exposure 35.0: a share of the pictures"):
         assert problem in err.err, problem
     assert "people:" not in err.out and not (tmp_path / "r").exists()
 

@@ -175,9 +175,10 @@ def check_settings(cfg) -> list[str]:
         if (cfg.size[0] % stride or cfg.size[1] % stride):
             problems.append(f"--size {cfg.size[0]}x{cfg.size[1]}: both sides must be multiples of {stride} "
                             f"(the {cfg.arch} architecture's stride)")
-    for flag, share in (("--small-person", cfg.small_person), ("--torso-crop", cfg.torso_crop), ("--exposure", cfg.exposure)):
+    for flag, share, of in (("--small-person", cfg.small_person, "crops"), ("--torso-crop", cfg.torso_crop, "crops"),
+                            ("--exposure", cfg.exposure, "pictures")):
         if not 0 <= share <= 1:
-            problems.append(f"{flag} {share}: a share of the crops, must be in [0, 1]")
+            problems.append(f"{flag} {share}: a share of the {of}, must be in [0, 1]")
     if not 0 <= cfg.val_fraction < 1:
         problems.append(f"--val-fraction {cfg.val_fraction}: must be in [0, 1)")
     if cfg.batch < 1 or cfg.epochs < 1:
