@@ -288,3 +288,31 @@ def test_the_sample_stream_continues_where_a_resume_starts_at_any_parallelism(pe
     assert all(np.array_equal(a, b) for a, b in zip(serial, parallel))
     np.testing.assert_array_equal(resumed[0], serial[2])  # batch 3 of the run, not batch 1 again
     assert not np.array_equal(serial[0], serial[2])
+
+
+def test_evaluate_enlarge_gives_the_model_camera_sized_pictures(people_dir, tmp_path, capsys, monkeypatch):
+    """--enlarge F hands the model each picture F x larger with sensor noise (rows named SET @Fx) and scores its
+    answer at the picture's own size: the shipped runtime finds the same people in the large pictures."""
+    import training.evaluate as evaluate
+    from personseg_live.model.segmenter import Segmenter
+
+    seen = []
+
+    class Recording(Segmenter):
+        def __call__(self, frame):
+            seen.append(frame.shape[:2])
+            return super().__call__(frame)
+
+    monkeypatch.setattr(evaluate, "Segmenter", Recording)
+    rows = {}
+    for factor in ("1", "6"):
+        report = tmp_path / f"r{factor}.json"
+        assert main(["evaluate", "--data", str(people_dir), "--split", "all", "--enlarge", factor,
+                     "--json", str(report)]) == 0
+        rows[factor], = json.loads(report.read_text())
+    assert rows["6"]["dataset"] == f"{people_dir.name} @6x" and rows["6"]["n"] == 8
+    (h, w), big = seen[0], seen[8]  # the first picture at its size, then enlarged
+    assert big == (round(6 * h), round(6 * w))
+    assert abs(rows["6"]["iou"] - rows["1"]["iou"]) < 0.03
+    assert main(["evaluate", "--data", str(people_dir), "--enlarge", "0.5"]) == 2
+    assert "--enlarge 0.5: must be 1 or more" in capsys.readouterr().err

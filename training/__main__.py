@@ -195,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="every picture's values times this, clipped at white, before the model: 1.5 or 2 shows how a "
                         "model holds an overexposed camera (a light shirt before a light wall blown out together), "
                         "0.5 a dim room; rows are named SET xG")
+    v.add_argument("--enlarge", type=float, default=1.0,
+                   help="every picture enlarged this many times with a camera's sensor noise before the model, the "
+                        "answer scored at the picture's own size: our labelled photos are <= 320 px, a camera's are "
+                        "not (4-12 is a phone or webcam photo); rows are named SET @Fx")
     v.add_argument("--first-look-only", action="store_true",
                    help="without the runtime's closer look at a person small in the frame (Segmenter(closer=False))")
     v.add_argument("--quality", choices=list(QUALITY), default="live",

@@ -103,3 +103,8 @@ $PY -m training evaluate --model "$MODELS/default.tflite" --quality high --kinds
   --data "$D/ccp-person" --data "$D/celebamask-hq-subset" --data "$D/nprportrait-seg" \
   --data "$D/voc-person" --data "$D/coco128-seg-person" --data "$D/davis2016-person,split=sequence" \
   --data "$RUNS/pseudo/lspet_rvm"
+
+# 11. The same kinds as camera-sized pictures: each enlarged 6x with sensor noise, the answer scored at the
+#     picture's own size (rows named SET @6x; the card's "Large frames and photos"). Our labelled photos are
+#     <= 320 px, so only this step sees how the runtime shrinks a large picture.
+$PY -m training evaluate --model "$MODELS/default.tflite" --kinds "$RUNS/val_kinds" --enlarge 6
