@@ -11,7 +11,7 @@ import pytest
 from personseg_live import Segmenter
 from personseg_live.model import architectures
 from personseg_live.model.backends import ModelError
-from personseg_live.model.segmenter import input_size_for
+from personseg_live.model.segmenter import downscale, input_size_for
 from training.data import list_pairs, read_mask
 from training.metrics import iou
 
@@ -290,8 +290,6 @@ def test_a_fixed_input_model_is_looked_at_once_as_its_makers_run_it():
 def test_downscale_of_a_large_frame_shows_no_moire(frame_hw, size):
     """Fine stripes (a shirt's pattern, blinds) shrunk for the model come out the even grey INTER_AREA gives,
     not a moire: a bilinear step from more than twice the target skipped pixels (std 83 levels at 1080p)."""
-    from personseg_live.model.segmenter import downscale
-
     stripes = ((np.arange(frame_hw[1]) % 3) == 0).astype(np.uint8) * 255
     frame = np.ascontiguousarray(np.broadcast_to(stripes[None, :, None], (*frame_hw, 3)))
     area = cv2.resize(frame, size[::-1], interpolation=cv2.INTER_AREA).astype(np.float32)
