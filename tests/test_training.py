@@ -17,7 +17,7 @@ from personseg_live.model import architectures
 from personseg_live.model.backends import LiteRTBackend
 from training.augment import AugmentConfig, augment, center_view
 from training.data import DataSpec, group_key, is_validation, load_splits, prepare_coco
-from training.losses import BCEDiceLoss, DiceLoss
+from training.losses import BCEDiceLoss, DiceLoss, lovasz_hinge
 from training.metrics import BoundaryF, MeanIoU, boundary_f, flicker, iou
 
 REPO = Path(__file__).resolve().parent.parent
@@ -160,6 +160,40 @@ def test_boundary_weight_makes_edge_errors_cost_more():
     assert float(aware(t, edge)) > float(aware(t, inner)) + 0.01
     restored = BCEDiceLoss.from_config(aware.get_config())
     assert float(restored(t, edge)) == float(aware(t, edge))
+
+
+def _lovasz_reference(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Berman et al.'s binary Lovász hinge per image, written out in NumPy from the paper's algorithm."""
+    out = []
+    for gt, prob in zip((y >= 0.5).reshape(len(y), -1).astype(np.float64), p.reshape(len(p), -1).astype(np.float64)):
+        prob = np.clip(prob, 1e-6, 1 - 1e-6)
+        errors = 1 - (np.log(prob) - np.log(1 - prob)) * (2 * gt - 1)
+        order = np.argsort(-errors, kind="stable")
+        g = gt[order]
+        jaccard = 1 - (g.sum() - np.cumsum(g)) / (g.sum() + np.cumsum(1 - g))
+        out.append(np.dot(np.maximum(errors[order], 0), np.diff(jaccard, prepend=0.0)))
+    return np.array(out)
+
+
+def test_lovasz_hinge_is_the_papers_and_charges_what_costs_iou():
+    rng = np.random.default_rng(0)
+    t = (rng.random((3, 12, 12, 1)) > 0.6).astype(np.float32)
+    t[2] = 0  # an image without a person
+    p = rng.random(t.shape).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(lovasz_hinge(t, p)), _lovasz_reference(t, p), rtol=1e-4)
+    # Every pixel right with a margin (|logit| >= 1): nothing to pay.
+    sure = np.where(t > 0.5, 0.9, 0.1).astype(np.float32)
+    assert np.abs(np.asarray(lovasz_hinge(t, sure))).max() < 1e-6
+    # The same 4 missed pixels cost a small person more than a large one: it is IoU they cost, not a pixel count.
+    small, large = np.zeros((1, 32, 32, 1), np.float32), np.zeros((1, 32, 32, 1), np.float32)
+    small[:, 10:16, 10:16], large[:, 4:28, 4:28] = 1, 1
+    miss_small, miss_large = np.where(small > 0.5, 0.9, 0.1), np.where(large > 0.5, 0.9, 0.1)
+    miss_small[:, 10, 10:14] = miss_large[:, 4, 4:8] = 0.1
+    assert float(lovasz_hinge(small, miss_small)[0]) > 3 * float(lovasz_hinge(large, miss_large)[0])
+    # In the combined loss it is off by default and its weight survives a saved configuration.
+    with_lovasz = BCEDiceLoss.from_config(BCEDiceLoss(lovasz_weight=0.5).get_config())
+    gap = float(with_lovasz(t, p)) - float(BCEDiceLoss()(t, p))
+    assert gap == pytest.approx(0.5 * float(np.mean(_lovasz_reference(t, p))), rel=1e-4)
 
 
 def test_metrics_known_values():

@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                         "white shirt before a bright wall)")
     t.add_argument("--boundary-weight", type=float, default=0.0,
                    help="boundary-aware BCE: pixels near the mask's edge weigh 1 + this (0 = plain BCE)")
+    t.add_argument("--dice-weight", type=float, default=1.0, help="weight of the Dice loss (BCE weighs 1)")
+    t.add_argument("--lovasz-weight", type=float, default=0.0,
+                   help="weight of the Lovász hinge, a surrogate of 1 - IoU itself (0 = off)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
 
     pl = sub.add_parser("pseudo-label", help="soft masks for unlabelled photos from a teacher model")

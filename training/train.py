@@ -50,6 +50,7 @@ class TrainConfig:
     bce_weight: float = 1.0
     dice_weight: float = 1.0
     boundary_weight: float = 0.0  # extra BCE weight near the target's edge (BCEDiceLoss)
+    lovasz_weight: float = 0.0  # weight of the Lovász hinge, a surrogate of 1 - IoU (BCEDiceLoss)
     small_person: float = 0.0  # share of wide-shot crops (AugmentConfig.small_person)
     torso_crop: float = 0.0  # share of crops without the head (AugmentConfig.torso_crop)
     portrait_aspect_power: float = 1.0  # portrait crops stretched as the runtime does (AugmentConfig)
@@ -163,7 +164,7 @@ def _build_model(cfg: TrainConfig, run: Path, from_last: bool):
         model = architectures.build(cfg.arch, None if cfg.arch != "seed" else tuple(cfg.size))
     model.compile(optimizer=keras.optimizers.Adam(cfg.lr),
                   # Per-image losses averaged over the weights: validation padding (weight 0) does not count.
-                  loss=BCEDiceLoss(cfg.bce_weight, cfg.dice_weight, cfg.boundary_weight,
+                  loss=BCEDiceLoss(cfg.bce_weight, cfg.dice_weight, cfg.boundary_weight, lovasz_weight=cfg.lovasz_weight,
                                    reduction="mean_with_sample_weight"),
                   metrics=[MeanIoU(), BoundaryF()])
     return model
