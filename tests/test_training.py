@@ -117,6 +117,33 @@ def test_exposure_blows_out_what_a_camera_would(people_dir):
     assert any(p < shirt - 0.1 for p, r in exposed)  # and dimmer pictures too
 
 
+def test_defocus_pastes_people_onto_an_out_of_focus_scene(people_dir):
+    """--defocus: the pasted scene is blurred (a shallow depth of field), the person is not; without it the
+    scene's texture stays sharp."""
+    sample = load_splits([DataSpec(people_dir)], val_fraction=0.0).train[0]
+    sample.paste = 1.0
+    scene = np.indices((300, 400)).sum(axis=0) % 4 < 2  # 2 px stripes: all fine texture
+    scene = np.repeat((scene * 200 + 30).astype(np.uint8)[..., None], 3, axis=2)
+
+    def sharpness(defocus):
+        cfg = AugmentConfig(size=(96, 96), webcam_crop=0.0, flip=0, color=0, grayscale=0, blur=0, noise=0,
+                            defocus=defocus)
+        room, person = [], []
+        for seed in range(8):
+            x, y = augment(sample, cfg, np.random.default_rng(seed), [scene])
+            lap = np.abs(cv2.Laplacian(x.mean(axis=2), cv2.CV_32F))
+            away = cv2.erode((y[..., 0] < 0.01).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            room.append(lap[away].mean())
+            person.append(x[cv2.erode((y[..., 0] > 0.99).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0])
+        return float(np.mean(room)), person
+
+    sharp_room, sharp_person = sharpness(0.0)
+    soft_room, soft_person = sharpness(1.0)
+    assert soft_room < 0.2 * sharp_room
+    for a, b in zip(sharp_person, soft_person):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_portrait_crops_are_stretched_like_the_runtime_feeds_them(people_dir):
     """With --portrait-aspect-power 0.5 a portrait photo's crops show the person wider for their height,
     as the runtime's input rule stretches portrait pictures sideways (the same seeds, the same windows)."""

@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--exposure", type=float, default=0.0,
                    help="share of pictures made over- or underexposed as a camera clips them (blown highlights: a "
                         "white shirt before a bright wall)")
+    t.add_argument("--defocus", type=float, default=0.0,
+                   help="share of pastes onto an out-of-focus scene (a portrait lens, a webcam close up): a smooth "
+                        "blurred area beside the head is background too")
     t.add_argument("--boundary-weight", type=float, default=0.0,
                    help="boundary-aware BCE: pixels near the mask's edge weigh 1 + this (0 = plain BCE)")
     t.add_argument("--dice-weight", type=float, default=1.0, help="weight of the Dice loss (BCE weighs 1)")

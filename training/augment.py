@@ -32,6 +32,9 @@ class AugmentConfig:
     # probability of a strong exposure change with clipping: blown highlights (a white shirt before a bright wall or
     # sky, as a webcam or phone clips them) or a dim room (see _exposure)
     exposure: float = 0.0
+    # share of pastes whose scene is out of focus (a shallow depth of field: a portrait lens, a webcam close up), so
+    # that a smooth, blurred area beside the head is not learnt as person because every pasted room was sharp
+    defocus: float = 0.0
     flip: float = 0.5
     color: float = 0.8
     grayscale: float = 0.08
@@ -138,9 +141,18 @@ def _wide_shot_window(sample: Sample, cfg: AugmentConfig, rng: np.random.Generat
     return cy - ch / 2, cx - cw / 2, ch, cw
 
 
-def _paste(img: np.ndarray, mask: np.ndarray, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Composite the person over a random crop of a scene photo, with a slightly soft edge."""
+#: Gaussian sigma of a defocused scene, as a share of the crop's short side (224 px: 2-9 px).
+DEFOCUS_SIGMA = (0.01, 0.04)
+
+
+def _paste(img: np.ndarray, mask: np.ndarray, background: np.ndarray, rng: np.random.Generator,
+           defocus: float = 0.0) -> np.ndarray:
+    """Composite the person over a random crop of a scene photo, with a slightly soft edge; ``defocus``: the
+    chance that the scene is out of focus."""
     bg = _background_crop(background, mask.shape, rng)
+    # (drawn only when defocus > 0: without it the random stream, and so a seed's samples, stay as before)
+    if defocus > 0 and rng.random() < defocus:
+        bg = cv2.GaussianBlur(bg, (0, 0), float(rng.uniform(*DEFOCUS_SIGMA)) * min(mask.shape))
     # Match brightness roughly so the paste is not an easy "different lighting" cue.
     bg *= np.clip(img.mean() / max(bg.mean(), 1.0), 0.6, 1.6) ** rng.uniform(0, 1)
     a = cv2.GaussianBlur(mask, (3, 3), 0)[..., None]
@@ -202,7 +214,7 @@ def augment(sample: Sample, cfg: AugmentConfig, rng: np.random.Generator, backgr
     if rng.random() < cfg.flip:
         img, mask = img[:, ::-1], mask[:, ::-1]
     if wide or (backgrounds and rng.random() < sample.paste):
-        img = _paste(img, mask, backgrounds[rng.integers(len(backgrounds))], rng)
+        img = _paste(img, mask, backgrounds[rng.integers(len(backgrounds))], rng, cfg.defocus)
     img = _photometric(img, cfg, rng)
     return img, np.ascontiguousarray(mask[..., None], dtype=np.float32)
 

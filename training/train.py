@@ -55,6 +55,7 @@ class TrainConfig:
     torso_crop: float = 0.0  # share of crops without the head (AugmentConfig.torso_crop)
     portrait_aspect_power: float = 1.0  # portrait crops stretched as the runtime does (AugmentConfig)
     exposure: float = 0.0  # share of pictures over- or underexposed, clipped (AugmentConfig.exposure)
+    defocus: float = 0.0  # share of pastes onto an out-of-focus scene (AugmentConfig.defocus)
     backup_steps: int = 100  # steps between backups (an interrupted epoch loses at most these)
 
     @property
@@ -199,7 +200,8 @@ def _inputs(cfg: TrainConfig, strategy, splits: Splits, backgrounds, first_sampl
     replicas = strategy.num_replicas_in_sync
     global_batch = cfg.batch * replicas
     augment_cfg = AugmentConfig(size=tuple(cfg.size), small_person=cfg.small_person, torso_crop=cfg.torso_crop,
-                                exposure=cfg.exposure, portrait_aspect_power=cfg.portrait_aspect_power)
+                                exposure=cfg.exposure, portrait_aspect_power=cfg.portrait_aspect_power,
+                                defocus=cfg.defocus)
     drawer = SampleDrawer(splits.train, augment_cfg, backgrounds, cfg.sample_seed)
     if cfg.strategy == "multiworker":  # each worker augments only its own share of every global batch
         train_ds = strategy.distribute_datasets_from_function(lambda ctx: train_dataset(
