@@ -99,7 +99,7 @@ def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val"
     is named ``SET xG``): over- and underexposure as a camera gives it, highlights lost. ``enlarge``: each
     picture given to the model ``enlarged`` that many times (row ``SET @Fx``), its answer shrunk back and scored
     at the picture's own size."""
-    exposed = ("" if brightness == 1.0 else f" x{brightness:g}") + ("" if enlarge == 1.0 else f" @{enlarge:g}x")
+    variant = ("" if brightness == 1.0 else f" x{brightness:g}") + ("" if enlarge == 1.0 else f" @{enlarge:g}x")
     ious, bfs, times = [], [], []
     worst: list[tuple[float, np.ndarray]] = []
     sequences: dict[str, list[tuple[str, np.ndarray]]] = defaultdict(list)
@@ -125,13 +125,13 @@ def evaluate_model(seg: Segmenter, name: str, spec: DataSpec, split: str = "val"
         if spec.split == "sequence":
             sequences[group_key(sid, "sequence")].append((sid, prob))
     if gallery is not None:
-        write_gallery(worst, gallery / f"{name}_{spec.path.name}{exposed.replace(' ', '_')}_worst.jpg")
+        write_gallery(worst, gallery / f"{name}_{spec.path.name}{variant.replace(' ', '_')}_worst.jpg")
     flick = None
     if sequences:
         flick = 100 * float(np.mean([flicker([p for _, p in sorted(frames)]) for frames in sequences.values()]))
     if not ious:
         print(f"warning: {name} on {spec.path.name}: no {split} pairs to score (IoU reported as none)", file=sys.stderr)
-    return Row(name, spec.path.name + exposed, len(ious), float(np.mean(ious)) if ious else None,
+    return Row(name, spec.path.name + variant, len(ious), float(np.mean(ious)) if ious else None,
                float(np.mean(bfs)) if bfs else None, flick, float(np.median(times) * 1000) if times else 0.0)
 
 
