@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import pyvirtualcam
@@ -53,6 +55,28 @@ def test_file_source_loops_and_is_paced(clip):
     elapsed = time.monotonic() - t0
     src.close()
     assert elapsed >= 17 / 30 * 0.9  # played at its own 30 FPS, not as fast as it decodes
+
+
+def test_a_file_played_live_decodes_on_one_thread_up_to_1080p(clip, monkeypatch):
+    """FFmpeg's decoding threads cost the live budget CPU every frame, for frames a paced file needs no sooner
+    than a camera gives them: one thread, the same frames. Larger frames than 1080p keep FFmpeg's threads."""
+    paced, free = FileSource(clip, loop=False, paced=True), FileSource(clip, loop=False, paced=False)
+    assert paced._cap.get(cv2.CAP_PROP_N_THREADS) == 1
+    frames = []
+    for _ in range(12):  # from the first frame (the size probe's read was rewound), the same frames
+        (a, _), (b, _) = paced.read(), free.read()
+        assert np.array_equal(a, b)
+        frames.append(a)
+    assert paced.read() is None and free.read() is None
+    paced.close()
+    monkeypatch.setattr(sources, "ONE_THREAD_UP_TO", 160 * 96 - 1)  # the clip now counts as large
+    large = FileSource(clip, loop=False, paced=True)
+    assert large._cap.get(cv2.CAP_PROP_N_THREADS) == free._cap.get(cv2.CAP_PROP_N_THREADS)
+    if (os.cpu_count() or 1) > 1:
+        assert large._cap.get(cv2.CAP_PROP_N_THREADS) > 1
+    assert np.array_equal(large.read()[0], frames[0])
+    large.close()
+    free.close()
 
 
 def test_a_photo_as_the_source_plays_like_a_camera_pointed_at_it(people_dir, tmp_path):

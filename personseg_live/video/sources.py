@@ -113,6 +113,31 @@ class CameraSource:
         self._cap.release()
 
 
+#: Frames up to this many pixels are decoded on one thread when a file plays live (``open_paced_video``).
+ONE_THREAD_UP_TO = 1920 * 1080
+
+
+def open_paced_video(path: str | Path) -> tuple[cv2.VideoCapture, np.ndarray | None]:
+    """A capture of a video file that is read at its own frame rate (live), and its first frame (None: none
+    could be read). FFmpeg decodes on one thread per core by default; a file played live needs a frame no
+    sooner than a camera would give it, and one thread decodes a 1080p H.264 frame in a few ms, while the
+    threads' hand-overs cost CPU every frame: at 720p 2.2-2.4 ms of CPU a frame on one thread against
+    2.6-3.0 ms on two (runs/s21/decode.py), of the live budget's 0.5 core. Larger frames keep FFmpeg's
+    threads: one would be too slow for their rate."""
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
+    if not cap.isOpened():  # a format another OpenCV backend reads
+        cap.release()
+        cap = cv2.VideoCapture(str(path))
+    ok, frame = cap.read() if cap.isOpened() else (False, None)
+    if ok and frame is not None and frame.shape[0] * frame.shape[1] > ONE_THREAD_UP_TO:
+        cap.release()
+        cap = cv2.VideoCapture(str(path))
+        ok, frame = cap.read() if cap.isOpened() else (False, None)
+    if ok and frame is not None:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    return cap, frame if ok else None
+
+
 class FileSource:
     """A video file played at its own frame rate (``paced``) or as fast as it decodes."""
 
@@ -120,15 +145,16 @@ class FileSource:
         path = Path(path)
         if not path.is_file():
             raise SourceError(f"video file not found: {path}")
-        cap = cv2.VideoCapture(str(path))
+        cap, frame = open_paced_video(path) if paced else (cv2.VideoCapture(str(path)), None)
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"cannot open {path} as a video (unsupported or corrupt)")
-        ok, frame = cap.read()
-        if not ok or frame is None:
-            cap.release()
-            raise SourceError(f"{path} has no readable video frames")
-        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        if frame is None:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                cap.release()
+                raise SourceError(f"{path} has no readable video frames")
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
         self._cap = cap
         self._loop = loop
         self._paced = paced
