@@ -3,10 +3,9 @@
     options = ProcessOptions(background=parse_background("blur"))
     report = process_video(Path("in.mp4"), Path("out.mp4"), options)
 
-Four threads overlap the work: a reader (PyAV demux + decode), the caller's thread (model and matte:
-in frame order, so temporal smoothing sees the true sequence), a composer (the new background under
-each alpha, in the same order) and a writer (encode, mux, mask PNGs). Bounded queues between them keep
-memory flat. Nothing is dropped. Frames keep their input timestamps, so frame rate (constant or
+Four threads overlap the work: a reader (PyAV demux + decode), the caller's thread (the model), a composer
+(the matte, in frame order so that temporal smoothing sees the true sequence, and the new background under
+each alpha) and a writer (encode, mux, mask PNGs). Bounded queues between them keep memory flat. Nothing is dropped. Frames keep their input timestamps, so frame rate (constant or
 variable) and duration are the input's.
 
 Output: .mp4/.mov/.mkv -> H.264 (yuv420p); .webm -> VP9; transparent background -> .webm with
@@ -226,7 +225,7 @@ def process_video(
         sink = _Outputs(sink, _mask_sink(options))
 
         decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
-        matted: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        segmented: queue.Queue = queue.Queue(QUEUE_DEPTH)
         encoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
         errors: list[BaseException] = []
         guide = (lambda frame: fmt.colour.from_bt601(i420_guide(frame))) if i420 else None
@@ -234,10 +233,9 @@ def process_video(
             target=_read, args=(container, vstream, astreams, decoded, read_stop, errors, i420, fmt, guide),
             name="offline-read",
         )
-        # Compositing on its own thread: the caller's thread was the bottleneck (model + matte + compositor
-        # ~15 ms of CPU per 720p frame while the two cores had room), see _compose.
+        # The matte and compositing on their own thread: the caller's thread was the bottleneck (see _compose).
         composer = threading.Thread(
-            target=_compose, args=(processor, matted, encoded, stop, errors, options.mask_out is not None),
+            target=_compose, args=(processor, segmented, encoded, stop, errors, options.mask_out is not None),
             name="offline-compose",
         )
         writer = threading.Thread(
@@ -269,7 +267,7 @@ def process_video(
                 if on_frame is not None:
                     on_frame(index)
 
-            count = _process_stream(processor, _Stream(decoded, matted, stop, errors), batch_size=batch_size,
+            count = _process_stream(processor, _Stream(decoded, segmented, stop, errors), batch_size=batch_size,
                                     on_frame=frame_done, cancel=cancel, max_frames=max_frames)
             if bar.total != count:  # an estimated total: end the bar at the true count
                 bar.total = count
@@ -278,7 +276,7 @@ def process_video(
             _abort(stop, read_stop, (reader, composer, writer), sink)
             return ProcessReport(src, dst, count, time.perf_counter() - t0, False, cancelled=True)
         read_stop.set()  # all frames read, or max_frames reached: the reader may stop
-        _put(matted, None, stop, errors)  # the composer passes the end on to the writer
+        _put(segmented, None, stop, errors)  # the composer passes the end on to the writer
         composer.join()
         writer.join()
         reader.join()
@@ -348,7 +346,7 @@ class _Stream:
     """The queues between the reader, the caller's thread and the composer."""
 
     decoded: queue.Queue
-    matted: queue.Queue
+    segmented: queue.Queue
     stop: threading.Event
     errors: list
 
@@ -356,21 +354,21 @@ class _Stream:
         return _get(self.decoded, self.stop, self.errors)
 
     def put(self, item) -> None:
-        _put(self.matted, item, self.stop, self.errors)
+        _put(self.segmented, item, self.stop, self.errors)
 
 
 def _process_stream(processor: FrameProcessor, stream: _Stream, *, batch_size: int,
                     on_frame: Callable[[int], None], cancel: threading.Event | None, max_frames: int | None) -> int:
-    """The caller's thread: decoded frames through the model and the matte to the composer, in frame order
-    (temporal smoothing sees the true sequence), audio packets passed along. Returns the frames processed."""
+    """The caller's thread: decoded frames through the model, to the composer in frame order (its matte's
+    temporal smoothing sees the true sequence), audio packets passed along. Returns the frames processed."""
     count = 0
     pending: list[tuple] = []  # (frame, model input, pts, time base), in frame order
 
     def flush() -> None:
         nonlocal count
-        outs = processor.batch([p[0] for p in pending], guides=[p[1] for p in pending], compose=False)
-        for (frame, _, pts, tb), out in zip(pending, outs):
-            stream.put(("frame", frame, out.alpha, pts, tb, count))  # the matte's new array: this frame's own
+        lows = processor.segment([p[1] for p in pending])
+        for (frame, guide, pts, tb), low in zip(pending, lows):
+            stream.put(("frame", frame, guide, low, pts, tb, count))
             count += 1
             on_frame(count - 1)
         pending.clear()
@@ -395,12 +393,15 @@ def _process_stream(processor: FrameProcessor, stream: _Stream, *, batch_size: i
 
 def _compose(processor: FrameProcessor, inp: queue.Queue, out: queue.Queue, stop: threading.Event, errors: list,
              masks: bool) -> None:
-    """The composer's thread: each frame over the new background with its alpha, in the order given, to the
-    writer; audio packets and the end (None) passed along. Only the processor's compositor is used here
-    (``FrameProcessor.compose``), the matte and model stay on the caller's thread.
-    Demo clip at 720p, 598 frames, this 2-core VM: 54.9 -> 63-68 FPS (the compositor's ~5 ms and the guide's
-    ~0.7 ms left the caller's thread: 15.2 -> 11-12 ms of CPU a frame there); 82-84 FPS once the matte's colour
-    step stopped running over the blurred room (``FrameProcessor.colour_step``)."""
+    """The composer's thread: each frame's model answer through the matte (``FrameProcessor.finish``: the matte,
+    the room cue, the compositor) in the order given, the frame over the new background, to the writer; audio
+    packets and the end (None) passed along. The model stays on the caller's thread (``FrameProcessor.segment``).
+    Demo clip at 720p, 598 frames, this 2-core VM: 54.9 -> 63-68 FPS when the compositor (~5 ms) and the guide
+    (~0.7 ms) left the caller's thread (15.2 -> 11-12 ms of CPU a frame there); 82-84 FPS once the matte's colour
+    step stopped running over the blurred room (``FrameProcessor.colour_step``). With the closer look (a second
+    model run a frame) the caller's thread was the bottleneck again (model + matte ~13.6 ms CPU a frame, the two
+    cores 1.5 busy): the matte here too, 2026-12-03, 300 frames, 6 interleaved rounds: 57.9 -> 63.1 FPS (5 of 6
+    rounds faster), the same CPU a frame (runs/s21/ab_off_matte.py)."""
     try:
         while True:
             item = _get(inp, stop, errors, check_errors=False)
@@ -409,9 +410,10 @@ def _compose(processor: FrameProcessor, inp: queue.Queue, out: queue.Queue, stop
                 if item is None:
                     return
                 continue
-            _, frame, alpha, pts, tb, index = item
-            composite = processor.compose(frame, alpha)
-            mask = _mask_of(alpha) if masks else None
+            _, frame, guide, low, pts, tb, index = item
+            done = processor.finish(frame, guide, low)
+            mask = _mask_of(done.alpha) if masks else None
+            composite = done.composite
             _put(out, ("i420" if is_i420(frame) else "video", composite, pts, tb, mask, index), stop, errors)
     except BaseException as exc:
         errors.append(exc)

@@ -8,7 +8,8 @@
 A frame is BGR (h, w, 3), or I420 (h*3/2, w) for the offline fast path: then the composite is I420
 too, and the model and the matte see ``guide``, a BGR copy of the frame (offline passes a half-size
 one from 960 px up: the model and matte work at <= 320 px). The processor is stateful (the matte's
-temporal smoothing): one per stream, ``reset()`` when the stream changes, one thread at a time.
+temporal smoothing): one per stream, ``reset()`` when the stream changes, one thread at a time, or two:
+one calling ``segment`` (the model) and one ``finish`` (the matte and the compositor), as offline does.
 A change to the chain (a new matte cue, edge refinement) belongs here, so every driver gets it.
 """
 
@@ -33,7 +34,7 @@ class Processed:
     """One frame through the chain. ``alpha`` is a new array for each frame: the caller may keep it."""
 
     alpha: np.ndarray  # float32 (h, w) in 0..1
-    composite: np.ndarray | None  # BGR, BGRA (transparent) or I420, as the frame given; None: not composed
+    composite: np.ndarray  # BGR, BGRA (transparent) or I420, as the frame given
     timings_ms: dict[str, float] = field(default_factory=dict)  # "segment", "matte", "compose", "total"
 
 
@@ -95,23 +96,24 @@ class FrameProcessor:
     def __call__(self, frame: np.ndarray, guide: np.ndarray | None = None) -> Processed:
         return next(self.batch([frame], guides=None if guide is None else [guide]))
 
-    def batch(self, frames: Sequence[np.ndarray], *, guides: Sequence[np.ndarray] | None = None,
-              compose: bool = True) -> Iterator[Processed]:
-        """Each frame in order, one model call for them all (a batch gains on TensorFlow, not on LiteRT).
-        ``compose=False``:
-        the alpha only (``composite`` None); the caller composes it with ``compose`` (offline does, on
-        another thread)."""
+    def batch(self, frames: Sequence[np.ndarray], *, guides: Sequence[np.ndarray] | None = None) -> Iterator[Processed]:
+        """Each frame in order, one model call for them all (a batch gains on TensorFlow, not on LiteRT)."""
         guides = list(guides) if guides is not None else [self._guide(f) for f in frames]
         t0 = time.perf_counter()
-        if len(guides) > 1:
-            lows = self.segmenter.lowres_batch(guides)
-        elif self.first_look_every > 1 and hasattr(self.segmenter, "first_look"):
-            lows = [self._looks(guides[0])]
-        else:
-            lows = [self.segmenter.lowres(guides[0])]
+        lows = self.segment(guides)
         segment_ms = (time.perf_counter() - t0) * 1e3 / len(guides)
         for frame, guide, low in zip(frames, guides, lows):
-            yield self.finish(frame, guide, low, segment_ms=segment_ms, compose=compose)
+            yield self.finish(frame, guide, low, segment_ms=segment_ms)
+
+    def segment(self, guides: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The model's answer for each guide, in order (one model call for a batch): the chain's first half,
+        ``finish`` its second. Each half keeps to its own part of the processor (the segmenter / the matte, the
+        room cue and the compositor), so offline runs them on two threads."""
+        if len(guides) > 1:
+            return self.segmenter.lowres_batch(guides)
+        if self.first_look_every > 1 and hasattr(self.segmenter, "first_look"):
+            return [self._looks(guides[0])]
+        return [self.segmenter.lowres(guides[0])]
 
     def _looks(self, guide: np.ndarray) -> np.ndarray:
         """The model's answer for one live frame: the first look reused for up to ``first_look_every`` frames
@@ -125,10 +127,8 @@ class FrameProcessor:
         kept.age += 1
         return kept.prob if kept.plan is None else seg.look_closer(guide, kept.prob, kept.plan)
 
-    def finish(self, frame: np.ndarray, guide: np.ndarray, low: np.ndarray, *, segment_ms: float = 0.0,
-               compose: bool = True) -> Processed:
-        """The chain after the model: ``low`` (the model's probability for ``guide``) -> alpha -> composite
-        (unless ``compose`` is False)."""
+    def finish(self, frame: np.ndarray, guide: np.ndarray, low: np.ndarray, *, segment_ms: float = 0.0) -> Processed:
+        """The chain after the model: ``low`` (the model's probability for ``guide``) -> alpha -> composite."""
         t1 = time.perf_counter()
         frame_hw, room_colour = frame_size(frame), None
         if self.room is not None:
@@ -140,7 +140,7 @@ class FrameProcessor:
         t_room = time.perf_counter()
         alpha = self.matte(low, guide, out_size=frame_hw, room=room_colour, colour=self.colour_step)
         t2 = time.perf_counter()
-        composite = self.compose(frame, alpha) if compose else None
+        composite = self.compose(frame, alpha)
         t3 = time.perf_counter()
         matte_ms, compose_ms = (t2 - t1) * 1e3, (t3 - t2) * 1e3
         timings = {"segment": segment_ms, "matte": matte_ms, "compose": compose_ms,
@@ -150,8 +150,7 @@ class FrameProcessor:
         return Processed(alpha, composite, timings)
 
     def compose(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        """The frame over the background with ``alpha`` (BGR, BGRA or I420, as the frame). It touches the
-        compositor only, so one thread may compose frame N while another segments frame N + 1."""
+        """The frame over the background with ``alpha`` (BGR, BGRA or I420, as the frame)."""
         return self.compositor.compose_i420(frame, alpha) if is_i420(frame) else self.compositor(frame, alpha)
 
     @staticmethod

@@ -376,30 +376,37 @@ def test_each_frame_is_composed_with_its_own_alpha(tmp_path, demo_clip, segmente
             assert np.array_equal(written, np.rint(alpha * 255).astype(np.uint8)), f"frame {i}"
 
 
-def test_the_alphas_handed_to_the_composer_are_each_frames_own(demo_clip, segmenter):
-    # The composer may lag several frames behind (a queue of QUEUE_DEPTH): an alpha handed over must stay
-    # that frame's while the matte goes on, not be the matte's reused buffer.
+def test_the_composer_gives_each_frame_the_chains_own_result_in_order(demo_clip, segmenter):
+    # Offline runs the chain's halves on two threads: the model on the caller's, the matte and the compositor on
+    # the composer's, up to a queue behind. Each frame must come out as one processor running frame by frame
+    # makes it: its own model answer, the matte's temporal smoothing seeing the frames in order.
     import queue
     import threading
 
-    from personseg_live.offline import _process_stream, _Stream
+    from personseg_live.offline import _compose, _process_stream, _Stream
     from personseg_live.processor import FrameProcessor
 
     cap = cv2.VideoCapture(str(demo_clip))
     frames = [cap.read()[1] for _ in range(6)]
     cap.release()
-    decoded, matted = queue.Queue(), queue.Queue()
+    decoded, segmented, encoded = queue.Queue(), queue.Queue(), queue.Queue()
     for i, f in enumerate(frames):
         decoded.put(("video", f, f, i, None))
     decoded.put(None)
     chain = FrameProcessor(segmenter, ProcessOptions().matte, ProcessOptions().background)
-    count = _process_stream(chain, _Stream(decoded, matted, threading.Event(), []), batch_size=1,
+    count = _process_stream(chain, _Stream(decoded, segmented, threading.Event(), []), batch_size=1,
                             on_frame=lambda i: None, cancel=None, max_frames=None)
-    handed = [matted.get_nowait()[2] for _ in range(count)]  # ("frame", frame, alpha, pts, tb, index)
+    segmented.put(None)
+    errors = []
+    _compose(chain, segmented, encoded, threading.Event(), errors, masks=True)
+    written = [encoded.get_nowait() for _ in range(count)]  # ("video", composite, pts, tb, mask, index)
+    assert count == 6 and not errors and encoded.get_nowait() is None
     reference = FrameProcessor(segmenter, ProcessOptions().matte, ProcessOptions().background)
-    assert count == 6
-    for f, alpha in zip(frames, handed):
-        assert np.array_equal(alpha, reference(f).alpha)
+    for i, (f, (_, composite, pts, _, mask, index)) in enumerate(zip(frames, written)):
+        expected = reference(f)
+        assert (pts, index) == (i, i)
+        assert np.array_equal(composite, expected.composite)
+        assert np.array_equal(mask, np.rint(expected.alpha * 255).astype(np.uint8))
 
 
 def test_quality_high_reaches_the_model_of_a_file_run(tmp_path, demo_clip):
