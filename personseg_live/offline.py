@@ -5,8 +5,8 @@
 
 Four threads overlap the work: a reader (PyAV demux + decode), the caller's thread (the model), a composer
 (the matte, in frame order so that temporal smoothing sees the true sequence, and the new background under
-each alpha) and a writer (encode, mux, mask PNGs). Bounded queues between them keep memory flat. Nothing is dropped. Frames keep their input timestamps, so frame rate (constant or
-variable) and duration are the input's.
+each alpha) and a writer (encode, mux, mask PNGs). Bounded queues between them keep memory flat. Nothing is
+dropped. Frames keep their input timestamps, so frame rate (constant or variable) and duration are the input's.
 
 Output: .mp4/.mov/.mkv -> H.264 (yuv420p); .webm -> VP9; transparent background -> .webm with
 alpha (VP9 yuva420p) or, for an OUT without a video suffix, a folder of RGBA PNGs (00000.png ...).

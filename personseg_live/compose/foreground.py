@@ -29,10 +29,9 @@ SAMPLE_ROW = 1024
 
 def alpha_levels(alpha: np.ndarray) -> np.ndarray:
     """``alpha`` (float32 HxW, 0..1) rounded to 8-bit levels: 0 is the room, 255 the person, a level between
-    them a soft pixel, blended. One conversion gives both masks the compositor needs: compared as floats
-    (cv2.inRange and cv2.compare, soft below 1/256 and above 255/256 before 2026-12-03) they cost 0.46 ms more
-    CPU per 720p plane, 3 planes a frame offline (runs/s21/ab_sparse.py: +0.4 % soft pixels, each within a level
-    of its old result)."""
+    them a soft pixel, blended. One conversion gives both masks the compositor needs. Until 2026-12-03 they
+    were float comparisons (soft: 1/256 <= alpha <= 255/256), 0.46 ms more CPU per 720p plane, and offline
+    composes 3 planes a frame (runs/s21/ab_sparse.py; now +0.4 % soft pixels, each within a level of before)."""
     return cv2.convertScaleAbs(alpha, alpha=255.0)
 
 
