@@ -25,6 +25,7 @@ import numpy as np
 from .compose import Compositor, Matte
 from .compose.effects import i420_to_bgr_half
 from .compose.matte import work_size
+from .model import closer_look
 from .model.segmenter import downscale
 from .settings import BackgroundSettings, MatteSettings
 
@@ -55,8 +56,9 @@ class FrameProcessor:
         ``room.RoomCue`` (the clean-plate cue, issue 13) or None; it may be set later (``self.room``).
         ``keep_edges``: the alpha itself is an output (``--mask-out``): the matte's colour step always runs.
         ``first_look_every``: live, frame by frame, the model's first look at the whole frame is taken on
-        every n-th frame only while it found someone small to look at closer, and the closer look every
-        frame (``closer_look.LIVE_FIRST_EVERY``); 1: both every frame (files, benches of the model)."""
+        every n-th frame only while it found someone small to look at closer (and when they leave its box), and
+        the closer look every frame (``closer_look.LIVE_FIRST_EVERY``); 1: both every frame (files, benches of
+        the model)."""
         self.segmenter = segmenter
         self.compositor = Compositor(background)
         self.matte = Matte(matte)
@@ -116,16 +118,30 @@ class FrameProcessor:
         return [self.segmenter.lowres(guides[0])]
 
     def _looks(self, guide: np.ndarray) -> np.ndarray:
-        """The model's answer for one live frame: the first look reused for up to ``first_look_every`` frames
-        while it has a box to look at closer (the box and the answer outside it a frame or two old: the box's
-        margin covers a person's motion in that time), the closer look fresh each frame."""
+        """The model's answer for one live frame: the closer look fresh each frame, the first look reused for up to
+        ``first_look_every`` frames while it has a box to look at closer (the box and the answer outside it a few
+        frames old: the box's margin covers a person's motion in that time), and taken again on the next frame
+        when the closer look finds the person at the box's edge (an arm swung out, a step sideways) or gone from
+        it (a jump past the edge)."""
         seg, kept = self.segmenter, self._first
+        edge = kept is not None and kept.at_edge and not kept.edge_in_vain
         if (kept is None or kept.segmenter is not seg or kept.shape != guide.shape or kept.plan is None
-                or kept.age >= self.first_look_every):
+                or kept.age >= self.first_look_every or edge or kept.left):
             prob = seg.first_look(guide)
-            kept = self._first = _FirstLook(seg, guide.shape, prob, seg.plan(guide, prob))
+            old, kept = kept, _FirstLook(seg, guide.shape, prob, seg.plan(guide, prob))
+            # A first look that plans the same box again sees no more than the last one did (the closer look finds
+            # more of a small person than it does, up to the box's edge): none more for the edge while it stays.
+            kept.edge_in_vain = old is not None and (edge or old.edge_in_vain) and kept.plan == old.plan
+            self._first = kept
         kept.age += 1
-        return kept.prob if kept.plan is None else seg.look_closer(guide, kept.prob, kept.plan)
+        if kept.plan is None:
+            return kept.prob
+        prob = seg.look_closer(guide, kept.prob, kept.plan)
+        area, kept.at_edge = closer_look.in_box(prob, kept.plan)
+        if kept.age == 1:
+            kept.area = area
+        kept.left = area < LEFT_THE_BOX * kept.area  # gone from the box (a jump, or out past the edge)
+        return prob
 
     def finish(self, frame: np.ndarray, guide: np.ndarray, low: np.ndarray, *, segment_ms: float = 0.0) -> Processed:
         """The chain after the model: ``low`` (the model's probability for ``guide``) -> alpha -> composite."""
@@ -158,16 +174,24 @@ class FrameProcessor:
         return i420_guide(frame) if is_i420(frame) else frame
 
 
+#: Live: a person whose cells in the closer look's box fell below this share of the first closer look's has left it.
+LEFT_THE_BOX = 0.5
+
+
 @dataclass
 class _FirstLook:
     """A whole-frame look kept for the next live frames: whose, for which frame size, the answer, the box it
-    planned (None: nothing to look at closer), and how many frames have used it."""
+    planned (None: nothing to look at closer), how many frames have used it, and what their closer looks found."""
 
     segmenter: object
     shape: tuple[int, ...]
     prob: np.ndarray
     plan: object
     age: int = 0
+    area: int = 0  # the person's cells in the box at its first closer look (closer_look.in_box)
+    at_edge: bool = False  # the last closer look found the person at the box's edge
+    edge_in_vain: bool = False  # a first look taken for that planned the same box: none more for it
+    left: bool = False  # the last closer look found less than LEFT_THE_BOX of ``area``
 
 
 def i420_guide(frame: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from personseg_live.model.segmenter import upsample
 from personseg_live.offline import ProcessOptions, process_video
 from personseg_live.processor import FrameProcessor, frame_size
 from personseg_live.settings import BackgroundSettings, MatteSettings
@@ -146,25 +147,60 @@ class _CountingLooks:
         return getattr(self.seg, name)
 
 
-def test_live_frames_look_at_the_whole_frame_every_third_frame_while_someone_is_small(people_dir, segmenter):
-    """Live (``first_look_every=3``): a person standing small in a wide frame gets the closer look on every
-    frame and the look at the whole frame on every third (1.33 runs of the model a frame, not 2); an empty
-    room (nobody to look at closer: someone may walk in) gets the whole-frame look on every frame."""
+def _person_in_a_wide_scene(people_dir, xs):
+    """640x360 frames of a scene photo with a person 180 px tall pasted at each of ``xs`` (their left edge), and
+    the pasted rectangle's width."""
     from personseg_live import assets
     from personseg_live.compose.effects import cover_fit
 
-    wide = cover_fit(cv2.imread(str(assets.backgrounds()[0])), (640, 360))
+    scene = cover_fit(cv2.imread(str(assets.backgrounds()[0])), (640, 360))
     person = cv2.resize(photos(people_dir, 1)[0], None, fx=0.5, fy=0.5)
     person = cv2.resize(person, (round(person.shape[1] * 180 / person.shape[0]), 180))
-    wide[150:330, 250:250 + person.shape[1]] = person
-    empty = np.full((360, 640, 3), 128, np.uint8)
-    for frames, every, first, closer in (([wide] * 6, 3, 2, 6), ([empty] * 6, 3, 6, 0)):
-        looks = _CountingLooks(segmenter)
-        proc = FrameProcessor(looks, MatteSettings(), BackgroundSettings(mode="blur"), first_look_every=every)
-        for f in frames:
-            out = proc(f)
-        assert (looks.first, looks.closer) == (first, closer), (every, looks.first, looks.closer)
+    frames = []
+    for x in xs:
+        frame = scene.copy()
+        frame[150:330, x:x + person.shape[1]] = person
+        frames.append(frame)
+    return frames, person.shape[1]
+
+
+def _live(segmenter, frames, every):
+    """A live processor (``first_look_every``) over ``frames``: the count of whole-frame looks after each frame,
+    the closer looks in all, and the last output."""
+    looks = _CountingLooks(segmenter)
+    proc = FrameProcessor(looks, MatteSettings(), BackgroundSettings(mode="blur"), first_look_every=every)
+    firsts = []
+    for f in frames:
+        out = proc(f)
+        firsts.append(looks.first)
+    return firsts, looks.closer, out
+
+
+def test_live_frames_look_at_the_whole_frame_every_nth_frame_while_someone_is_small(people_dir, segmenter):
+    """Live (``first_look_every``): a person standing small in a wide frame gets the closer look on every frame
+    and, once settled, the look at the whole frame on every n-th only (1.2-1.33 runs of the model a frame, not
+    2); an empty room (nobody to look at closer: someone may walk in) gets the whole-frame look on every frame."""
+    frames, _ = _person_in_a_wide_scene(people_dir, [250] * 16)
+    for every in (3, 5):
+        firsts, closer, out = _live(segmenter, frames, every)
+        assert closer == len(frames)
+        assert firsts[-1] - firsts[-1 - 2 * every] == 2, (every, firsts)
         assert out.alpha.shape == frames[0].shape[:2]
+    firsts, closer, _ = _live(segmenter, [np.full((360, 640, 3), 128, np.uint8)] * 6, 3)
+    assert (firsts, closer) == ([1, 2, 3, 4, 5, 6], 0)
+
+
+def test_a_person_who_leaves_the_closer_looks_box_gets_a_whole_frame_look_on_the_next_frame(people_dir, segmenter):
+    """Live, the whole-frame look is reused for up to ``first_look_every`` frames, while the closer look sees the
+    person inside its box. A person who steps out of the box must not wait for the count: the closer look finds
+    them gone, the next frame gets a new whole-frame look, and the answer has them where they now stand."""
+    frames, width = _person_in_a_wide_scene(people_dir, [250] * 8 + [370] * 4)  # 120 px to the right
+    firsts, _, out = _live(segmenter, frames, 12)
+    assert firsts[8] == firsts[7] and firsts[9] == firsts[8] + 1, firsts
+    truth = upsample(segmenter.lowres(frames[-1]), (360, 640)) >= 0.5  # the model looking at that frame afresh
+    found = out.alpha >= 0.5
+    assert truth[150:330, 370:370 + width].mean() > 0.1  # the model finds the person there ...
+    assert (found & truth).sum() / (found | truth).sum() > 0.8  # ... and so does the live processor
 
 
 def test_a_striped_shirt_at_1080p_does_not_make_the_matte_flicker(people_dir, segmenter):

@@ -38,12 +38,19 @@ MARGIN, PAD = 0.15, 0.02
 SNAP = 20
 # (The closer look sees as many pixels as the first: at 0.7 / 0.5 of them it lost 1-3 / 4-13 points on the
 # full-body videos and small people.)
-#: Live, the first look runs on every LIVE_FIRST_EVERY-th frame while there is a box to look at; the frames
-#: between reuse it (its box, and its answer outside the box) and pay for the closer look only: 1.33 runs
-#: of the model a frame instead of 2. Live 720p30 (bench, demo clip, 2026-12-02): 0.30-0.33 of a core before
-#: the closer look, 0.42-0.44 with both looks every frame, 0.34-0.35 so; DAVIS through the live processor
-#: within 1 point of both looks every frame. ``FrameProcessor(first_look_every=...)``.
-LIVE_FIRST_EVERY = 3
+#: Live, the first look runs on every LIVE_FIRST_EVERY-th frame while there is a box to look at, and at once on the
+#: next frame when the closer look finds the person at the box's edge or gone from it (``in_box``; the processor's
+#: ``_looks``); the frames between reuse it (its box, and its answer outside the box) and pay for the closer look
+#: only. Live 720p30 (bench, demo clip, 2026-12-02): 0.30-0.33 of a core before the closer look, 0.42-0.44 with
+#: both looks every frame, 0.34-0.35 with the first look every 3rd frame. 2026-12-03 (runs/s21/looks_eval.py; the
+#: raw model through the live looks; DAVIS mean IoU per frame, the four RVM-labelled clips at 720p, runs of the
+#: model a frame on the demo clip, its raw flicker): every 3rd frame 0.780 / 0.798 / 1.33 / 3.96e-3; every 4th /
+#: 6th without the edge 0.776 / 0.769; both every frame 0.787 / 2 runs; **every 5th or when the person reaches
+#: the edge or leaves: 0.792 / 0.798 / 1.23 / 3.84e-3** (rollerblade 0.614 -> 0.678, breakdance -0.3, the rest
+#: within 0.2; flicker of the seated and cups clips -5 / -3 %, a still frame the same). Planning the new box round
+#: the last closer answer as well (it finds more of a small person than the first look) cost the demo clip 0.2
+#: points and 18 % more flicker (the crop moved more). ``FrameProcessor(first_look_every=...)``.
+LIVE_FIRST_EVERY = 5
 #: Frame pixels the box needs on its shorter side to be worth a look.
 MIN_SIDE = 16
 
@@ -102,7 +109,7 @@ def merge(prob: np.ndarray, closer: np.ndarray, p: Plan) -> np.ndarray:
     weight = np.full((rh, rw), np.float32(p.weight))
     rows, cols = p.cells
     for axis, (start, stop, size) in enumerate(((rows.start, rows.stop, prob.shape[0]), (cols.start, cols.stop, prob.shape[1]))):
-        n = max(2, region.shape[axis] // 12)
+        n = _fade(region.shape[axis])
         ramp = ((np.arange(n, dtype=np.float32) + 0.5) / n).reshape((-1, 1) if axis == 0 else (1, -1))
         lead = (slice(0, n), slice(None)) if axis == 0 else (slice(None), slice(0, n))
         tail = (slice(-n, None), slice(None)) if axis == 0 else (slice(None), slice(-n, None))
@@ -112,6 +119,23 @@ def merge(prob: np.ndarray, closer: np.ndarray, p: Plan) -> np.ndarray:
             weight[tail] *= np.flip(ramp, axis=axis)
     region += weight * (closer - region)
     return out
+
+
+def in_box(prob: np.ndarray, p: Plan) -> tuple[int, bool]:
+    """The person in the box of plan ``p``, as ``prob`` (a look merged by ``merge``) has them: how many cells, and
+    whether any lies within the box's fading border, or a cell beyond it, on a side inside the frame (someone
+    reaching out of the box: an arm swung out, a step sideways)."""
+    inside = prob[p.cells] >= 0.5
+    rows, cols = p.cells
+    ny, nx = _fade(inside.shape[0]) + 1, _fade(inside.shape[1]) + 1
+    edge = ((rows.start > 0 and inside[:ny].any()) or (rows.stop < prob.shape[0] and inside[-ny:].any())
+            or (cols.start > 0 and inside[:, :nx].any()) or (cols.stop < prob.shape[1] and inside[:, -nx:].any()))
+    return int(np.count_nonzero(inside)), bool(edge)
+
+
+def _fade(cells: int) -> int:
+    """Over how many of a box's ``cells`` (along one side) the closer look fades in at the box's border."""
+    return max(2, cells // 12)
 
 
 def _linear(cells: slice, crop: slice, n: int, size: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
