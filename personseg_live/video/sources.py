@@ -120,10 +120,10 @@ ONE_THREAD_UP_TO = 1920 * 1080
 def open_paced_video(path: str | Path) -> tuple[cv2.VideoCapture, np.ndarray | None]:
     """A capture of a video file that is read at its own frame rate (live), and its first frame (None: none
     could be read). FFmpeg decodes on one thread per core by default; a file played live needs a frame no
-    sooner than a camera would give it, and one thread decodes a 1080p H.264 frame in a few ms, while the
-    threads' hand-overs cost CPU every frame: at 720p 2.2-2.4 ms of CPU a frame on one thread against
-    2.6-3.0 ms on two (runs/s21/decode.py), of the live budget's 0.5 core. Larger frames keep FFmpeg's
-    threads: one would be too slow for their rate."""
+    sooner than a camera would give it, and one thread decodes a 1080p H.264 frame in ~6.5 ms (this 2-core VM
+    in a slow hour), while the threads' hand-overs cost CPU every frame: at 720p 2.2-2.4 ms of CPU a frame on
+    one thread against 2.6-3.0 ms on two (runs/s21/decode.py), of the live budget's 0.5 core. Larger frames
+    keep FFmpeg's threads: one might be too slow for their rate."""
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     if not cap.isOpened():  # a format another OpenCV backend reads
         cap.release()
