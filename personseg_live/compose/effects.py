@@ -23,7 +23,7 @@ import numpy as np
 from .. import assets
 from ..errors import PersonsegError
 from ..settings import BACKGROUND_MODES, BackgroundSettings
-from .foreground import composite_sparse, correct_blend, foreground_colour
+from .foreground import alpha_levels, composite_sparse, correct_blend, foreground_colour
 
 #: The blur runs at up to 1/BLUR_MAX_DOWNSCALE of the frame's size (see blur_factor).
 BLUR_MAX_DOWNSCALE = 8
@@ -129,9 +129,8 @@ class Compositor:
         if mode == "none":
             return frame
         if mode == "transparent":
-            a8 = np.empty(alpha.shape, np.uint8)
-            cv2.convertScaleAbs(alpha, a8, 255.0)
-            colour = foreground_colour(frame, alpha) if self.foreground else frame
+            a8 = alpha_levels(alpha)  # the output's alpha, and which pixels are soft
+            colour = foreground_colour(frame, alpha, a8) if self.foreground else frame
             return cv2.merge((*cv2.split(colour), a8))
         owned = True  # a buffer made for this frame, which the blend may write into
         if mode == "blur":

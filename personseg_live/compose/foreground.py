@@ -94,13 +94,15 @@ def correct_blend(image: np.ndarray, alpha: np.ndarray, out: np.ndarray) -> np.n
     return _add_delta(image, alpha, out, weighted=True)
 
 
-def foreground_colour(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """A copy of ``image`` with the estimated foreground colour F at soft pixels (straight-alpha output)."""
-    return _add_delta(image, alpha, image.copy(), weighted=False)
+def foreground_colour(image: np.ndarray, alpha: np.ndarray, levels: np.ndarray | None = None) -> np.ndarray:
+    """A copy of ``image`` with the estimated foreground colour F at soft pixels (straight-alpha output).
+    ``levels``: ``alpha_levels(alpha)`` when the caller has it."""
+    return _add_delta(image, alpha, image.copy(), weighted=False, levels=levels)
 
 
-def _add_delta(image: np.ndarray, alpha: np.ndarray, out: np.ndarray, *, weighted: bool) -> np.ndarray:
-    where = soft_pixels(alpha)
+def _add_delta(image: np.ndarray, alpha: np.ndarray, out: np.ndarray, *, weighted: bool,
+               levels: np.ndarray | None = None) -> np.ndarray:
+    where = soft_pixels(alpha, levels)
     if where is None:
         return out
     delta = foreground_delta(image, alpha, where)
