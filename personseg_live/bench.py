@@ -163,6 +163,7 @@ def bench_live(*, seconds: float = 10.0, height: int = 720, segmenter=None) -> d
     src = scaled_demo(height)
     latencies: list[float] = []
     totals: list[float] = []
+    rested: list[bool] = []
     events: list[str] = []
     lock = threading.Lock()
 
@@ -170,6 +171,7 @@ def bench_live(*, seconds: float = 10.0, height: int = 720, segmenter=None) -> d
         with lock:
             latencies.append(result.latency_ms)
             totals.append(result.timings_ms["total"])
+            rested.append(result.model_rested)
 
     settings = Settings(source=SourceSettings(spec=str(src), fps=30, loop=True))
     pipeline = Pipeline(settings, on_frame=on_frame, on_event=lambda e: events.append(e.kind), segmenter=segmenter)
@@ -178,12 +180,13 @@ def bench_live(*, seconds: float = 10.0, height: int = 720, segmenter=None) -> d
     with lock:
         latencies.clear()
         totals.clear()
+        rested.clear()
     dropped0 = pipeline.dropped_frames
     cpu = time.process_time()
     time.sleep(seconds)
     cpu_share = (time.process_time() - cpu) / seconds
     with lock:
-        lat, tot = list(latencies), list(totals)
+        lat, tot, rests = list(latencies), list(totals), sum(rested)
     dropped = pipeline.dropped_frames - dropped0
     pipeline.stop()
     if not lat:
@@ -197,6 +200,7 @@ def bench_live(*, seconds: float = 10.0, height: int = 720, segmenter=None) -> d
         "latency_ms_max": round(lat_sorted[-1], 1),
         "processing_ms_p50": round(float(np.percentile(tot, 50)), 1),
         "cpu_cores_used": round(cpu_share, 2),
+        "model_rested_share": round(rests / len(lat), 2),  # frames where the matte carried the model's last answer
     }
 
 
@@ -391,7 +395,8 @@ def format_text(r: dict) -> str:
         lines.append(
             f"  latency p50 {live['latency_ms_p50']} ms, p95 {live['latency_ms_p95']} ms (max {live['latency_ms_max']}); "
             f"{live['fps_out']} FPS out, {live['dropped']} frames dropped at the slot; "
-            f"processing {live['processing_ms_p50']} ms/frame; {live['cpu_cores_used']} cores busy"
+            f"processing {live['processing_ms_p50']} ms/frame; {live['cpu_cores_used']} cores busy; "
+            f"the model rested on {live['model_rested_share']:.0%} of frames"
         )
     return "\n".join(lines)
 

@@ -62,6 +62,7 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)  # "segment", "matte", "compose", "total"
     fps: float = 0.0
     latency_ms: float = 0.0
+    model_rested: bool = False  # the matte carried the model's last answer (``FrameProcessor.rest``)
 
 
 class LatestFrame:
@@ -364,6 +365,7 @@ class Pipeline:
                     timings_ms=out.timings_ms,
                     fps=meter.tick(),
                     latency_ms=(time.monotonic() - capture_ts) * 1e3,
+                    model_rested=out.rested,
                 ))
         finally:
             vcam.close()
@@ -378,12 +380,12 @@ class Pipeline:
 
     def _make_processor(self, s: Settings) -> FrameProcessor:
         try:
-            return FrameProcessor(self._segmenter, s.matte, s.background, first_look_every=LIVE_FIRST_EVERY)
+            return FrameProcessor(self._segmenter, s.matte, s.background, first_look_every=LIVE_FIRST_EVERY, rest=True)
         except ValueError as exc:
             # A blur, not "none": the room must not show because a background file went missing.
             self._emit(EventKind.ERROR, f"{exc}; showing a blurred background instead")
             return FrameProcessor(self._segmenter, s.matte, replace(s.background, mode="blur", path=None),
-                                  first_look_every=LIVE_FIRST_EVERY)
+                                  first_look_every=LIVE_FIRST_EVERY, rest=True)
 
     def _apply_pending(self, processor: FrameProcessor, vcam: "_VcamOutput") -> None:
         with self._lock:

@@ -85,6 +85,25 @@ def test_smoothing_follows_motion_without_ghosting():
     assert alpha[30 + 12, 20] < 0.05
 
 
+def test_a_frame_without_a_model_answer_carries_the_last_one_along_with_the_picture():
+    """Live, the model may rest on a frame (``FrameProcessor(rest=True)``): the matte then moves the last answer
+    with the picture (optical flow) — the square that moved 4 px is person where it now is, not where it was."""
+    frames, lows = _square_frames([40, 44, 48, 52])
+    matte = Matte(MatteSettings())
+    with pytest.raises(ValueError, match="no model answer"):
+        matte(None, frames[0])
+    for frame, low in zip(frames[:3], lows[:3]):
+        matte(low, frame)
+    assert matte.surprise is not None and matte.surprise < 0.01  # the answer was foretold by the carried one
+    alpha = matte(None, frames[3])
+    assert matte.surprise is None
+    row = alpha[30 + 12]
+    assert row[52 + 1] > 0.9 and row[52 + 22] > 0.9  # the square's new place, both ends
+    assert row[48 + 1] < 0.1  # its left end of a frame ago: room again
+    with pytest.raises(ValueError, match="no model answer"):
+        matte(None, cv2.resize(frames[3], (W * 2, H * 2)))  # a new frame size has nothing to carry
+
+
 def test_matte_reset_and_resolution_change():
     matte = Matte(MatteSettings())
     frames, lows = _square_frames([60] * 3)

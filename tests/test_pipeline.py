@@ -514,9 +514,8 @@ class FailingSegmenter:
 
 
 def test_vcam_holds_the_last_frame_after_a_processing_error(recording, people_dir, segmenter):
-    rec = Recorder()
-    p = make(vcam_settings(), rec, FailingSegmenter(segmenter, 3), source_factory=lambda s: PhotoSource(people_dir),
-             vcam_backend="recording")
+    rec, failing = Recorder(), FailingSegmenter(segmenter, 3)
+    p = make(vcam_settings(), rec, failing, source_factory=lambda s: PhotoSource(people_dir), vcam_backend="recording")
     p.start()
     try:
         rec.wait(lambda: "error" in rec.kinds())
@@ -524,10 +523,27 @@ def test_vcam_holds_the_last_frame_after_a_processing_error(recording, people_di
         sent = recording.wait(lambda frames: len(frames) >= n + 3)
     finally:
         p.stop()
-    assert len(rec.frames) == 3
+    # Three model answers, each followed by at most one frame where the model rested (a still photo: no surprise).
+    assert failing.left == 0 and 3 <= len(rec.frames) <= 6
     held = sent[n:]
     assert all(np.array_equal(f, rec.frames[-1].composite) for f in held)
     assert not any(shows_the_room(f, rec.frames[-1].original) for f in held)
+
+
+def test_live_the_model_rests_on_frames_it_would_only_repeat(people_dir, segmenter):
+    """A camera on a person who sits still: the live pipeline lets the model rest on about every other frame (each
+    result says so) and the vcam still gets a processed frame every time, never the room."""
+    rec = Recorder()
+    p = make(vcam_settings(), rec, segmenter, source_factory=lambda s: PhotoSource(people_dir))
+    p.start()
+    try:
+        rec.wait(lambda: len(rec.frames) >= 12)
+    finally:
+        p.stop()
+    rested = [r.model_rested for r in rec.frames]
+    assert 3 <= sum(rested) <= len(rested) // 2 + 1, rested
+    raw = PhotoSource(people_dir).image
+    assert not any(shows_the_room(r.composite, raw) for r in rec.frames)
 
 
 # Typed events, model switching, the shutdown contract ----------------------------------------------

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from personseg_live.model.closer_look import LIVE_FIRST_EVERY
 from personseg_live.model.segmenter import upsample
 from personseg_live.offline import ProcessOptions, process_video
 from personseg_live.processor import FrameProcessor, frame_size
@@ -147,19 +148,19 @@ class _CountingLooks:
         return getattr(self.seg, name)
 
 
-def _person_in_a_wide_scene(people_dir, xs):
-    """640x360 frames of a scene photo with a person 180 px tall pasted at each of ``xs`` (their left edge), and
-    the pasted rectangle's width."""
+def _person_in_a_wide_scene(people_dir, xs, tall=180):
+    """640x360 frames of a scene photo with a person ``tall`` px tall pasted at each of ``xs`` (their left edge),
+    and the pasted rectangle's width."""
     from personseg_live import assets
     from personseg_live.compose.effects import cover_fit
 
     scene = cover_fit(cv2.imread(str(assets.backgrounds()[0])), (640, 360))
     person = cv2.resize(photos(people_dir, 1)[0], None, fx=0.5, fy=0.5)
-    person = cv2.resize(person, (round(person.shape[1] * 180 / person.shape[0]), 180))
+    person = cv2.resize(person, (round(person.shape[1] * tall / person.shape[0]), tall))
     frames = []
     for x in xs:
         frame = scene.copy()
-        frame[150:330, x:x + person.shape[1]] = person
+        frame[330 - tall:330, x:x + person.shape[1]] = person
         frames.append(frame)
     return frames, person.shape[1]
 
@@ -201,6 +202,50 @@ def test_a_person_who_leaves_the_closer_looks_box_gets_a_whole_frame_look_on_the
     found = out.alpha >= 0.5
     assert truth[150:330, 370:370 + width].mean() > 0.1  # the model finds the person there ...
     assert (found & truth).sum() / (found | truth).sum() > 0.8  # ... and so does the live processor
+
+
+def _rests(segmenter, frames, **kw):
+    """A live processor (as the pipeline makes it) over ``frames``: on which frames the model rested, on which
+    it ran (any look, counted at the real Segmenter), and the alphas."""
+    looks = _CountingLooks(segmenter)
+    proc = FrameProcessor(looks, MatteSettings(), BackgroundSettings(mode="blur"), first_look_every=LIVE_FIRST_EVERY,
+                          rest=True, **kw)
+    rested, ran, alphas = [], [], []
+    for f in frames:
+        before = looks.first + looks.closer
+        alphas.append(proc(f).alpha)
+        rested.append(proc.rested)
+        ran.append(looks.first + looks.closer > before)
+    return rested, ran, alphas
+
+
+def test_live_the_model_rests_on_a_frame_its_last_answer_foretold(people_dir, segmenter):
+    """A person drifting slowly (a video call): after a frame whose answer the matte's carried one foretold, the model
+    rests and the matte carries its answer along — about every other frame, never two running, and the alpha
+    is the one the model on every frame gives, within the live looks' own spread (their boxes planned on
+    other frames: IoU 0.94-0.99 here)."""
+    frames, _ = _person_in_a_wide_scene(people_dir, range(250, 264), tall=300)  # 1 px a frame
+    rested, ran, alphas = _rests(segmenter, frames)
+    assert ran == [not r for r in rested]
+    assert 4 <= sum(rested) <= len(frames) // 2, rested
+    assert not any(a and b for a, b in zip(rested, rested[1:]))
+    every = FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="blur"), first_look_every=LIVE_FIRST_EVERY)
+    for f, alpha in zip(frames, alphas):
+        truth, found = every(f).alpha >= 0.5, alpha >= 0.5
+        assert (found & truth).sum() / (found | truth).sum() > 0.9
+
+
+def test_a_surprise_or_a_room_cue_keeps_the_model_running_every_frame(people_dir, segmenter):
+    """A person the flow cannot follow (a jump of 200 px each frame) surprises the model: no rest. Nor with a room
+    cue, which decides with the model's answer each frame."""
+    from personseg_live.room import RoomCue, capture_plate
+
+    jumps, _ = _person_in_a_wide_scene(people_dir, [100, 300] * 4)
+    assert not any(_rests(segmenter, jumps)[0])
+    still, _ = _person_in_a_wide_scene(people_dir, [250] * 6)
+    assert any(_rests(segmenter, still)[0])
+    cue = RoomCue(capture_plate([cv2.GaussianBlur(still[0], (0, 0), 1)] * 4))
+    assert not any(_rests(segmenter, still, room=cue)[0])
 
 
 def test_a_striped_shirt_at_1080p_does_not_make_the_matte_flicker(people_dir, segmenter):

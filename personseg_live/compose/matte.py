@@ -10,7 +10,8 @@ operations are the final bilinear upsample (a new array each frame) and a clip. 
    edge but drags a ghost behind anything that moves. Here every pixel gets its own blend weight:
    small where neither the probability nor the picture changed (noise: smoothed away), 1 where
    the probability jumps, the picture itself moved, or the model is sure of a value on the other
-   side of the threshold (real motion: followed at once; ``_sure_change``).
+   side of the threshold (real motion: followed at once; ``_sure_change``). On a frame without a model
+   answer (live, the model resting: ``FrameProcessor``) the previous probability carried along is the frame's.
 2. Threshold with a soft ramp (``softness`` wide), so the edge is not a hard 0/1 staircase; next to
    where it crosses 0.5 the ramp goes on past 0 and 1 (``BEYOND``), so that the edge falls between work
    pixels where the model's probability crosses the threshold, not on the work grid (and is scaled back
@@ -148,6 +149,10 @@ class Matte:
         self._hair: np.ndarray | None = None  # where the colours say hair (see _steady_hair)
         self._flow = None  # cv2.DISOpticalFlow, made on first use
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
+        #: After each frame with a model answer: the share of work pixels where that answer and the last frame's
+        #: probability carried onto it by the flow differ by more than half — how much the model told the matte
+        #: that it could not have foretold. None where not measured (a first frame, no smoothing, no answer).
+        self.surprise: float | None = None
 
     def update(self, settings: MatteSettings) -> None:
         # Keep the temporal state: a slider move must not make the matte jump.
@@ -159,25 +164,34 @@ class Matte:
         self._prev_prob = None
         self._prev_grey = None
         self._prev_alpha = None
+        self.surprise = None
 
-    def __call__(self, lowres_prob: np.ndarray, frame: np.ndarray, *, out_size: tuple[int, int] | None = None,
+    def __call__(self, lowres_prob: np.ndarray | None, frame: np.ndarray, *, out_size: tuple[int, int] | None = None,
                  room=None, colour: bool = True) -> np.ndarray:
         """Alpha at the frame's size, or at ``out_size`` (h, w) when the frame given is a smaller copy
         (offline passes a half-size frame: the guide needs no more than the work resolution). ``room``:
         the room's colour behind each pixel at work size (``room.RoomColour``, from the clean plate), or
         None: the edge's room colour is then estimated from the room nearby. ``colour=False`` skips the
         colour step (step 3) this frame, as ``refine=False`` does (the processor decides, see
-        ``FrameProcessor.colour_step``)."""
+        ``FrameProcessor.colour_step``). ``lowres_prob=None``: no model answer for this frame; the last
+        frame's probability, carried along with the picture by the optical flow, stands in for it (live, the
+        model rests on a frame after one whose answer the carried one foretold: ``surprise``). Needs a last
+        frame of the same size (ValueError)."""
         s = self.settings
         h, w = out_size or frame.shape[:2]
-        wh, ww = work_size((h, w), lowres_prob.shape[:2])
-        if self._shape != (h, w, wh, ww):
-            self.reset()
-            self._shape = (h, w, wh, ww)
-
-        prob = np.asarray(lowres_prob, np.float32)
-        if prob.shape != (wh, ww):
-            prob = cv2.resize(prob, (ww, wh), interpolation=cv2.INTER_LINEAR)
+        if lowres_prob is None:
+            if self._shape is None or self._shape[:2] != (h, w) or self._prev_prob is None:
+                raise ValueError("no model answer to carry: the matte has no last frame of this size")
+            wh, ww = self._shape[2:]
+            prob = None
+        else:
+            wh, ww = work_size((h, w), lowres_prob.shape[:2])
+            if self._shape != (h, w, wh, ww):
+                self.reset()
+                self._shape = (h, w, wh, ww)
+            prob = np.asarray(lowres_prob, np.float32)
+            if prob.shape != (wh, ww):
+                prob = cv2.resize(prob, (ww, wh), interpolation=cv2.INTER_LINEAR)
         small = downscale(frame, (wh, ww))
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         still = self._still(grey) if s.smoothing > 0 else None
@@ -221,9 +235,13 @@ class Matte:
         self._prev_alpha = None  # a later hold must not fall back to an alpha from long ago
         return alpha
 
-    def _smooth(self, prob: np.ndarray, grey: np.ndarray, smoothing: float, sure: float | None = None) -> np.ndarray:
+    def _smooth(self, prob: np.ndarray | None, grey: np.ndarray, smoothing: float, sure: float | None = None) -> np.ndarray:
         prev, prev_grey = self._prev_prob, self._prev_grey
         self._prev_grey = grey
+        self.surprise = None
+        if prob is None:  # no model answer: the last frame's, carried along with the picture
+            self._prev_prob, _ = self._warp(grey, prev_grey, prev)
+            return self._prev_prob.copy()
         base = base_weight(smoothing)
         if prev is None or base >= 1.0:
             self._prev_prob = prob.copy()
@@ -234,6 +252,7 @@ class Matte:
             # warped picture disagrees with the frame and the residual term below lets go.
             prev, prev_grey = self._warp(grey, prev_grey, prev)
         delta = prob - prev
+        self.surprise = np.count_nonzero(np.abs(delta) > 0.5) / delta.size
         prob_motion, frame_motion_full = ((CLASSIC_PROB_MOTION, CLASSIC_FRAME_MOTION) if self.classic
                                           else (PROB_MOTION, FRAME_MOTION))
         motion = np.abs(delta) * np.float32(1 / prob_motion)
