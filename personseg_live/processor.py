@@ -61,7 +61,8 @@ class FrameProcessor:
         the closer look every frame (``closer_look.LIVE_FIRST_EVERY``); 1: both every frame (files, benches of
         the model). ``rest``: live, the model skips a frame right after one whose answer the matte had foretold
         (``Matte.surprise`` below ``REST_SURPRISE``): the matte carries the last answer along with the picture
-        instead (never two frames running, never with a room cue, which reads the model's answer each frame)."""
+        instead (never two frames running, never with a room cue, which reads the model's answer each frame). A
+        rested frame counts toward the whole-frame look's turn: its cadence stays in frames."""
         self.segmenter = segmenter
         self.compositor = Compositor(background)
         self.matte = Matte(matte)
@@ -124,6 +125,8 @@ class FrameProcessor:
         self.rested = self._may_rest(guides[0].shape)
         self._last_shape = guides[0].shape
         if self.rested:
+            if self._first is not None:
+                self._first.age += 1  # the whole-frame look's turn comes by frames: someone may walk in meanwhile
             return [None]
         if self.first_look_every > 1 and hasattr(self.segmenter, "first_look"):
             return [self._looks(guides[0])]
@@ -197,11 +200,11 @@ class FrameProcessor:
 
 
 #: Live (``rest``): the model rests on the next frame when its answer and the matte's carried one differed by more than
-#: half on fewer than this share of the work pixels (29 of 320x180). Measured (runs/s22/skip_eval.py, the live chain
+#: half on fewer than this share of the work pixels (29 of 320x180). Measured (runs/s22/rest_eval.py, the live chain
 #: over the blurred room, 2026-12-03): the demo clip (a video call) and the seated man rest on 48-50 % of frames, the
-#: juggler 5 %, DAVIS 0-26 % per clip; matte IoU against every frame's model: demo -0.04, juggler -0.13, DAVIS
-#: -0.03 points, cups -0.3; the demo's matte flicker -6 %. At 0.001 / 0.002 the juggler -0.3 / -0.5, DAVIS -0.0 /
-#: -0.2; resting on every other frame regardless, DAVIS -4.5 and the juggler -2.2.
+#: juggler 5 %, DAVIS 0-29 % per clip; matte IoU against every frame's model: demo -0.04, juggler -0.08, DAVIS
+#: -0.07 points, cups -0.3; the demo's matte flicker -6 %. At 0.001 / 0.002 (skip_eval.py) the juggler -0.3 / -0.5,
+#: DAVIS -0.0 / -0.2; resting on every other frame regardless, DAVIS -4.5 and the juggler -2.2.
 REST_SURPRISE = 0.0005
 
 #: Live: a person whose cells in the closer look's box fell below this share of the first closer look's has left it.

@@ -248,6 +248,23 @@ def test_a_surprise_or_a_room_cue_keeps_the_model_running_every_frame(people_dir
     assert not any(_rests(segmenter, still, room=cue)[0])
 
 
+def test_someone_walking_in_is_found_within_the_whole_frame_looks_turn_while_the_model_rests(people_dir, segmenter):
+    """Live, the whole-frame look comes every ``LIVE_FIRST_EVERY`` frames, rested frames counted: a newcomer beside a
+    person who sits still (outside the closer look's box, so no surprise) shows within that many frames, whatever
+    the frame they walk in on (counted by the model's runs instead, up to twice as long: 9 frames here)."""
+    base, width = _person_in_a_wide_scene(people_dir, [60] * 20, tall=300)
+    newcomer = _person_in_a_wide_scene(people_dir, [420], tall=300)[0][0][:, 420:420 + width]
+    delays = []
+    for arrive in range(6, 13):
+        frames = [f.copy() for f in base[:arrive + LIVE_FIRST_EVERY + 1]]
+        for f in frames[arrive:]:
+            f[:, 420:420 + width] = newcomer
+        _, _, alphas = _rests(segmenter, frames)
+        shown = [(a[:, 420:420 + width] >= 0.5).mean() > 0.1 for a in alphas[arrive:]]
+        delays.append(shown.index(True) if any(shown) else None)
+    assert None not in delays and max(delays) <= LIVE_FIRST_EVERY, delays
+
+
 def test_a_striped_shirt_at_1080p_does_not_make_the_matte_flicker(people_dir, segmenter):
     """A person in a shirt of 3 px stripes before a 1080p camera, drifting 0.37 px a frame with sensor noise:
     the alpha stays steady (the shrunk frame's moire made it flicker 3x as much here, 25x on the demo clip's coat)."""
