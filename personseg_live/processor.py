@@ -119,7 +119,8 @@ class FrameProcessor:
         """The model's answer for each guide, in order (one model call for a batch): the chain's first half,
         ``finish`` its second. Each half keeps to its own part of the processor (the segmenter / the matte, the
         room cue and the compositor), so offline runs them on two threads. None: the model rests this frame
-        (``rest``; one frame at a time, so never in a batch)."""
+        (``rest``; one frame at a time, so never in a batch; it reads the matte's ``surprise``, so a resting
+        processor runs both halves on one thread, as live does)."""
         if len(guides) > 1:
             return self.segmenter.lowres_batch(guides)
         self.rested = self._may_rest(guides[0].shape)
