@@ -252,10 +252,11 @@ class Matte:
             # warped picture disagrees with the frame and the residual term below lets go.
             prev, prev_grey = self._warp(grey, prev_grey, prev)
         delta = prob - prev
-        self.surprise = np.count_nonzero(np.abs(delta) > 0.5) / delta.size
+        change = np.abs(delta)
+        self.surprise = np.count_nonzero(change > 0.5) / change.size
         prob_motion, frame_motion_full = ((CLASSIC_PROB_MOTION, CLASSIC_FRAME_MOTION) if self.classic
                                           else (PROB_MOTION, FRAME_MOTION))
-        motion = np.abs(delta) * np.float32(1 / prob_motion)
+        motion = change * np.float32(1 / prob_motion)
         frame_motion = cv2.absdiff(grey, prev_grey)
         # A 5x5 max spreads "this moved" over the edge's neighbourhood, so the edge that moved with
         # the picture is followed, not only the pixels whose grey level happened to change.
