@@ -396,7 +396,7 @@ def format_text(r: dict) -> str:
             f"  latency p50 {live['latency_ms_p50']} ms, p95 {live['latency_ms_p95']} ms (max {live['latency_ms_max']}); "
             f"{live['fps_out']} FPS out, {live['dropped']} frames dropped at the slot; "
             f"processing {live['processing_ms_p50']} ms/frame; {live['cpu_cores_used']} cores busy; "
-            f"the model rested on {live['model_rested_share']:.0%} of frames"
+            f"the matte carried the model's last answer on {live['model_rested_share']:.0%} of frames"
         )
     return "\n".join(lines)
 

@@ -321,12 +321,12 @@ def _app_cost(scene: Scene, segmenter, plate) -> list[tuple[float, float]]:
     import queue
     import threading
 
-    from .model.closer_look import LIVE_FIRST_EVERY
+    from .model.closer_look import FIRST_LOOK_EVERY
     from .processor import FrameProcessor
     from .room import RoomCue
 
     cue = _TimedCue(RoomCue(plate, learn=True))
-    processor = FrameProcessor(segmenter, room=cue, first_look_every=LIVE_FIRST_EVERY)
+    processor = FrameProcessor(segmenter, room=cue, first_look_every=FIRST_LOOK_EVERY)
     frames: queue.Queue = queue.Queue(maxsize=4)
     maker = ClipMaker(scene)
     encoded = _encoded((maker.frame(i) for i in range(int(SECONDS * FPS))), scene.codec)

@@ -31,7 +31,7 @@ import numpy as np
 
 from .events import EventKind, ModelRef, PipelineEvent
 from .model.backends import ModelError
-from .model.closer_look import LIVE_FIRST_EVERY
+from .model.closer_look import FIRST_LOOK_EVERY
 from .model.segmenter import Segmenter
 from .processor import FrameProcessor
 from .settings import BackgroundSettings, MatteSettings, Settings, SourceSettings, VcamSettings, is_camera_spec
@@ -380,12 +380,12 @@ class Pipeline:
 
     def _make_processor(self, s: Settings) -> FrameProcessor:
         try:
-            return FrameProcessor(self._segmenter, s.matte, s.background, first_look_every=LIVE_FIRST_EVERY, rest=True)
+            return FrameProcessor(self._segmenter, s.matte, s.background, first_look_every=FIRST_LOOK_EVERY, rest=True)
         except ValueError as exc:
             # A blur, not "none": the room must not show because a background file went missing.
             self._emit(EventKind.ERROR, f"{exc}; showing a blurred background instead")
             return FrameProcessor(self._segmenter, s.matte, replace(s.background, mode="blur", path=None),
-                                  first_look_every=LIVE_FIRST_EVERY, rest=True)
+                                  first_look_every=FIRST_LOOK_EVERY, rest=True)
 
     def _apply_pending(self, processor: FrameProcessor, vcam: "_VcamOutput") -> None:
         with self._lock:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from personseg_live.compose import BackgroundError
+from personseg_live.model.closer_look import FIRST_LOOK_EVERY
 from personseg_live.offline import (
     InputError,
     ProcessOptions,
@@ -365,7 +366,8 @@ def test_each_frame_is_composed_with_its_own_alpha(tmp_path, demo_clip, segmente
     process_video(demo_clip, tmp_path / "out.mp4", ProcessOptions(mask_out=masks), segmenter=segmenter,
                   progress=False, max_frames=n)
     fmt = input_format(demo_clip)
-    chain = FrameProcessor(segmenter, ProcessOptions().matte, ProcessOptions().background, keep_edges=True)
+    chain = FrameProcessor(segmenter, ProcessOptions().matte, ProcessOptions().background, keep_edges=True,
+                           first_look_every=FIRST_LOOK_EVERY)
     with av.open(str(demo_clip)) as container:
         for i, frame in enumerate(container.decode(video=0)):
             if i == n:
@@ -422,3 +424,24 @@ def test_quality_high_reaches_the_model_of_a_file_run(tmp_path, demo_clip):
     assert all(a is not None for a in alphas["live"] + alphas["high"])
     changed = [np.count_nonzero(cv2.absdiff(lo, hi) > 8) for lo, hi in zip(alphas["live"], alphas["high"])]
     assert min(changed) > 50, changed
+
+
+def test_a_file_at_the_live_quality_takes_the_live_looks(tmp_path, demo_clip):
+    """A file at the live quality gets the live looks: the closer look at the demo's doctor (half the frame) on
+    every frame, the look at the whole frame on every ``FIRST_LOOK_EVERY``-th only — both on every frame cost ~40 %
+    more model time for a matte no better on our clips. ``--quality high`` keeps both looks on every frame."""
+    from personseg_live.model.segmenter import Segmenter
+
+    n = 3 * FIRST_LOOK_EVERY
+    for quality in ("live", "high"):
+        seg = Segmenter(threads=1, quality=quality)
+        runs, prepare = [], seg._prepare
+        seg._prepare = lambda frame: runs.append(frame.shape) or prepare(frame)  # every look prepares one picture
+        report = process_video(demo_clip, tmp_path / f"{quality}.mp4", ProcessOptions(quality=quality), segmenter=seg,
+                               progress=False, max_frames=n)
+        whole = runs.count(max(runs))  # the look at the whole guide; a closer look sees a part of it
+        assert report.frames == n and len(runs) - whole == n, (quality, report.frames, len(runs), whole)
+        if quality == "live":
+            assert whole <= n // 2, whole
+        else:
+            assert whole == n

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from personseg_live.model.closer_look import LIVE_FIRST_EVERY
+from personseg_live.model.closer_look import FIRST_LOOK_EVERY
 from personseg_live.model.segmenter import upsample
 from personseg_live.offline import ProcessOptions, process_video
 from personseg_live.processor import FrameProcessor, frame_size
@@ -206,17 +206,18 @@ def test_a_person_who_leaves_the_closer_looks_box_gets_a_whole_frame_look_on_the
 
 def _rests(segmenter, frames, **kw):
     """A live processor (as the pipeline makes it) over ``frames``: on which frames the model rested, on which
-    it ran (any look, counted at the real Segmenter), and the alphas."""
+    the closer look and on which the whole-frame look ran (counted at the real Segmenter), and the alphas."""
     looks = _CountingLooks(segmenter)
-    proc = FrameProcessor(looks, MatteSettings(), BackgroundSettings(mode="blur"), first_look_every=LIVE_FIRST_EVERY,
+    proc = FrameProcessor(looks, MatteSettings(), BackgroundSettings(mode="blur"), first_look_every=FIRST_LOOK_EVERY,
                           rest=True, **kw)
-    rested, ran, alphas = [], [], []
+    rested, closer, first, alphas = [], [], [], []
     for f in frames:
-        before = looks.first + looks.closer
+        before = looks.first, looks.closer
         alphas.append(proc(f).alpha)
         rested.append(proc.rested)
-        ran.append(looks.first + looks.closer > before)
-    return rested, ran, alphas
+        first.append(looks.first > before[0])
+        closer.append(looks.closer > before[1])
+    return rested, closer, first, alphas
 
 
 def test_live_the_model_rests_on_a_frame_its_last_answer_foretold(people_dir, segmenter):
@@ -225,11 +226,11 @@ def test_live_the_model_rests_on_a_frame_its_last_answer_foretold(people_dir, se
     is the one the model on every frame gives, within the live looks' own spread (their boxes planned on
     other frames: IoU 0.94-0.99 here)."""
     frames, _ = _person_in_a_wide_scene(people_dir, range(250, 264), tall=300)  # 1 px a frame
-    rested, ran, alphas = _rests(segmenter, frames)
-    assert ran == [not r for r in rested]
+    rested, closer, _, alphas = _rests(segmenter, frames)
+    assert closer == [not r for r in rested]
     assert 4 <= sum(rested) <= len(frames) // 2, rested
     assert not any(a and b for a, b in zip(rested, rested[1:]))
-    every = FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="blur"), first_look_every=LIVE_FIRST_EVERY)
+    every = FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="blur"), first_look_every=FIRST_LOOK_EVERY)
     for f, alpha in zip(frames, alphas):
         truth, found = every(f).alpha >= 0.5, alpha >= 0.5
         assert (found & truth).sum() / (found | truth).sum() > 0.9
@@ -248,21 +249,34 @@ def test_a_surprise_or_a_room_cue_keeps_the_model_running_every_frame(people_dir
     assert not any(_rests(segmenter, still, room=cue)[0])
 
 
+def test_live_the_whole_frame_look_due_on_a_resting_frame_is_taken_there(people_dir, segmenter):
+    """Live, the whole-frame look whose turn comes on a frame where the model rests, or on the frame after it, is
+    taken on the resting frame (its box and its answer outside the box serve from the next frame on), so that a
+    person sitting still never has a frame with both looks: those frames set the live p95 latency (21.7 -> 18.7 ms
+    at 720p). The looks still come every few frames."""
+    frames, _ = _person_in_a_wide_scene(people_dir, [250] * 30, tall=300)
+    rested, closer, first, _ = _rests(segmenter, frames)
+    assert sum(rested) >= 10, rested
+    assert sum(first[1:]) >= 4, first
+    both = [i for i in range(1, len(frames)) if first[i] and closer[i]]
+    assert both == [], (both, first, rested)
+
+
 def test_someone_walking_in_is_found_within_the_whole_frame_looks_turn_while_the_model_rests(people_dir, segmenter):
-    """Live, the whole-frame look comes every ``LIVE_FIRST_EVERY`` frames, rested frames counted: a newcomer beside a
+    """Live, the whole-frame look comes every ``FIRST_LOOK_EVERY`` frames, rested frames counted: a newcomer beside a
     person who sits still (outside the closer look's box, so no surprise) shows within that many frames, whatever
     the frame they walk in on (counted by the model's runs instead, up to twice as long: 9 frames here)."""
     base, width = _person_in_a_wide_scene(people_dir, [60] * 20, tall=300)
     newcomer = _person_in_a_wide_scene(people_dir, [420], tall=300)[0][0][:, 420:420 + width]
     delays = []
     for arrive in range(6, 13):
-        frames = [f.copy() for f in base[:arrive + LIVE_FIRST_EVERY + 1]]
+        frames = [f.copy() for f in base[:arrive + FIRST_LOOK_EVERY + 1]]
         for f in frames[arrive:]:
             f[:, 420:420 + width] = newcomer
-        _, _, alphas = _rests(segmenter, frames)
+        alphas = _rests(segmenter, frames)[-1]
         shown = [(a[:, 420:420 + width] >= 0.5).mean() > 0.1 for a in alphas[arrive:]]
         delays.append(shown.index(True) if any(shown) else None)
-    assert None not in delays and max(delays) <= LIVE_FIRST_EVERY, delays
+    assert None not in delays and max(delays) <= FIRST_LOOK_EVERY, delays
 
 
 def test_a_striped_shirt_at_1080p_does_not_make_the_matte_flicker(people_dir, segmenter):

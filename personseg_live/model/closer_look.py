@@ -38,7 +38,8 @@ MARGIN, PAD = 0.15, 0.02
 SNAP = 20
 # (The closer look sees as many pixels as the first: at 0.7 / 0.5 of them it lost 1-3 / 4-13 points on the
 # full-body videos and small people.)
-#: Live, the first look runs on every LIVE_FIRST_EVERY-th frame while there is a box to look at, and at once on the
+#: In a frame sequence (live, and files at the live quality), the first look runs on every FIRST_LOOK_EVERY-th frame
+#: while there is a box to look at, and at once on the
 #: next frame when the closer look finds the person at the box's edge or gone from it (``in_box``; the processor's
 #: ``_looks``); the frames between reuse it (its box, and its answer outside the box) and pay for the closer look
 #: only. Live 720p30 (bench, demo clip, 2026-12-02): 0.30-0.33 of a core before the closer look, 0.42-0.44 with
@@ -50,7 +51,11 @@ SNAP = 20
 #: within 0.2; flicker of the seated and cups clips -5 / -3 %, a still frame the same). Planning the new box round
 #: the last closer answer as well (it finds more of a small person than the first look) cost the demo clip 0.2
 #: points and 18 % more flicker (the crop moved more). ``FrameProcessor(first_look_every=...)``.
-LIVE_FIRST_EVERY = 5
+#: Files (2026-12-04, runs/s23): the offline chain (model -> matte with the colour step, as --mask-out), both looks
+#: every frame -> this schedule: matte IoU DAVIS 0.8000 -> 0.8041 (breakdance -0.95, hike -0.3, lucia 0, rollerblade
+#: +3.8, tennis -0.5), the four RVM-labelled clips 0.7970 -> 0.7974 (each within 0.2), the matte's flicker lower or
+#: the same on every clip; offline 720p 59.5 -> 70.5 FPS (29.7 -> 25.1 ms CPU a frame, 6 rounds, every one faster).
+FIRST_LOOK_EVERY = 5
 #: Frame pixels the box needs on its shorter side to be worth a look.
 MIN_SIDE = 16
 
