@@ -23,7 +23,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QTextDocument  # noqa: E402
 from PySide6.QtWidgets import QLabel, QMessageBox  # noqa: E402
 
 from personseg_live.gui.app import apply_args, close_on_signals, create_window  # noqa: E402
-from personseg_live.gui.widgets import fit_rect, to_qimage  # noqa: E402
+from personseg_live.gui.widgets import PreviewWidget, fit_rect, to_qimage  # noqa: E402
 from personseg_live.gui.worker import PipelineBridge  # noqa: E402
 from personseg_live.settings import MatteSettings, Settings, load_settings  # noqa: E402
 
@@ -138,6 +138,35 @@ def test_to_qimage_scales_into_the_buffer():
     assert image.pixelColor(10, 10) == QColor(0, 0, 0) and image.pixelColor(630, 10) == QColor(0, 255, 0)
     _, buf2 = to_qimage(frame, buf, size=(640, 360))
     assert buf2 is buf
+
+
+def test_to_qimage_shrinks_without_aliasing_at_any_ratio():
+    """A picture shown at less than half its size (a 1080p camera in a 900 px preview, a 720p one in a small window)
+    is area-filtered, not point-sampled: 1 px stripes come out an even grey, not as moire. Every channel layout."""
+    for channels in (3, 4):
+        frame = np.zeros((1080, 1920, channels), np.uint8)
+        frame[:, ::2] = 255
+        for size in ((900, 506), (600, 338), (330, 186)):
+            _, buf = to_qimage(frame, size=size)
+            assert buf.shape[:2] == size[::-1]
+            assert abs(float(buf.mean()) - 127.5) < 2 and float(buf.std()) < 10, (channels, size, buf.std())
+            assert float(cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR).std()) > 60  # what it would be
+
+
+def test_preview_letterbox_bars_are_black_and_the_picture_fills_its_rect(qtbot):
+    """A 16:9 picture in a tall preview: black bars above and below (the widget paints them itself: it is
+    opaque), the picture's own colour inside its rect."""
+    preview = PreviewWidget()
+    qtbot.addWidget(preview)
+    preview.resize(320, 400)
+    preview.show()
+    preview.show_frame(np.full((720, 1280, 3), (40, 160, 220), np.uint8))
+    shot = preview.grab().toImage()
+    rect = preview.image_rect()
+    assert rect.height() == 180 and rect.top() == 110
+    for y in (5, rect.top() - 3, rect.bottom() + 3, 395):
+        assert shot.pixelColor(160, y) == QColor(0, 0, 0), y
+    assert shot.pixelColor(160, rect.center().y()) == QColor(220, 160, 40)
 
 
 def test_to_qimage_bgra_keeps_alpha():
