@@ -261,6 +261,7 @@ class Pipeline:
         source: Source | None = None
         attempt = 0
         generation = 0
+        mirrored: bool | None = None  # whether the frames of this generation are mirrored
         try:
             while not self._stop.is_set():
                 if self._source_changed.is_set():
@@ -303,7 +304,14 @@ class Pipeline:
                     self._source_changed.wait()  # until set_source() or stop()
                     continue
                 frame, ts = item
-                if self._settings.source.mirror:
+                mirror = self._settings.source.mirror
+                if mirror != mirrored:
+                    # The picture turned round: to the matte's smoothing and the model's reused looks it is a new
+                    # stream (their last frame's answer, carried along, would stand where the person no longer is).
+                    if mirrored is not None:
+                        generation += 1
+                    mirrored = mirror
+                if mirror:
                     frame = cv2.flip(frame, 1)
                 self._slot.put((frame, ts, generation))
         finally:

@@ -546,6 +546,40 @@ def test_live_the_model_rests_on_frames_it_would_only_repeat(people_dir, segment
     assert not any(shows_the_room(r.composite, raw) for r in rec.frames)
 
 
+def test_mirroring_a_running_camera_starts_the_matte_afresh(people_dir, segmenter):
+    """Mirror switched on while the model rests on a person sitting still at one side: the first mirrored frame has
+    the model's own answer for it, not the last one carried along to where the person no longer is (IoU 0 here,
+    the room shown where the person sat). The processor's cut test sees this scene turn round too; a symmetric one
+    it might not, so the pipeline starts a new stream on the switch itself."""
+    from personseg_live import assets
+    from personseg_live.compose.effects import cover_fit
+    from personseg_live.processor import FrameProcessor
+
+    class SideSource(PhotoSource):
+        def __init__(self):
+            super().__init__(people_dir)
+            person = cv2.resize(self.image, None, fx=300 / self.image.shape[0], fy=300 / self.image.shape[0])
+            scene = cover_fit(cv2.imread(str(assets.backgrounds()[3])), (640, 360))
+            scene[30:330, 20:20 + person.shape[1]] = person
+            self.image, self.size = scene, (640, 360)
+
+    rec = Recorder()
+    p = make(Settings(source=SourceSettings(spec="0")), rec, segmenter, source_factory=lambda s: SideSource())
+    p.start()
+    try:
+        rec.wait(lambda: sum(r.model_rested for r in rec.frames) >= 2)
+        p.set_source(SourceSettings(spec="0", mirror=True))
+        rec.wait(lambda: any(not np.array_equal(r.original, rec.frames[0].original) for r in rec.frames))
+        rec.wait(lambda: len(rec.frames) >= 12)
+    finally:
+        p.stop()
+    first = next(r for r in rec.frames if not np.array_equal(r.original, rec.frames[0].original))
+    fresh = FrameProcessor(segmenter, MatteSettings(), BackgroundSettings(mode="blur"))(first.original).alpha >= 0.5
+    found = first.alpha >= 0.5
+    assert not first.model_rested
+    assert fresh[:, 320:].mean() > 0.1 and (found & fresh).sum() / (found | fresh).sum() > 0.9
+
+
 # Typed events, model switching, the shutdown contract ----------------------------------------------
 
 
