@@ -167,8 +167,6 @@ def process_video(
     """Process one file. ``on_frame(index)`` is called after each frame. ``max_frames``: stop after that
     many frames, with a complete output of them. ``cancel`` set (from any thread, a signal handler):
     stop soon, write nothing, and return a report with ``cancelled`` true."""
-    from tqdm import tqdm
-
     src, dst = Path(src), Path(dst)
     from .picture import is_picture, process_picture
 
@@ -178,15 +176,58 @@ def process_video(
             raise OutputError(f"{dst}: a picture output takes a picture input; for a video use "
                               f"{', '.join(VIDEO_CODECS)} (or, with --background transparent, a folder for PNG frames)")
         return process_picture(src, dst, options, segmenter=segmenter)
-    transparent = options.background.mode == "transparent"
-    png_output = dst.suffix.lower() not in VIDEO_CODECS
-    if png_output and not transparent:
+    _check_output(dst, options)
+    # A bad background fails here, before decoding; with --mask-out the alpha is an output: every matte step.
+    processor = FrameProcessor(None, options.matte, options.background, keep_edges=options.mask_out is not None)
+    container = _open_input(src)
+    run = None
+    try:
+        _attach_model(processor, options, segmenter)
+        run = _Run.start(container, src, dst, options, processor)
+        total = _expected_frames(container, run.vstream, run.rate, max_frames)
+        if options.learn_room and options.plate is None:  # --plate auto: a first pass learns the room
+            from .room import RoomCue
+
+            plate = _learn_room(src, run.fmt, processor.segmenter, run.frame_hw, total or 0, progress=progress,
+                                cancel=cancel, max_frames=max_frames)
+            if cancel is not None and cancel.is_set():
+                run.abort()
+                return ProcessReport(src, dst, 0, 0.0, False, cancelled=True)
+            processor.room = RoomCue(plate, learn=True)
+        t0 = time.perf_counter()
+        count = _drive(processor, run.stream, src.name, total, progress=progress, on_frame=on_frame, cancel=cancel,
+                       max_frames=max_frames)
+        if cancel is not None and cancel.is_set():
+            run.abort()
+            return ProcessReport(src, dst, count, time.perf_counter() - t0, False, cancelled=True)
+        run.finish()
+        if count == 0:
+            raise InputError(f"{src}: no video frames could be decoded")
+        run.outputs.close()
+        audio = bool(run.astreams) and isinstance(run.outputs.video, VideoFileSink)
+        return ProcessReport(src, dst, count, time.perf_counter() - t0, audio, notes=run.outputs.notes)
+    except BaseException:
+        if run is not None:
+            run.abort()
+        raise
+    finally:
+        processor.close()
+        if run is None or not run.reader.is_alive():  # closing it under a demuxing reader segfaulted
+            container.close()
+
+
+def _check_output(dst: Path, options: ProcessOptions) -> None:
+    """A video output the user can have: a known type (a folder of PNGs only with alpha), a writable place, and
+    an existing file replaced only when asked."""
+    if dst.suffix.lower() not in VIDEO_CODECS and options.background.mode != "transparent":
         raise OutputError(f"{dst}: unsupported output type {dst.suffix or '(none)'} (use {', '.join(VIDEO_CODECS)})")
     check_writable(dst)
     if not options.overwrite and dst.exists() and not (dst.is_dir() and not any(dst.iterdir())):
         raise OutputError(f"{dst} already exists; add -y/--overwrite to replace it")
-    # A bad background fails here, before decoding; with --mask-out the alpha is an output: every matte step.
-    processor = FrameProcessor(None, options.matte, options.background, keep_edges=options.mask_out is not None)
+
+
+def _attach_model(processor: FrameProcessor, options: ProcessOptions, segmenter) -> None:
+    """The model (the caller's, else one made from the options), the room plate, and the looks' schedule."""
     if options.plate is not None:
         from .room import RoomCue
 
@@ -203,12 +244,56 @@ def process_video(
     # offline 720p +19 % FPS); --quality high keeps both looks on every frame, where time does not count.
     processor.first_look_every = FIRST_LOOK_EVERY if getattr(segmenter, "quality", "live") == "live" else 1
 
-    container = _open_input(src)
-    sink = None
-    reader = composer = writer = None
-    stop = threading.Event()
-    read_stop = threading.Event()  # the reader's own: set alone when max_frames is reached
-    try:
+
+def _expected_frames(container, vstream, rate, max_frames: int | None) -> int | None:
+    """The progress bar's total: the file's count, else an estimate (mkv/webm often have no count)."""
+    total = vstream.frames or estimate_frames(container, vstream, rate)
+    if max_frames is not None:
+        total = min(total or max_frames, max_frames)
+    return total
+
+
+def _drive(processor: FrameProcessor, stream: "_Stream", name: str, total: int | None, *, progress: bool,
+           on_frame: Callable[[int], None] | None, cancel: threading.Event | None, max_frames: int | None) -> int:
+    """The caller's thread under a progress bar: every frame through the model. Returns the frames processed."""
+    from tqdm import tqdm
+
+    # LiteRT on a CPU gains nothing from batches; TensorFlow (on a GPU) does.
+    batch_size = BATCH_TENSORFLOW if processor.segmenter.backend == "tensorflow" else 1
+    with tqdm(total=total, unit="frame", desc=name, disable=not progress, dynamic_ncols=True) as bar:
+
+        def frame_done(index: int) -> None:
+            bar.update(1)
+            if on_frame is not None:
+                on_frame(index)
+
+        count = _process_stream(processor, stream, batch_size=batch_size, on_frame=frame_done, cancel=cancel,
+                                max_frames=max_frames)
+        if bar.total != count:  # an estimated total: end the bar at the true count
+            bar.total = count
+            bar.refresh()
+    return count
+
+
+@dataclass
+class _Run:
+    """One file's reader, composer and writer threads, the queues between them and the caller's thread, and
+    the outputs they write; ``finish`` when every frame went through, ``abort`` on anything else."""
+
+    vstream: object
+    astreams: list
+    fmt: InputFormat
+    rate: object
+    frame_hw: tuple[int, int]
+    outputs: _Outputs
+    stream: _Stream
+    read_stop: threading.Event  # the reader's own: set alone when max_frames is reached
+    reader: threading.Thread
+    composer: threading.Thread
+    writer: threading.Thread
+
+    @classmethod
+    def start(cls, container, src: Path, dst: Path, options: ProcessOptions, processor: FrameProcessor) -> "_Run":
         vstream = container.streams.video[0]
         astreams = list(container.streams.audio)  # every track: a second language, commentary
         vstream.thread_type = "AUTO"
@@ -218,86 +303,60 @@ def process_video(
         width, height = fmt.orientation.size(vstream.codec_context.width, vstream.codec_context.height)
         processor.compositor.bgr_to_i420 = fmt.colour.bgr_to_i420  # image/colour backgrounds in the input's matrix
         rate = vstream.average_rate or vstream.guessed_rate or 30
+        transparent = options.background.mode == "transparent"
+        png_output = dst.suffix.lower() not in VIDEO_CODECS
         # The I420 fast path: decode, composite and encode without ever converting the full frame to BGR.
         i420 = not transparent and not png_output and width % 2 == 0 and height % 2 == 0
         if png_output:
-            sink = PngSequenceSink(dst, overwrite=options.overwrite)
+            video = PngSequenceSink(dst, overwrite=options.overwrite)
         else:
-            sink = VideoFileSink(
+            video = VideoFileSink(
                 dst, width=width, height=height, fps=rate, time_base=vstream.time_base,
                 transparent=transparent, audio=astreams, preset=options.preset, crf=options.crf, colour=fmt.colour,
             )
-        sink = _Outputs(sink, _mask_sink(options))
-
-        decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
-        segmented: queue.Queue = queue.Queue(QUEUE_DEPTH)
-        encoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        try:
+            outputs = _Outputs(video, _mask_sink(options))
+        except BaseException:
+            video.close(complete=False)
+            raise
+        stop = threading.Event()
         errors: list[BaseException] = []
+        stream = _Stream(queue.Queue(QUEUE_DEPTH), queue.Queue(QUEUE_DEPTH), stop, errors)
+        encoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        read_stop = threading.Event()
         guide = (lambda frame: fmt.colour.from_bt601(i420_guide(frame))) if i420 else None
         reader = threading.Thread(
-            target=_read, args=(container, vstream, astreams, decoded, read_stop, errors, i420, fmt, guide),
+            target=_read, args=(container, vstream, astreams, stream.decoded, read_stop, errors, i420, fmt, guide),
             name="offline-read",
         )
         # The matte and compositing on their own thread: the caller's thread was the bottleneck (see _compose).
         composer = threading.Thread(
-            target=_compose, args=(processor, segmented, encoded, stop, errors, options.mask_out is not None),
+            target=_compose, args=(processor, stream.segmented, encoded, stop, errors, options.mask_out is not None),
             name="offline-compose",
         )
-        writer = threading.Thread(
-            target=_write, args=(sink, encoded, stop, errors), name="offline-write"
-        )
-        reader.start()
-        composer.start()
-        writer.start()
+        writer = threading.Thread(target=_write, args=(outputs, encoded, stop, errors), name="offline-write")
+        run = cls(vstream, astreams, fmt, rate, (height, width), outputs, stream, read_stop, reader, composer, writer)
+        for thread in (reader, composer, writer):
+            thread.start()
+        return run
 
-        # LiteRT on a CPU gains nothing from batches; TensorFlow (on a GPU) does.
-        batch_size = BATCH_TENSORFLOW if segmenter.backend == "tensorflow" else 1
-        total = vstream.frames or estimate_frames(container, vstream, rate)  # mkv/webm often have no count
-        if max_frames is not None:
-            total = min(total or max_frames, max_frames)
-        if options.learn_room and options.plate is None:  # --plate auto: a first pass learns the room
-            from .room import RoomCue
+    def finish(self) -> None:
+        """Every frame was handed on (or max_frames reached): let the threads drain and end; their first error."""
+        self.read_stop.set()  # the reader may stop
+        _put(self.stream.segmented, None, self.stream.stop, self.stream.errors)  # the composer passes the end on
+        for thread in (self.composer, self.writer, self.reader):
+            thread.join()
+        if self.stream.errors:
+            raise self.stream.errors[0]
 
-            plate = _learn_room(src, fmt, segmenter, (height, width), total or 0, progress=progress, cancel=cancel,
-                                max_frames=max_frames)
-            if cancel is not None and cancel.is_set():
-                _abort(stop, read_stop, (reader, composer, writer), sink)
-                return ProcessReport(src, dst, 0, 0.0, False, cancelled=True)
-            processor.room = RoomCue(plate, learn=True)
-        t0 = time.perf_counter()
-        with tqdm(total=total, unit="frame", desc=src.name, disable=not progress, dynamic_ncols=True) as bar:
-
-            def frame_done(index: int) -> None:
-                bar.update(1)
-                if on_frame is not None:
-                    on_frame(index)
-
-            count = _process_stream(processor, _Stream(decoded, segmented, stop, errors), batch_size=batch_size,
-                                    on_frame=frame_done, cancel=cancel, max_frames=max_frames)
-            if bar.total != count:  # an estimated total: end the bar at the true count
-                bar.total = count
-                bar.refresh()
-        if cancel is not None and cancel.is_set():
-            _abort(stop, read_stop, (reader, composer, writer), sink)
-            return ProcessReport(src, dst, count, time.perf_counter() - t0, False, cancelled=True)
-        read_stop.set()  # all frames read, or max_frames reached: the reader may stop
-        _put(segmented, None, stop, errors)  # the composer passes the end on to the writer
-        composer.join()
-        writer.join()
-        reader.join()
-        if errors:
-            raise errors[0]
-        if count == 0:
-            raise InputError(f"{src}: no video frames could be decoded")
-        sink.close()
-        return ProcessReport(src, dst, count, time.perf_counter() - t0, bool(astreams) and not png_output, notes=sink.notes)
-    except BaseException:
-        _abort(stop, read_stop, (reader, composer, writer), sink)
-        raise
-    finally:
-        processor.close()
-        if reader is None or not reader.is_alive():  # closing it under a demuxing reader segfaulted
-            container.close()
+    def abort(self) -> None:
+        """Stop the threads and delete the partial outputs."""
+        self.stream.stop.set()
+        self.read_stop.set()
+        for thread in (self.reader, self.composer, self.writer):
+            if thread.ident is not None:
+                thread.join(5)
+        self.outputs.close(complete=False)
 
 
 def _learn_room(src: Path, fmt: InputFormat, segmenter, frame_hw: tuple[int, int], frames: int, *, progress: bool,
@@ -333,17 +392,6 @@ def _learn_room(src: Path, fmt: InputFormat, segmenter, frame_hw: tuple[int, int
                 raise InputError(f"{src}: decoding failed while learning the room ({exc})") from exc
     finally:
         container.close()
-
-
-def _abort(stop: threading.Event, read_stop: threading.Event, threads, sink) -> None:
-    """Stop the threads and delete the partial output."""
-    stop.set()
-    read_stop.set()
-    for t in threads:
-        if t is not None:
-            t.join(5)
-    if sink is not None:
-        sink.close(complete=False)
 
 
 @dataclass
