@@ -315,7 +315,7 @@ class _Run:
                 transparent=transparent, audio=astreams, preset=options.preset, crf=options.crf, colour=fmt.colour,
             )
         try:
-            outputs = _Outputs(video, _mask_sink(options))
+            outputs = _Outputs(video, _mask_sink(options, dst))
         except BaseException:
             video.close(complete=False)
             raise
@@ -558,11 +558,17 @@ def _read(
         _put(out, None, stop, errors, force=True)
 
 
-def _mask_sink(options: ProcessOptions) -> PngSequenceSink | None:
-    """--mask-out: a folder written like the PNG output, in a temporary folder renamed when complete."""
+def _mask_sink(options: ProcessOptions, dst: Path) -> PngSequenceSink | None:
+    """--mask-out: a folder written like the PNG output, in a temporary folder renamed when complete. Apart from
+    the output ``dst``: the same folder for PNG frames and masks shared one temporary folder, and the second
+    rename deleted what the first had put there (the earlier result and the new frames both lost)."""
     if options.mask_out is None:
         return None
     folder = Path(options.mask_out)
+    mine, theirs = folder.resolve(), Path(dst).resolve()
+    if mine == theirs or theirs in mine.parents or mine in theirs.parents:
+        raise OutputError(f"--mask-out {folder}: give a folder apart from the output {dst} (not it, not in it, "
+                          "not around it)")
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -71,7 +71,7 @@ def process_picture(src: Path, dst: Path, options: ProcessOptions, *, segmenter=
         from .room import RoomCue
 
         processor.room = RoomCue(options.plate, learn=False)
-    masks = _mask_sink(options)
+    masks = _mask_sink(options, dst)
     t0 = time.perf_counter()
     try:
         result = processor(image)

@@ -315,6 +315,26 @@ def test_mask_folder_is_replaced_whole_and_only_with_overwrite(tmp_path, clip_wi
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folders left
 
 
+def test_the_mask_folder_cannot_be_the_png_output_nor_sit_in_or_around_it(tmp_path, clip_25, segmenter):
+    """The same folder for transparent PNG frames and --mask-out shared one temporary folder: the run ended in an
+    error with the earlier frames deleted and nothing in their place. Refused before any work, nothing touched."""
+    frames = tmp_path / "frames"
+    transparent = parse_background("transparent")
+    process_video(clip_25, frames, ProcessOptions(background=transparent), segmenter=segmenter, progress=False)
+    before = sorted(p.name for p in frames.iterdir())
+    assert len(before) == 30
+    for masks in (frames, frames / "masks"):
+        with pytest.raises(OutputError, match="--mask-out .*apart from the output"):
+            process_video(clip_25, frames, ProcessOptions(background=transparent, mask_out=masks, overwrite=True),
+                          segmenter=segmenter, progress=False)
+        assert sorted(p.name for p in frames.iterdir()) == before
+    (tmp_path / "m").mkdir()
+    with pytest.raises(OutputError, match="apart from the output"):  # the video inside the mask folder
+        process_video(clip_25, tmp_path / "m" / "v.mp4", ProcessOptions(mask_out=tmp_path / "m"), segmenter=segmenter,
+                      progress=False)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.parent != frames) == ["frames", "m"]  # nothing left
+
+
 @pytest.mark.parametrize("size", [(160, 96), (161, 97)])  # the I420 path and the BGR path
 def test_png_background_alpha_shows_the_blurred_original(tmp_path, segmenter, size):
     w, h = size
