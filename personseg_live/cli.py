@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vcam", action="store_true", help="send the result to the virtual camera")
     parser.add_argument("--model", help="bundled model name or a .tflite/.keras file")
     parser.add_argument("--backend", choices=BACKENDS, help="inference backend (default: auto)")
-    parser.add_argument("--output", type=Path, help="headless without --vcam: the file to write (default ./personseg-live-<source>.mp4)")
+    parser.add_argument("--output", type=Path, help="headless without --vcam: the file to write (default ./personseg-live-<source>.mp4, "
+                        "or -2, -3, ... after it when that exists)")
+    parser.add_argument("-y", "--overwrite", action="store_true", help="headless: replace an existing --output")
     parser.add_argument("--settings", type=Path, help="settings file (default: the per-user one)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="say more (-v: what happens, -vv: debug); also after a command")
     sub = parser.add_subparsers(dest="command", metavar="{process,bench,cameras,doctor}")
@@ -358,6 +360,7 @@ def _settings_from_args(args: argparse.Namespace):
 
 def run_headless(args: argparse.Namespace) -> int:
     from .pipeline import is_camera_spec
+    from .video.sinks import OutputError
 
     try:
         settings = _settings_from_args(args)
@@ -367,15 +370,38 @@ def run_headless(args: argparse.Namespace) -> int:
         return _run_live(settings, vcam=True, output=None, learn_room=args.learn_room)
     spec = settings.source.spec
     if spec is None or not is_camera_spec(spec):
-        return _run_file(settings, args.output, learn_room=args.learn_room)
-    output = args.output or Path(f"personseg-live-camera{spec}.mp4")
+        return _run_file(settings, args.output, learn_room=args.learn_room, overwrite=args.overwrite)
+    try:
+        output = headless_output(args.output, Path(f"personseg-live-camera{spec}.mp4"), overwrite=args.overwrite)
+    except OutputError as exc:
+        return _fail(str(exc))
     print(f"personseg-live: no display; recording camera {spec} to {output} until Ctrl-C", file=sys.stderr)
     return _run_live(settings, vcam=False, output=output, learn_room=args.learn_room)
 
 
-def _run_file(settings, output: Path | None, learn_room: bool = False) -> int:
+def headless_output(given: Path | None, default: Path, *, overwrite: bool, source: Path | None = None) -> Path:
+    """Where a headless run writes: the ``--output`` given (never the source itself; an existing file only with
+    -y), else the default name, or the first free one after it (``personseg-live-demo-2.mp4``, ...): a second run
+    must not replace the first one's result, nor a file the user made, without being asked."""
+    from .video.sinks import OutputError
+
+    if given is None:
+        path, n = default, 2
+        while path.exists():
+            path, n = default.with_name(f"{default.stem}-{n}{default.suffix}"), n + 1
+        return path
+    given = given.expanduser()
+    if source is not None and given.exists() and given.resolve() == source.resolve():
+        raise OutputError(f"{given}: output would overwrite the input")
+    if given.exists() and not overwrite:
+        raise OutputError(f"{given} already exists; add -y/--overwrite to replace it")
+    return given
+
+
+def _run_file(settings, output: Path | None, learn_room: bool = False, overwrite: bool = False) -> int:
     """No display and no virtual camera: process the file source (default: the demo clip) to a file.
-    The room (``--learn-room``, or the learn-by-itself setting) is learned from the whole file first."""
+    The room (``--learn-room``, or the learn-by-itself setting) is learned from the whole file first.
+    Stopped by a signal: nothing written, the exit status 130 / 143 (as ``process``)."""
     from . import assets
     from .offline import InputError, ProcessOptions, process_video
     from .picture import is_picture
@@ -383,16 +409,20 @@ def _run_file(settings, output: Path | None, learn_room: bool = False) -> int:
     from .video.sources import list_cameras
 
     spec = settings.source.spec
-    if spec is None:
-        if list_cameras(max_index=4):
-            return _run_live(settings, vcam=False, output=output or Path("personseg-live-camera.mp4"),
-                             learn_room=learn_room)
-        src = assets.demo_clip()
-        output = output or Path("personseg-live-demo.mp4")
-    else:
-        src = Path(spec).expanduser()
-        # A photo as the source: a picture out (PNG: it keeps a transparent background too).
-        output = output or Path(f"personseg-live-{src.stem}{'.png' if is_picture(src) else '.mp4'}")
+    try:
+        if spec is None:
+            if list_cameras(max_index=4):
+                output = headless_output(output, Path("personseg-live-camera.mp4"), overwrite=overwrite)
+                return _run_live(settings, vcam=False, output=output, learn_room=learn_room)
+            src = assets.demo_clip()
+            output = headless_output(output, Path("personseg-live-demo.mp4"), overwrite=overwrite)
+        else:
+            src = Path(spec).expanduser()
+            # A photo as the source: a picture out (PNG: it keeps a transparent background too).
+            default = Path(f"personseg-live-{src.stem}{'.png' if is_picture(src) else '.mp4'}")
+            output = headless_output(output, default, overwrite=overwrite, source=src)
+    except OutputError as exc:
+        return _fail(str(exc))
     print(f"personseg-live: no display; processing {src.name} to {output}", file=sys.stderr)
     # Learning by itself needs frames to learn from; asked for explicitly with a photo, it is process's error.
     learn = learn_room or (settings.room.auto_learn and not is_picture(src))
@@ -408,7 +438,7 @@ def _run_file(settings, output: Path | None, learn_room: bool = False) -> int:
         return _fail(str(exc))
     if report.cancelled:
         print("personseg-live: stopped; no output written", file=sys.stderr)
-        return 0
+        return stop.exit_code
     print(f"{output}: " + ("written" if is_picture(output) else f"{report.frames} frames, {report.fps:.1f} fps"), file=sys.stderr)
     return 0
 

@@ -269,7 +269,8 @@ def _drive(processor: FrameProcessor, stream: "_Stream", name: str, total: int |
 
         count = _process_stream(processor, stream, batch_size=batch_size, on_frame=frame_done, cancel=cancel,
                                 max_frames=max_frames)
-        if bar.total != count:  # an estimated total: end the bar at the true count
+        cut_short = cancel is not None and cancel.is_set()  # the bar stays where it stopped, not at a false 100 %
+        if bar.total != count and not cut_short:  # an estimated total: end the bar at the true count
             bar.total = count
             bar.refresh()
     return count

@@ -110,6 +110,54 @@ def test_headless_without_vcam_writes_a_file(tmp_path, clip, capsys, monkeypatch
     assert probe(tmp_path / "personseg-live-clip.mp4")["frames"] == 20
 
 
+def test_headless_never_replaces_a_file_unasked(tmp_path, clip, capsys, monkeypatch):
+    """``--output`` the source itself destroyed the input; an existing ``--output`` and the previous run's default
+    result were replaced without a word. Now: the source never, an existing file with -y only, and the default
+    name moves on to the first free one."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    src = tmp_path / "talk.mp4"
+    shutil.copy(clip, src)
+    original = src.read_bytes()
+    base = ["--headless", "--background", "none", "--source", src]
+    code, _, err = run(capsys, *base, "--output", src, "-y")
+    assert code == 1 and "output would overwrite the input" in err and src.read_bytes() == original
+    mine = tmp_path / "mine.mp4"
+    mine.write_bytes(b"the user's own file")
+    code, _, err = run(capsys, *base, "--output", mine)
+    assert code == 1 and "already exists; add -y/--overwrite" in err and mine.read_bytes() == b"the user's own file"
+    assert run(capsys, *base, "--output", mine, "-y")[0] == 0 and probe(mine)["frames"] == 20
+    for _ in range(2):
+        assert run(capsys, *base)[0] == 0
+    assert sorted(p.name for p in tmp_path.glob("personseg-live-*")) == ["personseg-live-talk-2.mp4",
+                                                                         "personseg-live-talk.mp4"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_headless_file_run_stopped_by_a_signal_says_so_in_its_exit_status(tmp_path, demo_clip, sig):
+    """Nothing written, and 130 / 143 as ``process`` answers, so that a script can tell the run was cut short
+    (it exited 0, as a finished run does)."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "personseg_live.cli", "--headless", "--source", str(demo_clip), "--output", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".out.partial-*")):  # writing has begun
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + sig, err
+    assert "no output written" in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "config") == []
+
+
 def test_headless_with_a_photo_writes_a_picture_even_when_learning_the_room_is_on(tmp_path, capsys, monkeypatch, people_dir):
     """A photo as the source: a PNG out, not a one-frame video; the learn-by-itself setting (it needs frames)
     does not turn the photo into an error."""
@@ -205,6 +253,9 @@ def test_process_interrupted_leaves_no_file(tmp_path, sig):
             proc.kill()
     assert proc.returncode == 128 + sig, err  # 130 for SIGINT, 143 for SIGTERM, as shells expect
     assert list(out.parent.iterdir()) == []  # neither the result nor a partial file
+    done, total = re.findall(r"(\d+)/(\d+) \[", buf + err)[-1]
+    # The bar stays where the run stopped (it was redrawn as N/N: 100 %, a finished run's look).
+    assert total == "240" and int(done) < 240, err[-300:]
 
 
 def _start_process(src: Path, out: Path, *extra: str) -> subprocess.Popen:
