@@ -212,11 +212,25 @@ def _process_jobs(args: argparse.Namespace, options) -> list[tuple[Path, Path, o
         except OSError as exc:
             raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
         masks = options.mask_out
-        return [(src, output_for(src, out, transparent),
-                 options if masks is None else replace(options, mask_out=masks / src.stem)) for src in inputs]
+        return [(src, dst, options if masks is None else replace(options, mask_out=masks / dst.stem))
+                for src, dst in zip(inputs, _outputs_in_folder(inputs, out, transparent))]
     if out.is_dir() and not (transparent and is_png_sequence(out)):
         out = output_for(inputs[0], out, transparent)  # an existing folder: the result goes inside
     return [(inputs[0], out, options)]
+
+
+def _outputs_in_folder(inputs: list[Path], out: Path, transparent: bool) -> list[Path]:
+    """Each input's result in the folder OUT; inputs whose results would share a name (talk.mov and talk.mp4 both to
+    talk.mp4: the second replaced the first, or was refused as "already exists"; photo.jpg and photo.mp4 to one
+    --mask-out folder, photo/) keep their own type in it (talk.mov.mp4, talk.mp4.mp4)."""
+    from collections import Counter
+
+    from .offline import output_for
+
+    outputs = [output_for(src, out, transparent) for src in inputs]
+    shared = Counter(dst.stem for dst in outputs)
+    return [dst.with_name(f"{src.name}{dst.suffix}") if shared[dst.stem] > 1 else dst
+            for src, dst in zip(inputs, outputs)]
 
 
 def _quit_now(paths: list[Path]):

@@ -50,6 +50,22 @@ def test_process_folder_of_videos(tmp_path, capsys):
     assert len(list((tmp_path / "m" / "a").glob("*.png"))) == 5
 
 
+def test_process_folder_inputs_of_one_name_keep_a_result_each(tmp_path, capsys):
+    """talk.mov and talk.mp4 in one folder both went to talk.mp4: the second replaced the first (with -y) or was
+    refused as existing; their --mask-out folders were one too."""
+    src = tmp_path / "in"
+    src.mkdir()
+    write_video(src / "talk.mp4", frames=3)
+    write_video(src / "talk.mov", frames=5)
+    write_video(src / "solo.mp4", frames=4)
+    code, _, err = run(capsys, "process", src, tmp_path / "out", "--quiet", "--mask-out", tmp_path / "m")
+    assert code == 0, err
+    frames = {p.name: probe(p)["frames"] for p in (tmp_path / "out").iterdir()}
+    assert frames == {"talk.mov.mp4": 5, "talk.mp4.mp4": 3, "solo.mp4": 4}
+    masks = {p.name: len(list(p.glob("*.png"))) for p in (tmp_path / "m").iterdir()}
+    assert masks == {"talk.mov": 5, "talk.mp4": 3, "solo": 4}
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
