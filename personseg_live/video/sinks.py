@@ -350,7 +350,7 @@ class _AudioTrack:
         if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
             rate = 48000
         self.out = container.add_stream(codec, rate=rate)
-        layout = audio.codec_context.layout.name if audio.codec_context.layout else "stereo"
+        layout = _named_layout(audio.codec_context.layout)
         self.out.layout = layout
         fmt = self.out.codec_context.codec.audio_formats[0].name if self.out.codec_context.codec.audio_formats else "fltp"
         self.resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
@@ -375,6 +375,20 @@ class _AudioTrack:
         if self.resampler is not None:
             self._encode(container, None)  # drains the resampler
             container.mux(self.out.encode(None))
+
+
+#: FFmpeg's default layout per channel count: Matroska and AVI store PCM without one ("2 channels"), which the
+#: AAC encoder refuses ("Invalid argument").
+_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def _named_layout(layout) -> str:
+    """The input's channel layout by a name an encoder takes; more than 8 channels are mixed down to stereo."""
+    if layout is None:
+        return "stereo"
+    if "channels" not in layout.name:  # named: "stereo", "5.1(side)", ...
+        return layout.name
+    return _LAYOUTS.get(layout.nb_channels, "stereo")
 
 
 def is_png_sequence(folder: Path) -> bool:
