@@ -292,6 +292,20 @@ def test_every_audio_track_survives(tmp_path, segmenter):
     assert report.audio and report.notes[0] == "audio: 2 tracks (aac copied, aac copied)"
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm"])  # copied, copied, re-encoded to Opus
+def test_audio_tracks_keep_their_language_and_title(tmp_path, segmenter, suffix):
+    """A dubbed film's tracks came out "und" and untitled: which was English, which French, could not be told."""
+    import av
+
+    tags = [("eng", "English"), ("fra", "Français")]
+    src = write_video(tmp_path / "dub.mkv", frames=10, audio_tracks=2, audio_tags=tags)
+    out = tmp_path / f"out{suffix}"
+    process_video(src, out, ProcessOptions(), segmenter=segmenter, progress=False)
+    with av.open(str(out)) as c:
+        kept = [(a.metadata.get("language"), a.metadata.get("title") or a.metadata.get("name")) for a in c.streams.audio]
+    assert kept == tags
+
+
 def test_mask_folder_of_a_failed_run_is_not_left(tmp_path, clip_with_audio, segmenter):
     masks = tmp_path / "masks"
 

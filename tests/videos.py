@@ -48,6 +48,7 @@ def write_video(
     fps: int = 30,
     audio: bool = False,
     audio_tracks: int | None = None,
+    audio_tags: list[tuple[str, str]] | None = None,
     rotation: int = 0,
     color_range: str | None = None,
     colorspace: str | None = None,
@@ -55,7 +56,8 @@ def write_video(
 ) -> Path:
     """An H.264 file of ``synthetic_frame`` pictures (or ``image(i)``), optionally with what phones and
     cameras add: a display rotation (the picture is stored turned so that it *displays* as ``image``),
-    a full colour range ("pc") and a tagged matrix ("bt601"/"bt709"), and several AAC audio tracks."""
+    a full colour range ("pc") and a tagged matrix ("bt601"/"bt709"), and several AAC audio tracks
+    (``audio_tags``: each track's language and title)."""
     w, h = size
     tracks = audio_tracks if audio_tracks is not None else int(audio)
     make = image or (lambda i: synthetic_frame(i, w, h))
@@ -77,6 +79,8 @@ def write_video(
         for k in range(tracks):
             a = out.add_stream("aac", rate=44100)
             a.layout = "mono" if k == 0 else "stereo"
+            if audio_tags:
+                a.metadata["language"], a.metadata["title"] = audio_tags[k]
             astreams.append(a)
         for i in range(frames):
             vf = av.VideoFrame.from_ndarray(stored_picture(make(i), rotation), format="bgr24")

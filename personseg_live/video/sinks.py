@@ -344,6 +344,7 @@ class _AudioTrack:
         if allowed is None or self.source in allowed:
             self.out = container.add_stream_from_template(audio)
             self.summary = f"{self.source} copied"
+            _keep_tags(audio, self.out)
             return
         codec = "libopus" if suffix == ".webm" else "aac"
         rate = audio.codec_context.sample_rate or 48000
@@ -355,6 +356,7 @@ class _AudioTrack:
         fmt = self.out.codec_context.codec.audio_formats[0].name if self.out.codec_context.codec.audio_formats else "fltp"
         self.resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
         self.summary = f"{self.source} re-encoded to {codec.removeprefix('lib')}"
+        _keep_tags(audio, self.out)
 
     def write(self, container, packet) -> None:
         if self.resampler is None:
@@ -375,6 +377,18 @@ class _AudioTrack:
         if self.resampler is not None:
             self._encode(container, None)  # drains the resampler
             container.mux(self.out.encode(None))
+
+
+def _keep_tags(source, out) -> None:
+    """What tells a file's tracks apart (a dubbed film's English and French, a commentary): language, title (MP4
+    reads it back as "name") and which track plays by default. Every track came out "und" and untitled."""
+    language = source.metadata.get("language")
+    title = source.metadata.get("title") or source.metadata.get("name")
+    if language:
+        out.metadata["language"] = language
+    if title:
+        out.metadata["title"] = title
+    out.disposition = source.disposition
 
 
 #: FFmpeg's default layout per channel count: Matroska and AVI store PCM without one ("2 channels"), which the
