@@ -184,6 +184,22 @@ def test_video_background_loops(tmp_path, frame_alpha):
     comp.close()
 
 
+@pytest.mark.parametrize("frames", [1, 2])
+def test_a_very_short_background_video_plays_on(tmp_path, frame_alpha, frames):
+    """A one-frame H.264 clip as the background: seeking back to its first frame fails, and the run stopped at the
+    clip's end with "has no readable frames" (8 % into a file)."""
+    from videos import write_video
+
+    frame, alpha = frame_alpha
+    path = write_video(tmp_path / "bg.mp4", frames=frames, size=(64, 48),
+                       image=lambda i: np.full((48, 64, 3), 40 + 160 * i, np.uint8))
+    comp = Compositor(BackgroundSettings(mode="video", path=str(path)))
+    values = [int(comp(frame, alpha)[5, -5, 0]) for _ in range(6)]
+    expected = [40, 200] * 3 if frames == 2 else [40] * 6
+    assert np.allclose(values, expected, atol=6), values
+    comp.close()
+
+
 def test_bad_backgrounds(tmp_path):
     with pytest.raises(BackgroundError, match="unknown background mode"):
         Compositor(BackgroundSettings(mode="sparkle"))

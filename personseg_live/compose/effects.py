@@ -98,6 +98,8 @@ class Compositor:
         self._bg_alpha: tuple[np.ndarray, np.ndarray] | None = None  # a PNG's alpha and 1 - alpha, at frame size
         self._video: cv2.VideoCapture | None = None
         self._video_path: str | None = None
+        self._video_run = 0  # frames read since the clip (re)started
+        self._video_last: np.ndarray | None = None
         self._inv: np.ndarray | None = None  # 1 - alpha, reused
         self._i420_key: tuple | None = None
         self._i420_background: np.ndarray | None = None  # the static background in I420
@@ -243,13 +245,19 @@ class Compositor:
         path = self.settings.path
         if self._video is None:
             self._video = open_video(path)
-            self._video_path = path
+            self._video_path, self._video_run = path, 0
         ok, image = self._video.read()
-        if not ok:  # end of the clip: loop
+        if not ok and self._video_run == 1:  # a one-frame clip is a still (seeking back to frame 0 fails on it)
+            image = self._video_last
+        elif not ok:  # end of the clip: loop
             self._video.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, image = self._video.read()
             if not ok:
                 raise BackgroundError(f"background video {path} has no readable frames")
+            self._video_run = 0
+        if ok:
+            self._video_run += 1
+            self._video_last = image
         h, w = shape
         return cover_fit(image, (w, h))
 
