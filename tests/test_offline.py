@@ -292,6 +292,34 @@ def test_every_audio_track_survives(tmp_path, segmenter):
     assert report.audio and report.notes[0] == "audio: 2 tracks (aac copied, aac copied)"
 
 
+def test_mp3_audio_is_copied_where_the_container_takes_it(tmp_path, segmenter):
+    """MP3 decodes as "mp3float": the name did not match the formats MP4 takes, and it was re-encoded to AAC."""
+    import av
+    from fractions import Fraction
+
+    from videos import synthetic_frame
+
+    src = tmp_path / "talk.mkv"
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 160, 96, "yuv420p"
+        audio = out.add_stream("libmp3lame", rate=44100)
+        audio.layout = "stereo"
+        for i in range(15):
+            vf = av.VideoFrame.from_ndarray(synthetic_frame(i), format="bgr24")
+            vf.pts, vf.time_base = i, Fraction(1, 30)
+            out.mux(video.encode(vf))
+        out.mux(video.encode(None))
+        for t in range(0, 22050, 1152):
+            af = av.AudioFrame.from_ndarray(np.zeros((2, 1152), np.float32), format="fltp", layout="stereo")
+            af.sample_rate, af.pts, af.time_base = 44100, t, Fraction(1, 44100)
+            out.mux(audio.encode(af))
+        out.mux(audio.encode(None))
+    report = process_video(src, tmp_path / "out.mp4", ProcessOptions(), segmenter=segmenter, progress=False)
+    assert report.notes[0] == "audio: 1 track (mp3 copied)"
+    assert probe(tmp_path / "out.mp4")["audio_codec"].startswith("mp3")  # PyAV names its decoder: mp3float
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm"])  # copied, copied, re-encoded to Opus
 def test_audio_tracks_keep_their_language_and_title(tmp_path, segmenter, suffix):
     """A dubbed film's tracks came out "und" and untitled: which was English, which French, could not be told."""

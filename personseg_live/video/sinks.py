@@ -339,7 +339,8 @@ class _AudioTrack:
         import av
 
         allowed = _COPY_AUDIO[suffix]
-        self.source = audio.codec_context.name
+        # The format's name, not its decoder's: MP3 decodes as "mp3float" and was re-encoded where it can be copied.
+        self.source = audio.codec_context.codec.canonical_name
         self.resampler = None
         if allowed is None or self.source in allowed:
             self.out = container.add_stream_from_template(audio)
