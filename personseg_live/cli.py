@@ -307,14 +307,23 @@ def _process_one(src: Path, dst: Path, options, segmenter, quiet: bool, cancel: 
     except OSError as exc:
         return _fail(f"{dst}: {exc.strerror or exc}")
     if not quiet and not report.cancelled:
-        from .picture import is_picture
-
-        if is_picture(dst):
-            print(f"{dst}: written ({report.seconds * 1e3:.0f} ms)", file=sys.stderr)
-            return 0
-        details = ([] if report.audio else ["no audio"]) + report.notes
-        print(f"{dst}: {report.frames} frames, {report.fps:.1f} fps; " + "; ".join(details), file=sys.stderr)
+        print(_closing_line(report), file=sys.stderr)
     return 0
+
+
+def _closing_line(report) -> str:
+    """What a finished file run says: the frames, the speed, and what became of the audio (``process`` and the
+    headless app alike)."""
+    from .picture import is_picture
+
+    if is_picture(report.output):
+        return f"{report.output}: written ({report.seconds * 1e3:.0f} ms)"
+    details = ([] if report.audio else ["no audio"]) + report.notes
+    return f"{report.output}: {_count(report.frames, 'frame')}, {report.fps:.1f} fps; " + "; ".join(details)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # cameras ---------------------------------------------------------------------------------------
@@ -453,7 +462,7 @@ def _run_file(settings, output: Path | None, learn_room: bool = False, overwrite
     if report.cancelled:
         print("personseg-live: stopped; no output written", file=sys.stderr)
         return stop.exit_code
-    print(f"{output}: " + ("written" if is_picture(output) else f"{report.frames} frames, {report.fps:.1f} fps"), file=sys.stderr)
+    print(_closing_line(report), file=sys.stderr)
     return 0
 
 
@@ -465,15 +474,16 @@ def _run_live(settings, *, vcam: bool, output: Path | None, learn_room: bool = F
     """The live pipeline until SIGINT/SIGTERM (or the source ends): to the virtual camera or a file."""
     from .pipeline import Pipeline
     from .settings import VcamSettings
-    from .video.sinks import VCAM_HELP, VideoFileSink
+    from .video.sinks import VideoFileSink
 
     settings = replace(settings, vcam=VcamSettings(enabled=vcam, device=settings.vcam.device))
     done = threading.Event()
     state: dict = {"code": 0, "sink": None, "frames": 0, "t0": None, "lost": False}
 
+    # Trouble (vcam_error, error, model_failed) is on the console already: the pipeline logs it as a warning (the
+    # virtual camera's set-up help was printed twice).
     def on_event(event) -> None:
         if event.kind == "vcam_error":
-            print(VCAM_HELP, file=sys.stderr)
             state["code"] = 2
             done.set()
         elif event.kind == "source_ended":
@@ -488,7 +498,7 @@ def _run_live(settings, *, vcam: bool, output: Path | None, learn_room: bool = F
                 state["lost"] = True
                 print(f"personseg-live: no camera: {event.message.split(' — ')[0]}; retrying quietly "
                       "until one appears (Ctrl-C to stop)", file=sys.stderr)
-        elif event.kind in ("error", "model_failed", "vcam_notice"):  # pipeline.EventKind values
+        elif event.kind == "vcam_notice":  # pipeline.EventKind values; an INFO the console does not show
             print(f"personseg-live: {event.message}", file=sys.stderr)
 
     room = _LiveRoom(settings, learn_room)
@@ -519,7 +529,7 @@ def _run_live(settings, *, vcam: bool, output: Path | None, learn_room: bool = F
         pipeline.stop()
     if state["sink"] is not None:
         state["sink"].close()
-        print(f"{output}: {state['frames']} frames", file=sys.stderr)
+        print(f"{output}: {_count(state['frames'], 'frame')}", file=sys.stderr)
     elif output is not None and state["code"] == 0:
         print(f"personseg-live: nothing recorded; {output} not written", file=sys.stderr)
         return 1
