@@ -199,14 +199,19 @@ def _process_options(args: argparse.Namespace):
 def _process_jobs(args: argparse.Namespace, options) -> list[tuple[Path, Path, object]]:
     """(input, output, options) per file; OutputError/InputError with the reason when there are none."""
     from .offline import expand_inputs, output_for
-    from .video.sinks import OutputError, is_png_sequence
+    from .picture import PICTURE_EXTS
+    from .video.sinks import VIDEO_CODECS, OutputError, is_png_sequence
 
     inputs = expand_inputs(args.input)
     out = Path(args.output).expanduser()
     transparent = options.background.mode == "transparent"
-    if len(inputs) > 1 or Path(args.input).is_dir():
+    many = len(inputs) > 1 or Path(args.input).is_dir() or any(c in args.input for c in "*?[")
+    if many:  # a pattern is many inputs even when it matches one: the same OUT, a folder, either way
         if out.exists() and not out.is_dir():
             raise OutputError(f"{out} is a file; with several inputs OUT must be a folder")
+        if not out.exists() and out.suffix.lower() in (*VIDEO_CODECS, *PICTURE_EXTS):
+            raise OutputError(f"{out}: with several inputs OUT is a folder, and this looks like a file name "
+                              f"(give e.g. {out.with_suffix('')})")
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -278,6 +283,9 @@ def cmd_process(args: argparse.Namespace) -> int:
             writing[:] = [dst] + ([job_options.mask_out] if job_options.mask_out is not None else [])
             failures += _process_one(src, dst, job_options, segmenter, args.quiet, stop.requested)
             writing.clear()
+    if len(jobs) > 1 and not stop.requested.is_set() and (failures or not args.quiet):
+        print(f"personseg-live: {len(jobs) - failures} of {len(jobs)} files written"
+              + (f"; {_count(failures, 'failure')} above" if failures else ""), file=sys.stderr)
     if stop.requested.is_set():
         print("personseg-live: interrupted; no output written" + (f" for {dst}" if len(jobs) > 1 else ""), file=sys.stderr)
         if threading.current_thread() is threading.main_thread():
@@ -318,7 +326,8 @@ def _closing_line(report) -> str:
 
     if is_picture(report.output):
         return f"{report.output}: written ({report.seconds * 1e3:.0f} ms)"
-    details = ([] if report.audio else ["no audio"]) + report.notes
+    said = any(note.startswith("audio:") for note in report.notes)
+    details = ([] if report.audio or said else ["no audio"]) + report.notes
     return f"{report.output}: {_count(report.frames, 'frame')}, {report.fps:.1f} fps; " + "; ".join(details)
 
 

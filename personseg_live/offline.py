@@ -38,6 +38,8 @@ from .video.orientation import Orientation
 from .video.sinks import VIDEO_CODECS, OutputError, PngSequenceSink, VideoFileSink, cannot_write, check_writable
 
 QUEUE_DEPTH = 8
+#: Phone photo formats OpenCV cannot decode: a clear error instead of "not a picture" further on.
+UNREADABLE_PHOTOS = (".heic", ".heif")
 #: Frames per model call on the TensorFlow backend (LiteRT runs one at a time).
 BATCH_TENSORFLOW = 8
 
@@ -170,6 +172,13 @@ def process_video(
     src, dst = Path(src), Path(dst)
     from .picture import is_picture, process_picture
 
+    if src.suffix.lower() in UNREADABLE_PHOTOS:
+        raise InputError(f"{src}: {src.suffix.lstrip('.').upper()} photos cannot be read here (OpenCV has no decoder "
+                         "for them); save it as JPEG or PNG first")
+    if is_picture(src) and not is_picture(dst) and dst.suffix and dst.suffix.lower() not in VIDEO_CODECS:
+        from .picture import PICTURE_EXTS
+
+        raise OutputError(f"{dst}: unsupported output type {dst.suffix} for a picture (use {', '.join(PICTURE_EXTS)})")
     if is_picture(dst):
         # A picture out is one still in: a video's frames go to a video file or a folder of PNG frames.
         if not is_picture(src):
@@ -205,7 +214,11 @@ def process_video(
             raise InputError(f"{src}: no video frames could be decoded")
         run.outputs.close()
         audio = bool(run.astreams) and isinstance(run.outputs.video, VideoFileSink)
-        return ProcessReport(src, dst, count, time.perf_counter() - t0, audio, notes=run.outputs.notes)
+        notes = run.outputs.notes
+        if run.astreams and not audio:
+            notes = [f"audio: not kept ({len(run.astreams)} track{'s' if len(run.astreams) > 1 else ''}; PNG frames "
+                     "carry no sound)", *notes]
+        return ProcessReport(src, dst, count, time.perf_counter() - t0, audio, notes=notes)
     except BaseException:
         if run is not None:
             run.abort()
@@ -501,10 +514,15 @@ def _open_input(src: Path):
         raise InputError(f"input not found: {src}")
     if src.is_dir():
         raise InputError(f"input {src} is a folder (give OUT as a folder to process a folder of videos)")
+    if src.stat().st_size == 0:
+        raise InputError(f"cannot read {src}: the file is empty (0 bytes)")
     try:
         container = av.open(str(src))
+    except av.error.InvalidDataError as exc:
+        raise InputError(f"cannot read {src}: not a video FFmpeg can open (invalid data: damaged, cut short, or not "
+                         "a video)") from exc
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {src}: not a video FFmpeg can open ({exc})") from exc
+        raise InputError(f"cannot read {src}: not a video FFmpeg can open ({getattr(exc, 'strerror', None) or exc})") from exc
     if not container.streams.video:
         container.close()
         raise InputError(f"{src} has no video stream")
@@ -570,6 +588,9 @@ def _mask_sink(options: ProcessOptions, dst: Path) -> PngSequenceSink | None:
     if mine == theirs or theirs in mine.parents or mine in theirs.parents:
         raise OutputError(f"--mask-out {folder}: give a folder apart from the output {dst} (not it, not in it, "
                           "not around it)")
+    blocking = next((p for p in folder.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise OutputError(f"cannot create the mask folder {folder}: {blocking} is a file")
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

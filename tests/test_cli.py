@@ -80,16 +80,46 @@ def test_process_folder_inputs_of_one_name_keep_a_result_each(tmp_path, capsys):
         (["{clip}", "{tmp}/o.mp4", "--background", "transparent"], "transparent output needs .webm"),
         (["{clip}", "{tmp}/o.mp4", "--preset", "bogus"], "--preset bogus: not a libx264 preset (ultrafast, "),
         (["{clip}", "{tmp}/o.mp4", "--crf", "99"], "--crf 99: must be 0..51"),
+        # Each of these said something beside the point (an errno, "a picture output takes a picture input", a
+        # list of video types for a photo, "File exists"), or made a folder named like a file:
+        (["{tmp}/corrupt.mp4", "{tmp}/o.mp4"], "invalid data: damaged, cut short, or not a video"),
+        (["{tmp}/empty.mp4", "{tmp}/o.mp4"], "the file is empty (0 bytes)"),
+        (["{tmp}/phone.heic", "{tmp}/o.jpg"], "HEIC photos cannot be read here"),
+        (["{tmp}/photo.jpg", "{tmp}/o.gif"], "unsupported output type .gif for a picture (use .jpg"),
+        (["{clip}", "{tmp}/o.mp4", "--mask-out", "{clip}/masks"], "clip.mp4 is a file"),
+        (["{tmp}/*.mp4", "{tmp}/o.mp4"], "OUT is a folder, and this looks like a file name"),
     ],
 )
 def test_process_errors_are_one_clear_line(tmp_path, clip, capsys, args, message):
     (tmp_path / "corrupt.mp4").write_bytes(b"garbage" * 50)
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "phone.heic").write_bytes(b"\0\0\0\x18ftypheic" + b"\0" * 100)
+    (tmp_path / "photo.jpg").write_bytes(b"not read before the output is checked")
     argv = ["process", *(a.format(tmp=tmp_path, clip=clip) for a in args), "--quiet"]
     code, out, err = run(capsys, *argv)
     assert code != 0
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("personseg-live: error:") and message in lines[0], err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_pattern_matching_one_file_writes_into_the_folder_out_and_many_end_with_a_count(tmp_path, capsys):
+    """A quoted pattern is several inputs even when it matches one (it failed: "unsupported output type (none)"),
+    and a run over several files ends by saying how many were written."""
+    src = tmp_path / "in"
+    src.mkdir()
+    write_video(src / "a.mp4", frames=3)
+    code, _, err = run(capsys, "process", f"{src}/a*.mp4", tmp_path / "one")
+    assert code == 0 and probe(tmp_path / "one" / "a.mp4")["frames"] == 3, err
+    (src / "b.mp4").write_bytes(b"garbage" * 50)
+    code, _, err = run(capsys, "process", src, tmp_path / "two")
+    assert code == 1 and err.rstrip().endswith("personseg-live: 1 of 2 files written; 1 failure above"), err
+
+
+def test_transparent_png_frames_say_the_sound_was_not_kept(tmp_path, clip, capsys):
+    code, _, err = run(capsys, "process", clip, tmp_path / "frames", "--background", "transparent")
+    assert code == 0, err
+    assert "audio: not kept (1 track; PNG frames carry no sound)" in err and "no audio" not in err
 
 
 def test_cameras(capsys, monkeypatch):
