@@ -276,6 +276,9 @@ def cmd_process(args: argparse.Namespace) -> int:
     writing: list[Path] = []
     stop = _StopOnSignals(on_second=_quit_now(writing))
     failures = 0
+    if (args.preset, args.crf) != ("ultrafast", 20) and any(dst.suffix.lower() == ".webm" for _, dst, _ in jobs):
+        print("personseg-live: note: --preset and --crf set H.264's encoder; WebM (VP9) is written at its own fixed "
+              "settings", file=sys.stderr)
     with stop:
         for src, dst, job_options in jobs:
             if stop.requested.is_set():

@@ -116,6 +116,13 @@ def test_a_pattern_matching_one_file_writes_into_the_folder_out_and_many_end_wit
     assert code == 1 and err.rstrip().endswith("personseg-live: 1 of 2 files written; 1 failure above"), err
 
 
+def test_h264_settings_given_for_a_webm_say_they_do_not_apply(tmp_path, clip, capsys):
+    code, _, err = run(capsys, "process", clip, tmp_path / "o.webm", "--crf", "10", "--quiet")
+    assert code == 0 and "--preset and --crf set H.264's encoder; WebM (VP9)" in err, err  # they were dropped unsaid
+    code, _, err = run(capsys, "process", clip, tmp_path / "o.mp4", "--crf", "10", "--quiet")
+    assert code == 0 and "WebM" not in err, err
+
+
 def test_transparent_png_frames_say_the_sound_was_not_kept(tmp_path, clip, capsys):
     code, _, err = run(capsys, "process", clip, tmp_path / "frames", "--background", "transparent")
     assert code == 0, err
