@@ -214,7 +214,7 @@ def process_video(
             raise InputError(f"{src}: no video frames could be decoded")
         run.outputs.close()
         audio = bool(run.astreams) and isinstance(run.outputs.video, VideoFileSink)
-        notes = run.outputs.notes
+        notes = run.outputs.notes + run.room.note
         if run.astreams and not audio:
             notes = [f"audio: not kept ({len(run.astreams)} track{'s' if len(run.astreams) > 1 else ''}; PNG frames "
                      "carry no sound)", *notes]
@@ -305,6 +305,7 @@ class _Run:
     reader: threading.Thread
     composer: threading.Thread
     writer: threading.Thread
+    room: _RoomTally
 
     @classmethod
     def start(cls, container, src: Path, dst: Path, options: ProcessOptions, processor: FrameProcessor) -> "_Run":
@@ -344,12 +345,14 @@ class _Run:
             name="offline-read",
         )
         # The matte and compositing on their own thread: the caller's thread was the bottleneck (see _compose).
+        room = _RoomTally()
         composer = threading.Thread(
-            target=_compose, args=(processor, stream.segmented, encoded, stop, errors, options.mask_out is not None),
+            target=_compose, args=(processor, stream.segmented, encoded, stop, errors, options.mask_out is not None, room),
             name="offline-compose",
         )
         writer = threading.Thread(target=_write, args=(outputs, encoded, stop, errors), name="offline-write")
-        run = cls(vstream, astreams, fmt, rate, (height, width), outputs, stream, read_stop, reader, composer, writer)
+        run = cls(vstream, astreams, fmt, rate, (height, width), outputs, stream, read_stop, reader, composer, writer,
+                  room)
         for thread in (reader, composer, writer):
             thread.start()
         return run
@@ -458,8 +461,32 @@ def _process_stream(processor: FrameProcessor, stream: _Stream, *, batch_size: i
     return count
 
 
+@dataclass
+class _RoomTally:
+    """How often a room plate could not take part: the file's closing line says so (a wrong plate did nothing,
+    and nothing said it)."""
+
+    frames: int = 0
+    set_aside: int = 0
+
+    def count(self, room) -> None:
+        from .room import RoomStatus
+
+        if room is not None and room.status is not RoomStatus.OFF:
+            self.frames += 1
+            self.set_aside += room.status is RoomStatus.MISMATCH
+
+    @property
+    def note(self) -> list[str]:
+        if not self.set_aside:
+            return []
+        share = self.set_aside / self.frames
+        return [f"room plate: set aside on {share:.0%} of frames (it did not match the picture: a moved camera, "
+                "another room, other light)"]
+
+
 def _compose(processor: FrameProcessor, inp: queue.Queue, out: queue.Queue, stop: threading.Event, errors: list,
-             masks: bool) -> None:
+             masks: bool, room: _RoomTally | None = None) -> None:
     """The composer's thread: each frame's model answer through the matte (``FrameProcessor.finish``: the matte,
     the room cue, the compositor) in the order given, the frame over the new background, to the writer; audio
     packets and the end (None) passed along. The model stays on the caller's thread (``FrameProcessor.segment``).
@@ -479,6 +506,8 @@ def _compose(processor: FrameProcessor, inp: queue.Queue, out: queue.Queue, stop
                 continue
             _, frame, guide, low, pts, tb, index = item
             done = processor.finish(frame, guide, low)
+            if room is not None:
+                room.count(processor.room)
             mask = _mask_of(done.alpha) if masks else None
             composite = done.composite
             _put(out, ("i420" if is_i420(frame) else "video", composite, pts, tb, mask, index), stop, errors)

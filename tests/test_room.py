@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import signal
 import threading
 from dataclasses import replace
@@ -626,6 +627,22 @@ def test_process_with_a_plate_keys_what_is_not_the_room(room_files, tmp_path):
     assert plated[20][box].mean() > 192
     far = (slice(10, 100), slice(450, 630))
     assert plated[20][far].mean() < 10
+
+
+def test_process_says_when_the_plate_did_not_match_the_picture(room_files, tmp_path, capsys):
+    """A plate of another room (here the picture upside down) steps aside, as it should; the closing line now says
+    so (the run looked like one with the room's help)."""
+    from personseg_live.cli import main
+
+    src = room_files / "in.mp4"
+    wrong = tmp_path / "other_room.png"
+    cv2.imwrite(str(wrong), cv2.imread(str(room_files / "plate.png"))[::-1])
+    assert main(["process", str(src), str(tmp_path / "right.mp4"), "--plate", str(room_files / "plate.png")]) == 0
+    assert "room plate" not in capsys.readouterr().err
+    assert main(["process", str(src), str(tmp_path / "wrong.mp4"), "--plate", str(wrong)]) == 0
+    err = capsys.readouterr().err
+    share = re.search(r"room plate: set aside on (\d+)% of frames \(it did not match the picture", err)
+    assert share and int(share.group(1)) >= 90, err
 
 
 KITCHEN_PERSON = "ccp_0900"  # tests/data/people: a woman standing, 2/3 of the frame's height here
