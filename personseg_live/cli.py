@@ -198,14 +198,14 @@ def _process_options(args: argparse.Namespace):
 
 def _process_jobs(args: argparse.Namespace, options) -> list[tuple[Path, Path, object]]:
     """(input, output, options) per file; OutputError/InputError with the reason when there are none."""
-    from .offline import expand_inputs, output_for
+    from .offline import expand_inputs, is_pattern, output_for
     from .picture import PICTURE_EXTS
     from .video.sinks import VIDEO_CODECS, OutputError, is_png_sequence
 
     inputs = expand_inputs(args.input)
     out = Path(args.output).expanduser()
     transparent = options.background.mode == "transparent"
-    many = len(inputs) > 1 or Path(args.input).is_dir() or any(c in args.input for c in "*?[")
+    many = len(inputs) > 1 or Path(args.input).is_dir() or is_pattern(args.input)
     if many:  # a pattern is many inputs even when it matches one: the same OUT, a folder, either way
         if out.exists() and not out.is_dir():
             raise OutputError(f"{out} is a file; with several inputs OUT must be a folder")

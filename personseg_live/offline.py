@@ -125,6 +125,11 @@ def parse_background(value: str, *, blur: int | None = None) -> BackgroundSettin
     return base
 
 
+def is_pattern(spec: str) -> bool:
+    """A glob pattern, not a file that has * ? or [ in its name ("talk [final].mp4", as downloads are named)."""
+    return any(c in spec for c in "*?[") and not Path(spec).expanduser().exists()
+
+
 def expand_inputs(spec: str) -> list[Path]:
     """A file, a folder (its videos and pictures) or a glob pattern -> the files, sorted."""
     from .picture import PICTURE_EXTS
@@ -136,7 +141,7 @@ def expand_inputs(spec: str) -> list[Path]:
         if not files:
             raise InputError(f"no videos or pictures ({', '.join(kinds)}) in folder {path}")
         return files
-    if any(c in spec for c in "*?["):
+    if is_pattern(spec):
         files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
         if not files:
             raise InputError(f"no files match {spec!r}")

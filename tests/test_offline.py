@@ -195,6 +195,9 @@ def test_expand_inputs(tmp_path):
     assert [p.name for p in expand_inputs(str(tmp_path / "*.mp4"))] == ["b.mp4"]
     with pytest.raises(InputError):
         expand_inputs(str(tmp_path / "*.mkv"))
+    # A name with brackets, as downloads have, is that file, not a pattern matching nothing ("no files match").
+    (tmp_path / "talk [final].mp4").write_bytes(b"x")
+    assert expand_inputs(str(tmp_path / "talk [final].mp4")) == [tmp_path / "talk [final].mp4"]
 
 
 @pytest.mark.parametrize("kind", ["image", "video"])
