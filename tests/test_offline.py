@@ -79,31 +79,38 @@ def test_transparent_webm(tmp_path, segmenter):
     assert alpha.min() < 64 and alpha.max() > 192
 
 
-@pytest.mark.parametrize("suffix", [".mov", ".mkv", ".avi"])  # Matroska and AVI keep no layout: "2 channels"
-def test_pcm_audio_is_reencoded_to_aac(tmp_path, segmenter, suffix):
-    """An old camera's MJPEG + PCM AVI to .mp4 failed with "Invalid argument": AAC takes no unnamed layout."""
+def _clip_with_audio(path, *, frames: int, audio: str, rate: int, samples: np.ndarray, fmt: str, video="libx264"):
+    """A short clip with one stereo audio track of ``audio`` (``samples``: one frame's, repeated for a second)."""
     import av
     from fractions import Fraction
 
     from videos import synthetic_frame
 
-    src = tmp_path / f"pcm{suffix}"
-    with av.open(str(src), "w") as out:
-        mjpeg = suffix == ".avi"  # what such a camera records
-        video = out.add_stream("mjpeg" if mjpeg else "libx264", rate=30)
-        video.width, video.height, video.pix_fmt = 160, 96, "yuvj420p" if mjpeg else "yuv420p"
-        audio = out.add_stream("pcm_s16le", rate=48000)
-        audio.layout = "stereo"
-        for i in range(30):
+    with av.open(str(path), "w") as out:
+        vstream = out.add_stream(video, rate=30)
+        vstream.width, vstream.height = 160, 96
+        vstream.pix_fmt = "yuvj420p" if video == "mjpeg" else "yuv420p"
+        astream = out.add_stream(audio, rate=rate)
+        astream.layout = "stereo"
+        for i in range(frames):
             vf = av.VideoFrame.from_ndarray(synthetic_frame(i), format="bgr24")
             vf.pts, vf.time_base = i, Fraction(1, 30)
-            out.mux(video.encode(vf))
-        out.mux(video.encode(None))
-        for t in range(0, 48000, 1024):
-            af = av.AudioFrame.from_ndarray(np.zeros((1, 2048), np.int16), format="s16", layout="stereo")
-            af.sample_rate, af.pts, af.time_base = 48000, t, Fraction(1, 48000)
-            out.mux(audio.encode(af))
-        out.mux(audio.encode(None))
+            out.mux(vstream.encode(vf))
+        out.mux(vstream.encode(None))
+        for t in range(0, frames * rate // 30, samples.shape[-1] // (2 if samples.shape[0] == 1 else 1)):
+            af = av.AudioFrame.from_ndarray(samples, format=fmt, layout="stereo")
+            af.sample_rate, af.pts, af.time_base = rate, t, Fraction(1, rate)
+            out.mux(astream.encode(af))
+        out.mux(astream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mkv", ".avi"])  # Matroska and AVI keep no layout: "2 channels"
+def test_pcm_audio_is_reencoded_to_aac(tmp_path, segmenter, suffix):
+    """An old camera's MJPEG + PCM AVI to .mp4 failed with "Invalid argument": AAC takes no unnamed layout."""
+    src = _clip_with_audio(tmp_path / f"pcm{suffix}", frames=30, audio="pcm_s16le", rate=48000, fmt="s16",
+                           samples=np.zeros((1, 2048), np.int16),  # packed stereo: 1024 samples a frame
+                           video="mjpeg" if suffix == ".avi" else "libx264")  # what such a camera records
     dst = tmp_path / "out.mp4"
     process_video(src, dst, ProcessOptions(), segmenter=segmenter, progress=False)
     a, b = probe(src), probe(dst)
@@ -297,27 +304,8 @@ def test_every_audio_track_survives(tmp_path, segmenter):
 
 def test_mp3_audio_is_copied_where_the_container_takes_it(tmp_path, segmenter):
     """MP3 decodes as "mp3float": the name did not match the formats MP4 takes, and it was re-encoded to AAC."""
-    import av
-    from fractions import Fraction
-
-    from videos import synthetic_frame
-
-    src = tmp_path / "talk.mkv"
-    with av.open(str(src), "w") as out:
-        video = out.add_stream("libx264", rate=30)
-        video.width, video.height, video.pix_fmt = 160, 96, "yuv420p"
-        audio = out.add_stream("libmp3lame", rate=44100)
-        audio.layout = "stereo"
-        for i in range(15):
-            vf = av.VideoFrame.from_ndarray(synthetic_frame(i), format="bgr24")
-            vf.pts, vf.time_base = i, Fraction(1, 30)
-            out.mux(video.encode(vf))
-        out.mux(video.encode(None))
-        for t in range(0, 22050, 1152):
-            af = av.AudioFrame.from_ndarray(np.zeros((2, 1152), np.float32), format="fltp", layout="stereo")
-            af.sample_rate, af.pts, af.time_base = 44100, t, Fraction(1, 44100)
-            out.mux(audio.encode(af))
-        out.mux(audio.encode(None))
+    src = _clip_with_audio(tmp_path / "talk.mkv", frames=15, audio="libmp3lame", rate=44100, fmt="fltp",
+                           samples=np.zeros((2, 1152), np.float32))
     report = process_video(src, tmp_path / "out.mp4", ProcessOptions(), segmenter=segmenter, progress=False)
     assert report.notes[0] == "audio: 1 track (mp3 copied)"
     assert probe(tmp_path / "out.mp4")["audio_codec"].startswith("mp3")  # PyAV names its decoder: mp3float
