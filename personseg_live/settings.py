@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -120,19 +121,40 @@ def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
     """(settings, warnings). Missing file: defaults, no warning. Anything bad: defaults for that part."""
     path = Path(path) if path is not None else settings_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return Settings(), []
     except OSError as exc:
-        return Settings(), [f"{path}: cannot read settings ({exc}); using defaults"]
+        return Settings(), [f"{path}: cannot read settings ({exc.strerror or exc}); using defaults"]
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # Bytes, not text: a stray non-UTF-8 byte (an editor's Latin-1 save) is a bad file, not a crash.
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return Settings(), [f"{path}: not UTF-8 text (byte {exc.start}); using defaults"]
+    except json.JSONDecodeError as exc:
         return Settings(), [f"{path}: not valid JSON ({exc}); using defaults"]
     warnings: list[str] = []
     # remembered(): a file written by an older version may still hold a clip or before/after.
     settings = remembered(_from_dict(Settings, data, "settings", warnings))
     return settings, [f"{path}: {w}" for w in warnings]
+
+
+def keep_copy(path: Path) -> Path | None:
+    """Copy a settings file that did not load cleanly to ``<stem>.broken.json`` (``-2``, ``-3``, ... when
+    taken) before the app writes its defaults over it: what the user had is not lost. None when there is
+    no file or it cannot be copied."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    for n in range(1, 1000):
+        copy = path.with_name(f"{path.stem}.broken{'' if n == 1 else f'-{n}'}{path.suffix}")
+        if not copy.exists():
+            break
+    try:
+        shutil.copy2(path, copy)
+    except OSError:
+        return None
+    return copy
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:

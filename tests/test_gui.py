@@ -525,6 +525,19 @@ def test_corrupt_settings_open_with_defaults_and_a_warning(open_window, clip, se
     assert window.settings.matte == MatteSettings()
 
 
+def test_a_broken_settings_file_is_kept_before_the_window_saves_over_it(open_window, clip, settings_file):
+    """Nothing lost: the user's file (a stray Latin-1 byte in it) is copied aside before close writes defaults;
+    the window says where the copy is."""
+    broken = b'{"matte": {"threshold": 0.7}, "background": {"path": "/home/me/caf\xe9.jpg"}}'
+    settings_file.write_bytes(broken)
+    window = open_window(source_args(clip))
+    copy = settings_file.with_name("settings.broken.json")
+    assert str(copy) in window.statusBar().currentMessage()
+    window.close()
+    assert copy.read_bytes() == broken
+    assert load_settings(settings_file) == (Settings(), [])  # the window's own save reads cleanly again
+
+
 def test_no_camera_falls_back_to_the_demo_clip(open_window, settings_file, qtbot, monkeypatch):
     from personseg_live.video import sources
 

@@ -10,6 +10,7 @@ from personseg_live.settings import (
     MatteSettings,
     Settings,
     SourceSettings,
+    keep_copy,
     load_settings,
     save_settings,
     is_camera_spec,
@@ -60,6 +61,26 @@ def test_corrupt_json_gives_defaults_and_warning(tmp_path):
     s, warnings = load_settings(path)
     assert s == Settings()
     assert len(warnings) == 1 and "not valid JSON" in warnings[0]
+
+
+def test_a_non_utf8_byte_gives_defaults_and_a_warning(tmp_path):
+    """An editor's Latin-1 save ('caf\xe9' in a path) is a bad file, not a crash at start-up or in doctor."""
+    path = tmp_path / "settings.json"
+    path.write_bytes(b'{"background": {"mode": "image", "path": "/home/me/caf\xe9.jpg"}}')
+    s, warnings = load_settings(path)
+    assert s == Settings()
+    assert len(warnings) == 1 and "not UTF-8" in warnings[0] and str(path) in warnings[0]
+
+
+def test_keep_copy_never_replaces_an_earlier_copy(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text("{first")
+    assert keep_copy(path) == tmp_path / "settings.broken.json"
+    path.write_text("{second")
+    assert keep_copy(path) == tmp_path / "settings.broken-2.json"
+    assert (tmp_path / "settings.broken.json").read_text() == "{first"
+    assert (tmp_path / "settings.broken-2.json").read_text() == "{second"
+    assert keep_copy(tmp_path / "absent.json") is None
 
 
 def test_bad_parts_fall_back_individually(tmp_path):

@@ -39,13 +39,18 @@ def run_gui(args: argparse.Namespace | None = None, *, settings_path: str | Path
 def create_window(args: argparse.Namespace | None = None, *, settings_path: str | Path | None = None, segmenter=None):
     """The main window for ``args``, its pipeline started: settings loaded (a bad file gives defaults
     and a warning in the status bar), then the command line applied on top."""
-    from ..settings import load_settings
+    from ..settings import keep_copy, load_settings, settings_path as default_settings_path
     from .main_window import MainWindow
 
     args = args if args is not None else argparse.Namespace()
     settings_path = settings_path or getattr(args, "settings", None)
     settings_path = Path(settings_path) if settings_path else None
     loaded, warnings = load_settings(settings_path)
+    if warnings:
+        # The window saves its settings over this file: keep what the user had first.
+        copy = keep_copy(settings_path or default_settings_path())
+        if copy is not None:
+            warnings.append(f"the file as it was is kept as {copy}")
     settings, overrides, arg_warnings = apply_args(loaded, args)
     return MainWindow(
         settings,
