@@ -20,6 +20,7 @@ class EventKind(StrEnum):
     SOURCE_LOST = "source_lost"  # a camera failed; retries follow
     SOURCE_RETRY = "source_retry"  # retry_in_s: the back-off before the next attempt
     SOURCE_ENDED = "source_ended"  # a file without loop reached its end
+    SOURCE_FAILED = "source_failed"  # a file could not be opened; no picture until another source is chosen
     MODEL_LOADED = "model_loaded"  # model: now in use
     MODEL_FAILED = "model_failed"  # model: the one that failed; the previous model (if any) keeps running
     VCAM_ERROR = "vcam_error"  # the virtual camera could not open or stopped

@@ -41,7 +41,7 @@ from .video.sources import Source, SourceError, open_source
 
 log = logging.getLogger(__name__)
 #: Events logged as warnings (the rest at info level: visible with -v).
-_TROUBLE = {EventKind.ERROR, EventKind.MODEL_FAILED, EventKind.VCAM_ERROR, EventKind.SOURCE_LOST}
+_TROUBLE = {EventKind.ERROR, EventKind.MODEL_FAILED, EventKind.VCAM_ERROR, EventKind.SOURCE_LOST, EventKind.SOURCE_FAILED}
 
 #: Back-off between attempts to reopen a lost camera (seconds); the last value repeats.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
@@ -279,7 +279,7 @@ class Pipeline:
                         if is_camera_spec(settings.spec):
                             attempt = self._retry_wait(str(exc), attempt, lost=False)
                         else:  # a file does not come back by waiting: say so and wait for another choice
-                            self._emit(EventKind.ERROR, str(exc))
+                            self._emit(EventKind.SOURCE_FAILED, str(exc))
                             self._source_changed.wait()
                         continue
                     generation += 1

@@ -385,6 +385,20 @@ def test_switch_source_live(open_window, clip, square_clip, qtbot):
     assert not window.source_panel.resolution_combo.isEnabled()  # a file plays at its own size
 
 
+def test_a_source_that_fails_to_open_leaves_no_stale_picture(open_window, clip, qtbot, tmp_path):
+    """Switching to a damaged file: the old clip's last frame, its frame rate and its name in the title
+    would say it still plays; the window says what failed instead."""
+    window = open_window(source_args(clip))
+    qtbot.waitUntil(lambda: window.stats_label.text() != "— fps", timeout=FIRST_FRAME_MS)
+    damaged = tmp_path / "holiday.mp4"
+    damaged.write_bytes(b"\x00\x00\x00\x18ftypmp42 half a download")
+    window.source_panel.choose_file(damaged)
+    qtbot.waitUntil(lambda: window.preview.current_image() is None, timeout=FIRST_FRAME_MS)
+    assert window.stats_label.text() == "— fps"
+    assert "holiday.mp4" in window.windowTitle() and clip.name not in window.windowTitle()
+    assert "holiday.mp4" in window.source_label.text()
+
+
 def test_keyboard_shortcuts_are_listed_and_work(open_window, clip, qtbot):
     window = open_window(source_args(clip))
     keys = dict(window.shortcut_rows())

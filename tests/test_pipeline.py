@@ -138,7 +138,7 @@ def test_missing_file_is_an_event_not_a_crash(tmp_path, segmenter, clip):
     rec = Recorder()
     p = make(Settings(source=SourceSettings(spec=str(tmp_path / "missing.mp4"))), rec, segmenter)
     p.start()
-    rec.wait(lambda: "error" in rec.kinds())
+    rec.wait(lambda: EventKind.SOURCE_FAILED in rec.kinds())
     assert "missing.mp4" in rec.events[0].message
     p.set_source(SourceSettings(spec=str(clip)))  # a good choice afterwards works
     rec.wait(lambda: len(rec.frames) >= 2)

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self._cameras: list | None = None  # None until enumerated
         self._source_message = ""
         self._frozen = False
+        self._no_source = False  # a source failed to open and none has opened since
         self._held = None  # the FrameResult on screen, so before/after can redraw it (frozen or not)
         self._closed = False
         self._last_stats = 0.0
@@ -317,7 +318,8 @@ class MainWindow(QMainWindow):
     # Pipeline output (GUI thread, via the bridge) ---------------------------------------------------------
 
     def _on_frame(self, result) -> None:
-        if self._closed:
+        # After a source failed to open, a frame can only be the old source's last one, still in flight.
+        if self._closed or self._no_source:
             return
         if not self._got_frame:
             self._got_frame = True
@@ -344,18 +346,29 @@ class MainWindow(QMainWindow):
             self._vcam_failed(message)
         elif kind is EventKind.VCAM_NOTICE:  # e.g. transparent cannot reach the camera: it gets a blur instead
             self.show_warning(f"Virtual camera: {message}", 15000)
-        elif kind in (EventKind.ERROR, EventKind.MODEL_FAILED):
+        elif kind in (EventKind.ERROR, EventKind.MODEL_FAILED, EventKind.SOURCE_FAILED):
             if kind is EventKind.MODEL_FAILED:
                 self._model_failed()  # the source is fine: its status line keeps saying so
             else:
                 self.source_label.setText(message)
-            self.preview.set_placeholder(message)  # shown only while there is no picture yet
+            if kind is EventKind.SOURCE_FAILED:
+                # No picture comes until another choice: the last one of the old source, a rate and a
+                # title naming it would say it still plays.
+                self._source_message = message
+                self._no_source = True
+                self._held = None  # before/after must not redraw it either
+                self.preview.clear(message)
+                self.stats_label.setText("— fps")
+                self.setWindowTitle(f"personseg-live — {message}")
+            else:
+                self.preview.set_placeholder(message)  # shown only while there is no picture yet
             box = self.error_box
             if box is not None and box.isVisible():
                 box.setText(message)  # one box, however often the pipeline repeats itself
             else:
                 self.error_box = self._message_box(QMessageBox.Icon.Critical, "personseg-live", message)
         elif kind is EventKind.SOURCE_OPENED:
+            self._no_source = False
             self._source_message = message
             self._update_source_label()
             self._show_device_info()
