@@ -536,6 +536,8 @@ def test_corrupt_settings_open_with_defaults_and_a_warning(open_window, clip, se
     window = open_window(source_args(clip))
     assert window.statusBar().currentMessage()  # the warning is shown
     assert "setting" in window.statusBar().currentMessage().lower()
+    assert window.statusBar().currentMessage().count(str(settings_file)) == 1
+    assert not window.source_label.isVisible()  # the message is not drawn over it
     assert window.settings.matte == MatteSettings()
 
 
@@ -546,7 +548,7 @@ def test_a_broken_settings_file_is_kept_before_the_window_saves_over_it(open_win
     settings_file.write_bytes(broken)
     window = open_window(source_args(clip))
     copy = settings_file.with_name("settings.broken.json")
-    assert str(copy) in window.statusBar().currentMessage()
+    assert copy.name in window.statusBar().currentMessage()
     window.close()
     assert copy.read_bytes() == broken
     assert load_settings(settings_file) == (Settings(), [])  # the window's own save reads cleanly again

@@ -48,9 +48,10 @@ def create_window(args: argparse.Namespace | None = None, *, settings_path: str 
     loaded, warnings = load_settings(settings_path)
     if warnings:
         # The window saves its settings over this file: keep what the user had first.
-        copy = keep_copy(settings_path or default_settings_path())
+        where = settings_path or default_settings_path()
+        copy = keep_copy(where)
         if copy is not None:
-            warnings.append(f"the file as it was is kept as {copy}")
+            warnings.append(f"{where}: kept as it was in {copy.name}")  # beside it
     settings, overrides, arg_warnings = apply_args(loaded, args)
     return MainWindow(
         settings,

@@ -133,16 +133,32 @@ class MainWindow(QMainWindow):
         self.pipeline.start()
 
         # Said once, at start: settings that fell back to defaults, an NVIDIA GPU left idle for want of TensorFlow.
-        notes = [f"Settings: {'; '.join(warnings)}"] if warnings else []
+        notes = self._settings_notes(warnings)
         advice = gpu_advice(settings.backend)
         if advice:
             notes.append(advice[0].upper() + advice[1:])
-        if notes:
-            self.show_warning(" · ".join(notes))
+        # Shown once the window is: a status-bar message set before show() is drawn over the source label.
+        self._startup_note = " · ".join(notes)
         if enumerate_cameras:
             self._enumerate_cameras()
         self._update_badges()
         self.preview.setFocus()
+
+    def _settings_notes(self, warnings: Sequence[str]) -> list[str]:
+        """One note for the settings file's problems, its path said once, not once per problem."""
+        from ..settings import settings_path
+
+        where = str(self.settings_path or settings_path())
+        in_file = [w.removeprefix(f"{where}: ") for w in warnings if w.startswith(f"{where}: ")]
+        others = [w for w in warnings if not w.startswith(f"{where}: ")]
+        notes = [f"Settings file {where}: {'; '.join(in_file)}"] if in_file else []
+        return notes + [f"Settings: {w}" for w in others]
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().showEvent(event)
+        if self._startup_note:
+            note, self._startup_note = self._startup_note, ""
+            QTimer.singleShot(0, lambda: self.show_warning(note))
 
     # Building ----------------------------------------------------------------------------------------
 
