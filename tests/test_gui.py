@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import signal
@@ -552,6 +553,21 @@ def test_a_broken_settings_file_is_kept_before_the_window_saves_over_it(open_win
     window.close()
     assert copy.read_bytes() == broken
     assert load_settings(settings_file) == (Settings(), [])  # the window's own save reads cleanly again
+
+
+def test_a_remembered_background_picture_that_went_away_shows_as_the_blur_it_is(open_window, clip, settings_file, tmp_path):
+    """The pipeline blurs when the picture is gone: the panel says so too (no blank tile pressed, no error
+    box at start), and the missing path is not written back."""
+    gone = tmp_path / "holiday.jpg"
+    settings_file.write_text(json.dumps({"background": {"mode": "image", "path": str(gone)}}))
+    window = open_window(source_args(clip))
+    assert window.background_panel.mode_buttons["blur"].isChecked()
+    assert str(gone) not in window.background_panel.picture_tiles
+    assert "holiday.jpg" in window.statusBar().currentMessage()
+    assert window.error_box is None
+    window.close()
+    saved, _ = load_settings(settings_file)
+    assert (saved.background.mode, saved.background.path) == ("blur", None)
 
 
 def test_no_camera_falls_back_to_the_demo_clip(open_window, settings_file, qtbot, monkeypatch):

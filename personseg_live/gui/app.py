@@ -53,14 +53,30 @@ def create_window(args: argparse.Namespace | None = None, *, settings_path: str 
         if copy is not None:
             warnings.append(f"{where}: kept as it was in {copy.name}")  # beside it
     settings, overrides, arg_warnings = apply_args(loaded, args)
+    settings, gone = shown_background(settings)
     return MainWindow(
         settings,
         settings_path=settings_path,
-        warnings=[*warnings, *arg_warnings],
+        warnings=[*warnings, *arg_warnings, *gone],
         saved=loaded,
         session_overrides=overrides,
         segmenter=segmenter,
     )
+
+
+def shown_background(settings):
+    """(settings, warnings): a background picture or video that went away since it was chosen becomes a blur,
+    what the pipeline would show anyway, so that the panel shows that and the file is not saved again."""
+    from ..compose.effects import BackgroundError, check_media
+
+    bg = settings.background
+    if bg.mode not in ("image", "video") or not bg.path:
+        return settings, []
+    try:
+        check_media(bg.path)
+    except BackgroundError as exc:
+        return replace(settings, background=replace(bg, mode="blur", path=None)), [f"{exc}; using a blur instead"]
+    return settings, []
 
 
 def apply_args(settings, args: argparse.Namespace):
