@@ -342,6 +342,12 @@ def test_a_file_dropped_on_the_picture_plays_and_on_the_background_panel_becomes
     assert window.settings.source.spec == str(square_clip)  # the source stays
     assert drop([photo], window.preview)  # a photo on the picture: it plays, like a camera pointed at it
     wait_frame(window, qtbot, lambda r: r.original.shape[:2] == cv2.imread(str(photo)).shape[:2])
+    broken = tmp_path / "holiday.jpg"
+    broken.write_bytes(b"\xff\xd8 half a download")
+    window.statusBar().clearMessage()
+    assert not drop([broken], window.background_panel)  # refused: its box says why, the status bar not "Background: …"
+    assert window.settings.background.path == str(photo)
+    assert "holiday.jpg" not in window.statusBar().currentMessage()
 
 
 def test_a_background_file_that_cannot_be_shown_gets_no_tile_and_changes_nothing(open_window, clip, qtbot, tmp_path, monkeypatch):

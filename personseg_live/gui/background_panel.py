@@ -248,18 +248,19 @@ class BackgroundPanel(QWidget):
         else:
             self._apply(mode=choice)
 
-    def choose_file(self, path: str | Path) -> None:
-        """Use an image or video file as the background (what the file dialog does). A file that cannot be shown
-        gets no tile and changes nothing: ``problem`` says why."""
+    def choose_file(self, path: str | Path) -> bool:
+        """Use an image or video file as the background (what the file dialog does); whether it was taken.
+        A file that cannot be shown gets no tile and changes nothing: ``problem`` says why."""
         path = str(path)
         try:
             check_media(path)
         except BackgroundError as exc:
             self._show(self._settings)
             self.problem.emit(str(exc))
-            return
+            return False
         self._add_picture_tile(path)
         self._apply(mode=media_mode(path), path=path)
+        return True
 
     def choose_color(self, color: str | QColor) -> None:
         self._apply(mode="color", color=QColor(color).name().upper())

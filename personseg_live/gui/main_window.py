@@ -764,7 +764,9 @@ class MainWindow(QMainWindow):
         target = self.childAt(event.position().toPoint())
         panel = self.background_panel
         if target is not None and (target is panel or panel.isAncestorOf(target)):
-            panel.choose_file(path)
+            if not panel.choose_file(path):  # its message box says why; the file snaps back
+                event.ignore()
+                return
             self.statusBar().showMessage(f"Background: {path.name}", 3000)
         else:
             self.source_panel.choose_file(path)
