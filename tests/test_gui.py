@@ -898,6 +898,8 @@ def test_transparent_never_sends_the_room_to_the_virtual_camera(open_window, qtb
     assert change[room].mean() > 4 * max(1.0, change[result.alpha > 0.95].mean())  # the room changed, the person not
     qtbot.waitUntil(lambda: "transparency" in window.statusBar().currentMessage(), timeout=FIRST_FRAME_MS)
     assert window.preview.badges() == ["● VIRTUAL CAMERA LIVE · BLURRED"]
+    window.background_panel.mode_buttons["color"].click()  # what the notice said no longer holds: it goes
+    assert "transparency" not in window.statusBar().currentMessage()
 
 
 def test_a_thread_that_will_not_stop_is_reported_on_close(open_window, qtbot, monkeypatch):

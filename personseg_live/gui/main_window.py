@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self._source_message = ""
         self._frozen = False
         self._no_source = False  # a source failed to open and none has opened since
+        self._vcam_notice = ""  # the virtual camera's notice in the status bar, until it stops holding
         self._held = None  # the FrameResult on screen, so before/after can redraw it (frozen or not)
         self._closed = False
         self._last_stats = 0.0
@@ -361,7 +362,8 @@ class MainWindow(QMainWindow):
         if kind is EventKind.VCAM_ERROR:
             self._vcam_failed(message)
         elif kind is EventKind.VCAM_NOTICE:  # e.g. transparent cannot reach the camera: it gets a blur instead
-            self.show_warning(f"Virtual camera: {message}", 15000)
+            self._vcam_notice = f"Virtual camera: {message}"
+            self.show_warning(self._vcam_notice, 15000)
         elif kind in (EventKind.ERROR, EventKind.MODEL_FAILED, EventKind.SOURCE_FAILED):
             if kind is EventKind.MODEL_FAILED:
                 self._model_failed()  # the source is fine: its status line keeps saying so
@@ -438,11 +440,18 @@ class MainWindow(QMainWindow):
         self._changed("source" if picked_another else None)
 
     def _on_background_changed(self, background) -> None:
+        if background.mode != "transparent":
+            self._drop_vcam_notice()  # what it said (a blur instead of transparency) no longer holds
         self.settings = replace(self.settings, background=background)
         self.pipeline.set_background(background)
         self._show_background_mode()
         self._update_badges()
         self._changed("background")
+
+    def _drop_vcam_notice(self) -> None:
+        if self._vcam_notice and self.statusBar().currentMessage() == self._vcam_notice:
+            self.statusBar().clearMessage()
+        self._vcam_notice = ""
 
     def _choose_background(self, choice: str) -> None:
         self.background_panel.set_choice(choice)
