@@ -288,8 +288,10 @@ def test_controls_reach_the_pipeline(open_window, clip, qtbot):
     assert window.settings.matte.threshold == pytest.approx(0.8)
 
     window.background_panel.mode_buttons["blur"].click()
+    assert window.background_panel.blur_value.text() == "25"  # the strength, not the slider's position (70)
     window.background_panel.blur_slider.setValue(85)  # the slider is perceptual: 85 % is strength 50
     assert backgrounds.calls[-1][0].mode == "blur" and backgrounds.calls[-1][0].blur_strength == 50
+    assert window.background_panel.blur_value.text() == "50"
 
 
 def test_background_picture_from_a_file(open_window, clip, qtbot, tmp_path, monkeypatch):
@@ -810,13 +812,13 @@ def test_help_menu_shows_the_doctor_report(open_window, clip, qtbot):
     assert all(line.startswith(("ok    ", "FAIL  ")) for line in lines[:-1])
 
 
-def test_an_idle_gpu_is_mentioned_in_the_status_bar(open_window, clip, monkeypatch):
+def test_an_idle_gpu_is_mentioned_in_the_status_bar(open_window, clip, monkeypatch, qtbot):
     from personseg_live.model import backends
 
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # a lean install ...
     monkeypatch.setattr(backends, "nvidia_gpu_present", lambda root="/": True)  # ... on an NVIDIA machine
     window = open_window(source_args(clip), wait_first=False)
-    assert f"{backends.GPU_EXTRA} uses the GPU" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: f"{backends.GPU_EXTRA} uses the GPU" in window.statusBar().currentMessage(), timeout=2000)
 
 
 def test_blur_strength_and_edge_scales():

@@ -25,11 +25,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledSlider
 
 from .. import assets
 from ..compose.effects import BackgroundError, check_media
@@ -197,9 +197,14 @@ class BackgroundPanel(QWidget):
             self._add_picture_tile(settings.path)
         self._place_add_tile()
 
-        self.blur_slider = QLabeledSlider(Qt.Orientation.Horizontal)
+        # A plain slider and a label of its own: the slider is perceptual (position 70 is strength 25), and a
+        # labelled slider would show the position, a number the user finds nowhere else.
+        self.blur_slider = QSlider(Qt.Orientation.Horizontal)
         self.blur_slider.setRange(0, 100)
         self.blur_slider.setToolTip("Blur strength: from a hint of softness to unrecognisable")
+        self.blur_value = QLabel()
+        self.blur_value.setMinimumWidth(self.blur_value.fontMetrics().horizontalAdvance("100") + 4)
+        self.blur_value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.color_button = QPushButton("Colour…")
         self.color_swatch = QLabel()
         self.color_swatch.setFixedSize(28, 20)
@@ -209,6 +214,7 @@ class BackgroundPanel(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("Strength"))
         row.addWidget(self.blur_slider, 1)
+        row.addWidget(self.blur_value)
         self.color_row = QWidget()
         row = QHBoxLayout(self.color_row)
         row.setContentsMargins(0, 0, 0, 0)
@@ -298,6 +304,7 @@ class BackgroundPanel(QWidget):
         self.blur_slider.blockSignals(True)
         self.blur_slider.setValue(blur_position(s.blur_strength))
         self.blur_slider.blockSignals(False)
+        self.blur_value.setText(str(s.blur_strength))
         self.blur_row.setVisible(s.mode == "blur")
         self.color_row.setVisible(s.mode == "color")
         self.color_swatch.setStyleSheet(f"background: {s.color}; border: 1px solid palette(mid);")
