@@ -747,6 +747,7 @@ def test_a_model_that_no_longer_loads_falls_back_to_the_default(clip, qtbot, set
     window.show()
     qtbot.waitUntil(lambda: window.error_box is not None, timeout=FIRST_FRAME_MS)
     assert "no-such-model" in window.error_box.text()
+    assert "Using the default model instead" in window.error_box.text()  # what happens next, not only what failed
     qtbot.waitUntil(lambda: window.preview.frames_shown > 0, timeout=FIRST_FRAME_MS)  # the default runs
     assert window.settings.model == "default" and window.model_panel.model() == "default"
     qtbot.waitUntil(lambda: clip.name in window.source_label.text(), timeout=FIRST_FRAME_MS)  # not the model's error

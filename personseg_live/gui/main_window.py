@@ -366,7 +366,9 @@ class MainWindow(QMainWindow):
             self.show_warning(self._vcam_notice, 15000)
         elif kind in (EventKind.ERROR, EventKind.MODEL_FAILED, EventKind.SOURCE_FAILED):
             if kind is EventKind.MODEL_FAILED:
-                self._model_failed()  # the source is fine: its status line keeps saying so
+                fallback = self._model_failed()  # the source is fine: its status line keeps saying so
+                if fallback:
+                    message = f"{message}\n\nUsing the {fallback} model instead."
             else:
                 self.source_label.setText(message)
             if kind is EventKind.SOURCE_FAILED:
@@ -509,10 +511,11 @@ class MainWindow(QMainWindow):
         self.room.set_auto_learn(defaults.room.auto_learn)
         self.statusBar().showMessage("Settings reset to the defaults", 3000)
 
-    def _model_failed(self) -> None:
+    def _model_failed(self) -> str | None:
+        """Switch to the fallback model; its name, or None when the fallback itself is what failed."""
         model, backend = self._fallback_model
         if (self.settings.model, self.settings.backend) == (model, backend):
-            return  # the fallback itself failed: nothing better to offer than the error box
+            return None  # nothing better to offer than the error box
         self.settings = replace(self.settings, model=model, backend=backend)
         self.model_panel.set_model(model, backend)
         self._changed("model")
@@ -520,6 +523,7 @@ class MainWindow(QMainWindow):
             self.pipeline.segmenter_info
         except Exception:  # no model runs at all (it failed at start-up): load the fallback
             self.pipeline.set_model(model, backend)
+        return model
 
     def _show_result(self, result) -> None:
         self.preview.show_frame(result.original if self.settings.show_original else result.composite)
