@@ -936,6 +936,44 @@ def test_a_thread_that_will_not_stop_is_reported_on_close(open_window, qtbot, mo
     assert len(told) == 1 and "personseg-capture" in told[0]
 
 
+def test_a_camera_that_goes_away_is_not_named_in_the_title_as_if_it_played(open_window, qtbot, monkeypatch):
+    import personseg_live.pipeline as pipeline_module
+    from personseg_live.video.sources import SourceError
+
+    opened, unplug = [], threading.Event()
+
+    class UnpluggedCamera:  # frames until the test unplugs it
+        fps, size, name = 30.0, (160, 96), "Desk camera"
+
+        def __init__(self):
+            self.left = 2
+
+        def read(self):
+            if self.left == 0:
+                unplug.wait(20)
+                raise SourceError("camera 0 stopped delivering frames")
+            self.left -= 1
+            return np.zeros((96, 160, 3), np.uint8), time.monotonic()
+
+        def close(self):
+            pass
+
+    def open_source(settings):
+        if opened:
+            raise SourceError("camera 0 is not connected")
+        opened.append(1)
+        return UnpluggedCamera()
+
+    monkeypatch.setattr(pipeline_module, "open_source", open_source)
+    window = open_window(argparse.Namespace(source="0", background=None, model=None))
+    # Once the camera list is in (it redraws the source line): the title says where the picture comes from.
+    qtbot.waitUntil(lambda: window._cameras is not None and "Desk camera" in window.windowTitle(), timeout=FIRST_FRAME_MS)
+    unplug.set()
+    qtbot.waitUntil(lambda: "not connected" in window.source_label.text() or "stopped" in window.source_label.text(),
+                    timeout=FIRST_FRAME_MS)
+    assert "Desk camera" not in window.windowTitle()
+
+
 def test_help_open_log_opens_the_file_the_app_writes(open_window, clip, qtbot, tmp_path):
     """Help > Open log hands the active log file to the desktop (Qt's URL handler for file://)."""
     from PySide6.QtCore import QObject, Slot

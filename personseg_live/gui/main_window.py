@@ -395,6 +395,7 @@ class MainWindow(QMainWindow):
         elif kind in (EventKind.SOURCE_LOST, EventKind.SOURCE_RETRY, EventKind.SOURCE_ENDED):
             self._source_message = message
             self.source_label.setText(message)
+            self.setWindowTitle(f"personseg-live — {message}")  # not the camera's name while it is gone
             self.preview.set_placeholder(message)
         elif kind is EventKind.MODEL_LOADED:
             self._show_device_info()  # at once, not at the next stats refresh: "loading…" is over
