@@ -449,6 +449,12 @@ def test_virtual_camera_without_a_device_explains_the_setup(open_window, clip, q
     others = {"Linux": ("winget", "brew"), "Windows": ("modprobe", "brew"), "Darwin": ("modprobe", "winget")}
     assert not any(word in text for word in others.get(platform.system(), ()))
     assert "No v4l2 loopback device found" in box.detail.text()
+    # "Then switch the virtual camera on again (V)": V works in the dialog too, where the user reads that
+    box.activateWindow()
+    qtbot.waitUntil(box.isActiveWindow, timeout=2000)
+    qtbot.keyClick(box, Qt.Key.Key_V)
+    assert window.statusBar().currentMessage() == "Virtual camera starting…"
+    qtbot.waitUntil(lambda: not window.vcam_action.isChecked(), timeout=FIRST_FRAME_MS)  # no device, again
     box.copy_button.click()
     assert QGuiApplication.clipboard().text() == commands_text(steps)
     assert box.check_button.isVisibleTo(box)

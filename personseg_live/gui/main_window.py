@@ -573,6 +573,7 @@ class MainWindow(QMainWindow):
         from .vcam_help import VcamHelpDialog
 
         box = VcamHelpDialog(message, check_setup=self.show_setup_check, parent=self)
+        box.addAction(self.vcam_action)  # its last line says "switch it on again (V)": V works there too
         box.finished.connect(lambda _result, b=box: self._forget_box(b))
         self._message_boxes.append(box)
         box.show()  # non-modal, like the message boxes: the preview keeps running behind it
