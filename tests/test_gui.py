@@ -780,6 +780,11 @@ def test_the_picture_says_what_it_shows(open_window, clip, qtbot, monkeypatch):
     assert window.preview.last_frame is window._held.original  # the badge does not lie about a frozen picture
     window.before_after_action.trigger()
     assert window.preview.last_frame is window._held.composite
+    frozen = window.preview.last_frame.copy()
+    window.mirror_action.trigger()  # M on a frozen picture flips it: what mirror does is seen at once
+    assert np.array_equal(window.preview.last_frame, frozen[:, ::-1])
+    window.mirror_action.trigger()
+    assert np.array_equal(window.preview.last_frame, frozen)
     window.before_after_action.trigger()
     window.freeze_action.trigger()
     assert window.preview.badges() == ["ORIGINAL"]

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (
@@ -437,6 +438,8 @@ class MainWindow(QMainWindow):
             self._source_message = "Opening the source…"
             self.source_label.setText(self._source_message)
         self.pipeline.set_source(source)
+        if source.mirror != old.mirror and self._frozen and self._held is not None:
+            self._show_result(self._flip_held())  # M on a frozen picture: the user sees what mirror does
         if picked_another:
             self.room.source_changed(source.spec)  # each camera has its own room
         # Mirror or resolution changes do not make a --source file the next run's default.
@@ -528,6 +531,12 @@ class MainWindow(QMainWindow):
 
     def _show_result(self, result) -> None:
         self.preview.show_frame(result.original if self.settings.show_original else result.composite)
+
+    def _flip_held(self):
+        h = self._held
+        self._held = replace(h, **{name: np.ascontiguousarray(getattr(h, name)[:, ::-1])
+                                   for name in ("original", "composite", "alpha")})
+        return self._held
 
     def _on_before_after(self, checked: bool) -> None:
         self.settings = replace(self.settings, show_original=checked)
