@@ -985,6 +985,18 @@ def test_a_camera_that_goes_away_is_not_named_in_the_title_as_if_it_played(open_
     assert "Desk camera" not in window.windowTitle()
 
 
+def test_a_room_learned_on_a_video_file_is_said_to_be_this_videos_and_can_be_forgotten(open_window, clip, qtbot):
+    from personseg_live.room.live import PlateCapture
+
+    window = open_window(source_args(clip))
+    window.room.capture = PlateCapture(countdown_s=0, frames=2)
+    qtbot.waitUntil(lambda: "Room learned" in window.statusBar().currentMessage(), timeout=FIRST_FRAME_MS)
+    assert "this video only" in window.statusBar().currentMessage()  # not kept: a file is not a fixed camera
+    window.room.forget()
+    assert window.statusBar().currentMessage() == "Room forgotten"  # it had one: not "No learned room"
+    assert window.room.cue is None or window.room.cue.given is None
+
+
 def test_help_open_log_opens_the_file_the_app_writes(open_window, clip, qtbot, tmp_path):
     """Help > Open log hands the active log file to the desktop (Qt's URL handler for file://)."""
     from PySide6.QtCore import QObject, Slot

@@ -76,7 +76,8 @@ class RoomControl(QObject):
         self._tick()
 
     def forget(self) -> None:
-        had = is_camera_spec(self.spec) and forget_room(self.spec)
+        kept = is_camera_spec(self.spec) and forget_room(self.spec)
+        had = kept or (self.cue is not None and self.cue.given is not None)  # a file's plate is this session's
         self.capture = None
         self._use(cue_for_source(self.spec, auto_learn=self.window.settings.room.auto_learn, is_camera=False))
         self.window.statusBar().showMessage("Room forgotten" if had else "No learned room to forget", 3000)
@@ -105,7 +106,8 @@ class RoomControl(QObject):
         cue, kept = adopt_plate(plate, self.spec, is_camera=is_camera_spec(self.spec),
                                 auto_learn=self.window.settings.room.auto_learn)
         self._use(cue)
-        message = "Room learned" + (" and kept for this camera" if kept == "kept" else f" ({kept})" if kept else "")
+        message = "Room learned" + (" and kept for this camera" if kept == "kept" else f" ({kept})" if kept
+                                    else " for this video only (a room is kept for a camera, not a file)")
         self.window.statusBar().showMessage(message + " — you can step back in", 5000)
 
     def _tick(self) -> None:
