@@ -501,6 +501,9 @@ def _run_live(settings, *, vcam: bool, output: Path | None, learn_room: bool = F
         elif event.kind == "source_ended":
             print(f"personseg-live: {event.message}", file=sys.stderr)
             done.set()
+        elif event.kind == "source_failed":  # said by the log's warning; nobody here can choose another source
+            state["code"] = 1
+            done.set()
         elif event.kind == "source_opened":
             state["lost"] = False
             print(f"personseg-live: reading {event.message}", file=sys.stderr)

@@ -244,6 +244,16 @@ def test_headless_vcam_without_device(tmp_path, clip, capsys, monkeypatch):
     assert err.count(VCAM_HELP) == 1  # once (it was printed twice: the log's warning and the front end's own)
 
 
+def test_headless_vcam_with_a_damaged_file_ends_instead_of_waiting_forever(tmp_path, capsys):
+    """No window to choose another source from: a file that will not open ends the run (it hung)."""
+    damaged = tmp_path / "talk.mp4"
+    damaged.write_bytes(b"\x00\x00\x00\x18ftypmp42 half a download")
+    settings = tmp_path / "settings.json"
+    code, _, err = run(capsys, "--headless", "--vcam", "--source", damaged, "--settings", settings)
+    assert code == 1
+    assert err.count("talk.mp4") >= 1 and "unsupported or corrupt" in err
+
+
 SIGNAL_SCRIPT = r"""
 import sys, pyvirtualcam
 class Memory:
