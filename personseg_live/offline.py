@@ -137,7 +137,8 @@ def expand_inputs(spec: str) -> list[Path]:
     path = Path(spec).expanduser()
     if path.is_dir():
         kinds = assets.VIDEO_EXTS + PICTURE_EXTS
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in kinds and p.is_file())
+        # HEIC photos are listed so that each fails with its reason (save as JPEG): skipped, they were unsaid.
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in kinds + UNREADABLE_PHOTOS and p.is_file())
         if not files:
             raise InputError(f"no videos or pictures ({', '.join(kinds)}) in folder {path}")
         return files

@@ -114,6 +114,11 @@ def test_a_pattern_matching_one_file_writes_into_the_folder_out_and_many_end_wit
     (src / "b.mp4").write_bytes(b"garbage" * 50)
     code, _, err = run(capsys, "process", src, tmp_path / "two")
     assert code == 1 and err.rstrip().endswith("personseg-live: 1 of 2 files written; 1 failure above"), err
+    (src / "b.mp4").unlink()
+    (src / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")  # a phone's photo: said, not skipped unsaid
+    code, _, err = run(capsys, "process", src, tmp_path / "three")
+    assert code == 1 and "IMG_0001.HEIC: HEIC photos cannot be read here" in err, err
+    assert err.rstrip().endswith("1 of 2 files written; 1 failure above"), err
 
 
 def test_h264_settings_given_for_a_webm_say_they_do_not_apply(tmp_path, clip, capsys):
