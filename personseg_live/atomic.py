@@ -1,4 +1,4 @@
-"""Files written whole or not at all: settings, room plates."""
+"""Files written whole or not at all (settings, room plates), and names that replace nothing."""
 
 from __future__ import annotations
 
@@ -26,3 +26,12 @@ def write_atomically(path: Path, write: Callable[[IO], None], *, binary: bool = 
             pass
         raise
     return path
+
+
+def first_free(path: Path) -> Path:
+    """``path`` when nothing is there, else the first free ``stem-2.ext``, ``stem-3.ext``, ...: a new file must
+    not replace one the user has without being asked."""
+    free, n = path, 2
+    while free.exists():
+        free, n = path.with_name(f"{path.stem}-{n}{path.suffix}"), n + 1
+    return free

@@ -418,13 +418,11 @@ def headless_output(given: Path | None, default: Path, *, overwrite: bool, sourc
     """Where a headless run writes: the ``--output`` given (never the source itself; an existing file only with
     -y), else the default name, or the first free one after it (``personseg-live-demo-2.mp4``, ...): a second run
     must not replace the first one's result, nor a file the user made, without being asked."""
+    from .atomic import first_free
     from .video.sinks import OutputError
 
     if given is None:
-        path, n = default, 2
-        while path.exists():
-            path, n = default.with_name(f"{default.stem}-{n}{default.suffix}"), n + 1
-        return path
+        return first_free(default)
     given = given.expanduser()
     if source is not None and given.exists() and given.resolve() == source.resolve():
         raise OutputError(f"{given}: output would overwrite the input")

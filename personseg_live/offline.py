@@ -138,7 +138,8 @@ def expand_inputs(spec: str) -> list[Path]:
     if path.is_dir():
         kinds = assets.VIDEO_EXTS + PICTURE_EXTS
         # HEIC photos are listed so that each fails with its reason (save as JPEG): skipped, they were unsaid.
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in kinds + UNREADABLE_PHOTOS and p.is_file())
+        listed = kinds + UNREADABLE_PHOTOS
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in listed and p.is_file())
         if not files:
             raise InputError(f"no videos or pictures ({', '.join(kinds)}) in folder {path}")
         return files

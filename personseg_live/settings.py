@@ -18,7 +18,7 @@ from typing import Any
 
 from platformdirs import user_config_dir
 
-from .atomic import write_atomically
+from .atomic import first_free, write_atomically
 
 APP_NAME = "personseg-live"
 BACKGROUND_MODES = ("blur", "image", "video", "color", "none", "transparent")
@@ -146,10 +146,7 @@ def keep_copy(path: Path) -> Path | None:
     path = Path(path)
     if not path.is_file():
         return None
-    for n in range(1, 1000):
-        copy = path.with_name(f"{path.stem}.broken{'' if n == 1 else f'-{n}'}{path.suffix}")
-        if not copy.exists():
-            break
+    copy = first_free(path.with_name(f"{path.stem}.broken{path.suffix}"))
     try:
         shutil.copy2(path, copy)
     except OSError:
