@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,14 @@ class _Lower(logging.Formatter):
         return super().format(record)
 
 
+def quiet_ffmpeg(verbosity: int) -> None:
+    """Below -vv, OpenCV's FFmpeg prints nothing: a damaged video gave the user a raw line ("[mov,mp4,...] moov
+    atom not found") before our own error, which says the same in words. OpenCV reads the level when it first
+    opens a video, not when it is imported, so this works until then; a level the user set is kept."""
+    if verbosity < 2:
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
 def log_file_path() -> Path:
     """The app's log in the per-user log folder (Help → Open log shows it)."""
     from platformdirs import user_log_dir
@@ -55,6 +64,7 @@ def setup_logging(verbosity: int = 0, *, log_file: Path | None = None) -> loggin
     """Configure the ``personseg_live`` logger: stderr at WARNING (INFO with 1, DEBUG with 2+), and
     ``log_file`` (rotated) at INFO or lower. Idempotent: calling again replaces our handlers."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    quiet_ffmpeg(verbosity)
     logger = logging.getLogger(LOGGER)
     for handler in [h for h in logger.handlers if getattr(h, "personseg", False)]:
         logger.removeHandler(handler)

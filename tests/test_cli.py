@@ -103,6 +103,20 @@ def test_process_errors_are_one_clear_line(tmp_path, clip, capsys, args, message
     assert not (tmp_path / "o.mp4").exists()
 
 
+def test_a_damaged_background_video_is_one_clear_line_without_ffmpegs_own(tmp_path, clip):
+    """FFmpeg inside OpenCV printed "[mov,mp4,...] moov atom not found" to the terminal before our error. A real
+    process: FFmpeg writes to file descriptor 2 and reads its level when OpenCV first opens a video."""
+    cut = tmp_path / "beach.mp4"
+    cut.write_bytes(Path(clip).read_bytes()[:3000])  # a download cut short: no moov atom
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    proc = subprocess.run([sys.executable, "-m", "personseg_live.cli", "process", str(clip), str(tmp_path / "o.mp4"),
+                           "--background", str(cut), "--quiet"], capture_output=True, text=True, env=env, timeout=120)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0] == f"personseg-live: error: cannot open background video {cut}: damaged, cut short, or not a video OpenCV can read"
+
+
 def test_a_pattern_matching_one_file_writes_into_the_folder_out_and_many_end_with_a_count(tmp_path, capsys):
     """A quoted pattern is several inputs even when it matches one (it failed: "unsupported output type (none)"),
     and a run over several files ends by saying how many were written."""

@@ -363,5 +363,5 @@ def check_media(path: str | Path) -> None:
 def open_video(path: str | Path) -> cv2.VideoCapture:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise BackgroundError(f"cannot open background video {path}")
+        raise BackgroundError(f"cannot open background video {path}: damaged, cut short, or not a video OpenCV can read")
     return cap
