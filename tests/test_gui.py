@@ -856,6 +856,10 @@ def test_simple_controls_first_technical_under_advanced(open_window, clip, qtbot
     assert window.matte_panel.edge.isVisibleTo(window) and window.reset_button.isVisibleTo(window)
     window.advanced.expand(animate=False)
     assert window.matte_panel.threshold.isVisibleTo(window)
+    sliders = (window.matte_panel.threshold, window.matte_panel.softness, window.matte_panel.smoothing,
+               window.matte_panel.feather)
+    # the four sliders end in one column (Feather's narrower number box let its slider run past the others)
+    qtbot.waitUntil(lambda: len({s._slider.mapTo(window, s._slider.rect().topRight()).x() for s in sliders}) == 1)
 
     window.matte_panel.edge.setValue(100)  # the one edge control moves softness and feather together
     assert (window.settings.matte.softness, window.settings.matte.feather) == (0.4, 10)

@@ -445,6 +445,16 @@ class MattePanel(QWidget):
         self._settings = settings
         self._show(settings)
 
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        """The four number boxes one width, so the sliders end in one column: Feather's whole number took a
+        narrower box than the others' "0.50" and its slider ran past theirs. After the children's own show
+        events (Qt shows children first), because superqt sizes each box anew on every show."""
+        super().showEvent(event)
+        labels = [slider._label for slider in (self.threshold, self.softness, self.smoothing, self.feather)]
+        width = max(label.width() for label in labels)
+        for label in labels:
+            label.setFixedWidth(width)
+
     def _widgets(self):
         return (self.threshold, self.softness, self.smoothing, self.feather, self.refine, self.edge)
 
