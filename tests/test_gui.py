@@ -594,10 +594,10 @@ def test_no_camera_falls_back_to_the_demo_clip(open_window, settings_file, qtbot
 
 def test_close_on_signals_closes_the_window(qtbot, open_window, clip):
     window = open_window(source_args(clip))
-    with close_on_signals(window.close):
+    with close_on_signals(window.close) as received:
         os.kill(os.getpid(), signal.SIGTERM)
         qtbot.waitUntil(lambda: not window.isVisible(), timeout=2000)
-    assert not window.pipeline.running
+    assert not window.pipeline.running and received == [signal.SIGTERM]
 
 
 def holds_open(pid: int, path: Path) -> bool:
@@ -611,7 +611,9 @@ def holds_open(pid: int, path: Path) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc to see the app start")
 def test_sigterm_exits_cleanly(clip, tmp_path):
-    """``personseg-live --source FILE`` as users start it; SIGTERM closes it with exit code 0 within 2 s."""
+    """``personseg-live --source FILE`` as users start it; SIGTERM closes it within 2 s, through the window's own close,
+    with exit status 143 (128 + SIGTERM) as a signal before the handlers gives, and as a headless run answers:
+    it answered 0 or 143 by the signal's timing."""
     settings = tmp_path / "settings.json"
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     proc = subprocess.Popen(
@@ -635,7 +637,7 @@ def test_sigterm_exits_cleanly(clip, tmp_path):
         if proc.poll() is None:
             proc.kill()
     output = proc.stdout.read().decode()
-    assert code == 0, output
+    assert code == 128 + signal.SIGTERM, output
     assert took < 2.0, f"{took:.2f} s"
     assert settings.exists()  # it went through the window's own close (which saves), not a hard kill
 

@@ -27,13 +27,16 @@ def run_gui(args: argparse.Namespace | None = None, *, settings_path: str | Path
     windows = []
     # Handlers go in first, so a SIGTERM during start-up also ends in a clean close (the wake-up
     # waits in the socket until the event loop runs, by which time the window exists).
-    with close_on_signals(lambda: windows[0].close() if windows else app.quit()):
+    with close_on_signals(lambda: windows[0].close() if windows else app.quit()) as received:
         windows.append(create_window(args, settings_path=settings_path, segmenter=segmenter))
         try:
             windows[0].show()
-            return app.exec()
+            code = app.exec()
         finally:
             windows[0].shutdown()  # a no-op after a normal close; vital when the loop ended otherwise
+    # Closed by a signal: 128 + its number, as a headless run and `process` answer, and as the signal's default
+    # action answered when it came before these handlers (during the imports): one answer whatever the timing.
+    return 128 + received[0] if received else code
 
 
 def create_window(args: argparse.Namespace | None = None, *, settings_path: str | Path | None = None, segmenter=None):
@@ -117,18 +120,20 @@ def apply_args(settings, args: argparse.Namespace):
 
 
 @contextmanager
-def close_on_signals(on_signal: Callable[[], None], signals=(signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+def close_on_signals(on_signal: Callable[[], None], signals=(signal.SIGINT, signal.SIGTERM)) -> Iterator[list[int]]:
     """Call ``on_signal`` (e.g. ``window.close``: a clean shutdown) on SIGINT/SIGTERM while Qt's event loop runs.
+    Yields the list of the signals that arrived (for the exit status).
 
     Python runs signal handlers only when the interpreter gets control, which it never does while
     Qt waits for events. ``signal.set_wakeup_fd`` makes the C-level handler write the signal number
     to a socket; a QSocketNotifier on the other end wakes the event loop at once (no polling timer).
     Outside the main thread (where signals cannot be handled) this does nothing.
     """
+    arrived: list[int] = []
     try:
         reader, writer = socket.socketpair()
     except OSError:
-        yield
+        yield arrived
         return
     reader.setblocking(False)
     writer.setblocking(False)
@@ -138,7 +143,7 @@ def close_on_signals(on_signal: Callable[[], None], signals=(signal.SIGINT, sign
     except ValueError:  # not the main thread
         reader.close()
         writer.close()
-        yield
+        yield arrived
         return
     # The Python-level handler only has to exist (so the signal no longer kills or raises); the
     # notifier does the work.
@@ -149,13 +154,15 @@ def close_on_signals(on_signal: Callable[[], None], signals=(signal.SIGINT, sign
             received = reader.recv(64)
         except (BlockingIOError, InterruptedError):
             return
-        if wanted.intersection(received):
+        caught = [s for s in received if s in wanted]
+        if caught:
+            arrived.extend(caught)
             on_signal()
 
     notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
     notifier.activated.connect(on_wake)
     try:
-        yield
+        yield arrived
     finally:
         notifier.setEnabled(False)
         for s, handler in previous.items():
