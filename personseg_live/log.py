@@ -37,12 +37,19 @@ class _Lower(logging.Formatter):
         return super().format(record)
 
 
-def quiet_ffmpeg(verbosity: int) -> None:
-    """Below -vv, OpenCV's FFmpeg prints nothing: a damaged video gave the user a raw line ("[mov,mp4,...] moov
-    atom not found") before our own error, which says the same in words. OpenCV reads the level when it first
-    opens a video, not when it is imported, so this works until then; a level the user set is kept."""
-    if verbosity < 2:
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+def quiet_video_libraries(verbosity: int) -> None:
+    """Below -vv, OpenCV and its FFmpeg print only errors of their own making: a damaged video gave the user raw
+    lines ("[mov,mp4,...] moov atom not found", "[ WARN:0@0.1] global cap.cpp:212 open VIDEOIO(FFMPEG): backend
+    is generally available but can't be used to capture by name") before our own message, which says it in
+    words. OpenCV reads FFmpeg's level when it first opens a video, not when it is imported, so this works until
+    then; a level the user set is kept."""
+    if verbosity >= 2:
+        return
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def log_file_path() -> Path:
@@ -64,7 +71,7 @@ def setup_logging(verbosity: int = 0, *, log_file: Path | None = None) -> loggin
     """Configure the ``personseg_live`` logger: stderr at WARNING (INFO with 1, DEBUG with 2+), and
     ``log_file`` (rotated) at INFO or lower. Idempotent: calling again replaces our handlers."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    quiet_ffmpeg(verbosity)
+    quiet_video_libraries(verbosity)
     logger = logging.getLogger(LOGGER)
     for handler in [h for h in logger.handlers if getattr(h, "personseg", False)]:
         logger.removeHandler(handler)

@@ -242,7 +242,8 @@ class Pipeline:
     # Threads -------------------------------------------------------------------------------------
 
     def _emit(self, kind: EventKind, message: str, **payload) -> None:
-        log.log(logging.WARNING if kind in _TROUBLE else logging.INFO, "%s: %s", kind.value, message)
+        # The message alone: it is what the console shows a headless user ("source_failed: ..." was our internals).
+        log.log(logging.WARNING if kind in _TROUBLE else logging.INFO, "%s", message)
         try:
             self._on_event(PipelineEvent(kind, message, **payload))
         except Exception:  # a broken listener must not kill the pipeline, but it must not go unseen
