@@ -419,6 +419,7 @@ def headless_output(given: Path | None, default: Path, *, overwrite: bool, sourc
     -y), else the default name, or the first free one after it (``personseg-live-demo-2.mp4``, ...): a second run
     must not replace the first one's result, nor a file the user made, without being asked."""
     from .atomic import first_free
+    from .ours import refuse_replacing
     from .video.sinks import OutputError
 
     if given is None:
@@ -428,6 +429,7 @@ def headless_output(given: Path | None, default: Path, *, overwrite: bool, sourc
         raise OutputError(f"{given}: output would overwrite the input")
     if given.exists() and not overwrite:
         raise OutputError(f"{given} already exists; add -y/--overwrite to replace it")
+    refuse_replacing(given)
     return given
 
 

@@ -31,6 +31,7 @@ from .errors import PersonsegError
 from . import assets
 from .compose.effects import parse_color
 from .model.closer_look import FIRST_LOOK_EVERY
+from .ours import refuse_replacing
 from .processor import FrameProcessor, i420_guide, is_i420
 from .settings import BACKGROUND_MODES, BackgroundSettings, MatteSettings
 from .video.colour import Colour
@@ -244,6 +245,7 @@ def _check_output(dst: Path, options: ProcessOptions) -> None:
     check_writable(dst)
     if not options.overwrite and dst.exists() and not (dst.is_dir() and not any(dst.iterdir())):
         raise OutputError(f"{dst} already exists; add -y/--overwrite to replace it")
+    refuse_replacing(dst)
 
 
 def _attach_model(processor: FrameProcessor, options: ProcessOptions, segmenter) -> None:

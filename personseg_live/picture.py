@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import cv2
 
 from .assets import IMAGE_EXTS
+from .ours import mark_picture, refuse_replacing
 
 if TYPE_CHECKING:  # (imported where used: the live source asks is_picture without loading the offline chain)
     from .offline import ProcessOptions, ProcessReport
@@ -54,8 +55,10 @@ def process_picture(src: Path, dst: Path, options: ProcessOptions, *, segmenter=
     if options.learn_room and options.plate is None:
         raise InputError("--plate auto learns the room from a video; for a picture give a photo of the empty room")
     check_writable(dst)
-    if not options.overwrite and dst.exists():
-        raise OutputError(f"{dst} already exists; add -y/--overwrite to replace it")
+    if dst.exists():
+        if not options.overwrite:
+            raise OutputError(f"{dst} already exists; add -y/--overwrite to replace it")
+        refuse_replacing(dst)
     if not src.exists():
         raise InputError(f"input not found: {src}")
     # IMREAD_COLOR applies the EXIF orientation: the person is upright as a viewer shows the photo.
@@ -102,6 +105,7 @@ def _write_atomically(dst: Path, image) -> None:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {dst} (disk full?)")
     try:
+        mark_picture(tmp)  # so that a later -y may replace it (ours.py)
         os.replace(tmp, dst)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

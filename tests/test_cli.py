@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from personseg_live import cli
@@ -202,7 +203,12 @@ def test_headless_never_replaces_a_file_unasked(tmp_path, clip, capsys, monkeypa
     mine.write_bytes(b"the user's own file")
     code, _, err = run(capsys, *base, "--output", mine)
     assert code == 1 and "already exists; add -y/--overwrite" in err and mine.read_bytes() == b"the user's own file"
-    assert run(capsys, *base, "--output", mine, "-y")[0] == 0 and probe(mine)["frames"] == 20
+    code, _, err = run(capsys, *base, "--output", mine, "-y")  # -y replaces our own results only
+    assert code == 1 and "is not a personseg-live result" in err and mine.read_bytes() == b"the user's own file"
+    ours = tmp_path / "ours.mp4"
+    assert run(capsys, *base, "--output", ours)[0] == 0
+    ours.write_bytes(ours.read_bytes())  # (a later day)
+    assert run(capsys, *base, "--output", ours, "-y")[0] == 0 and probe(ours)["frames"] == 20
     for _ in range(2):
         assert run(capsys, *base)[0] == 0
     assert sorted(p.name for p in tmp_path.glob("personseg-live-*")) == ["personseg-live-talk-2.mp4",
@@ -492,12 +498,38 @@ def test_live_recording_is_stamped_with_capture_time(tmp_path):
 
 def test_process_refuses_an_existing_output_without_overwrite(tmp_path, clip, capsys):
     out = tmp_path / "out.mp4"
-    out.write_bytes(b"an earlier result")
+    code, _, err = run(capsys, "process", write_video(tmp_path / "short.mp4", frames=5), out, "--quiet")
+    assert code == 0, err
+    earlier = out.read_bytes()
     code, _, err = run(capsys, "process", clip, out, "--quiet")
-    assert code == 1 and "already exists; add -y/--overwrite" in err and out.read_bytes() == b"an earlier result"
+    assert code == 1 and "already exists; add -y/--overwrite" in err and out.read_bytes() == earlier
     code, _, err = run(capsys, "process", clip, out, "--quiet", "-y")
     assert code == 0, err
     assert probe(out)["frames"] == 20
+
+
+@pytest.mark.parametrize("names", [("a.mp4", "b.mp4"), ("a.jpg", "b.jpg"), ("a.png", "b.png")])
+def test_an_unquoted_pattern_with_y_never_replaces_the_second_input(tmp_path, capsys, names):
+    """``process *.mp4 -y`` with two videos in the folder reaches us as ``process a.mp4 b.mp4 -y``: b.mp4, the user's
+    own video, was replaced by a.mp4's result. -y now replaces only a file that carries our mark."""
+    import cv2
+
+    first, second = (tmp_path / n for n in names)
+    if first.suffix == ".mp4":
+        write_video(first, frames=4)
+        write_video(second, frames=6)
+    else:
+        for path, shade in ((first, 90), (second, 160)):
+            cv2.imwrite(str(path), np.full((48, 64, 3), shade, np.uint8))
+    theirs = second.read_bytes()
+    code, _, err = run(capsys, "process", first, second, "-y", "--quiet")
+    assert code == 1 and second.read_bytes() == theirs, err
+    assert f"{second} exists and is not a personseg-live result" in err and f"*{second.suffix}" in err, err
+    # a result of ours is replaced as asked, again and again
+    out = tmp_path / f"out{second.suffix}"
+    for _ in range(2):
+        code, _, err = run(capsys, "process", first, out, "-y", "--quiet")
+        assert code == 0 and out.stat().st_size > 0, err
 
 
 def test_process_says_what_it_kept(tmp_path, capsys):

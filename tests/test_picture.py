@@ -113,3 +113,24 @@ def test_cli_process_writes_a_picture(photo, tmp_path, capsys):
     assert cv2.imread(str(tmp_path / "cut.jpg")).shape == cv2.imread(str(image)).shape
     assert main(["process", str(image), str(tmp_path / "cut.jpg")]) == 1  # exists: -y to replace
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_our_mark_leaves_the_picture_as_it_was_and_readers_see_it(tmp_path, suffix):
+    """The mark that lets -y replace our results (ours.py) is a well-formed PNG tEXt chunk / JPEG comment: OpenCV
+    decodes the same pixels, Pillow (a strict reader) finds the text, and an unmarked picture is not ours."""
+    from PIL import Image
+
+    from personseg_live.ours import WRITTEN_BY, is_ours, mark_picture
+
+    picture = np.random.default_rng(0).integers(0, 255, (40, 56, 3), np.uint8)
+    path = tmp_path / f"p{suffix}"
+    cv2.imwrite(str(path), picture)
+    before = cv2.imread(str(path))
+    assert is_ours(path) is False
+    mark_picture(path)
+    assert is_ours(path) is True and np.array_equal(cv2.imread(str(path)), before)
+    with Image.open(path) as im:
+        im.load()
+        text = im.info.get("Comment") if suffix == ".png" else im.info.get("comment", b"").decode()
+    assert text == WRITTEN_BY

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import PersonsegError
+from ..ours import mark_video
 from .colour import PLAIN, SMPTE170M, Colour
 
 VCAM_MODPROBE = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="personseg-live"'
@@ -193,6 +194,7 @@ class VideoFileSink:
             self._container = av.open(str(self._tmp), mode="w")
         except (OSError, av.error.FFmpegError) as exc:
             raise cannot_write(self.path, exc) from exc
+        mark_video(self._container)  # so that a later -y may replace it (ours.py)
         try:
             codec = VIDEO_CODECS[suffix]
             stream = self._container.add_stream(codec, rate=self.rate)
