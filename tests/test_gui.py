@@ -406,6 +406,8 @@ def test_a_source_that_fails_to_open_leaves_no_stale_picture(open_window, clip, 
     assert window.stats_label.text() == "— fps"
     assert "holiday.mp4" in window.windowTitle() and clip.name not in window.windowTitle()
     assert "holiday.mp4" in window.source_label.text()
+    # said as a sentence there (the error is written lower-case to continue the console's "error: ")
+    assert window.source_label.text().startswith("Cannot open") and window.error_box.text().startswith("Cannot open")
 
 
 def test_keyboard_shortcuts_are_listed_and_work(open_window, clip, qtbot):

@@ -64,6 +64,14 @@ BADGE_VCAM = ("● VIRTUAL CAMERA LIVE", QColor(200, 30, 30, 220))
 STATS_INTERVAL_S = 0.25  # refresh the fps/latency text 4x a second: readable, and no relayout per frame
 
 
+def sentence(text: str) -> str:
+    """A message as the window shows it: a first word in lower case capitalised. The errors are written for the
+    console's "personseg-live: error: cannot open ...", where they continue a line; in a box or the status bar they
+    start one. A first word that is a name (small.mp4, /media/clip.mov, v4l2loopback0) stays as it is."""
+    word = text.split(maxsplit=1)[0] if text.strip() else ""
+    return text[:1].upper() + text[1:] if word.isalpha() and word.islower() else text
+
+
 class MainWindow(QMainWindow):
     """``MainWindow(settings, settings_path=...)``; the pipeline starts at once and stops on close.
 
@@ -359,7 +367,7 @@ class MainWindow(QMainWindow):
     def _on_event(self, event) -> None:
         if self._closed:
             return
-        kind, message = event.kind, event.message
+        kind, message = event.kind, sentence(event.message)
         if kind is EventKind.VCAM_ERROR:
             self._vcam_failed(message)
         elif kind is EventKind.VCAM_NOTICE:  # e.g. transparent cannot reach the camera: it gets a blur instead
@@ -619,11 +627,11 @@ class MainWindow(QMainWindow):
     # Messages --------------------------------------------------------------------------------------------
 
     def show_warning(self, text: str, timeout_ms: int = 20000) -> None:
-        self.statusBar().showMessage(text, timeout_ms)
+        self.statusBar().showMessage(sentence(text), timeout_ms)
 
     def _message_box(self, icon, title: str, text: str, details: str = "") -> QMessageBox:
         # Non-modal: the pipeline keeps running and the preview keeps moving behind it.
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(icon, title, sentence(text), QMessageBox.StandardButton.Ok, self)
         if details:
             # Setup steps carry their own line breaks and indented commands: keep them as written,
             # in a box wide enough that the commands stay on one line.
