@@ -370,8 +370,23 @@ def cmd_app(args: argparse.Namespace) -> int:
         except ImportError as exc:
             print(f"personseg-live: the window is unavailable ({exc}); running headless", file=sys.stderr)
         else:
-            return run_gui(args)
+            problem = window_problem()
+            if problem is None:
+                return run_gui(args)
+            print(f"personseg-live: the window cannot open: {problem}; running headless", file=sys.stderr)
     return run_headless(args)
+
+
+def window_problem() -> str | None:
+    """Why Qt cannot open a window here, with the fix, or None. Qt aborts the whole process when its platform
+    plugin cannot start (a desktop without the xcb libraries a pip-installed PySide6 needs, a stale DISPLAY over
+    ssh): asked in a child process first (~0.1 s), so that the app says why and carries on headless instead."""
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
+        return None  # renders without a screen; nothing to load
+    from .doctor import probe_qt, qt_fix
+
+    ok, said = probe_qt(dict(os.environ))
+    return None if ok else f"Qt cannot start ({said}) — fix: {qt_fix(said)}"
 
 
 def _settings_from_args(args: argparse.Namespace):
@@ -410,7 +425,7 @@ def run_headless(args: argparse.Namespace) -> int:
         output = headless_output(args.output, Path(f"personseg-live-camera{spec}.mp4"), overwrite=args.overwrite)
     except OutputError as exc:
         return _fail(str(exc))
-    print(f"personseg-live: no display; recording camera {spec} to {output} until Ctrl-C", file=sys.stderr)
+    print(f"personseg-live: headless: recording camera {spec} to {output} until Ctrl-C", file=sys.stderr)
     return _run_live(settings, vcam=False, output=output, learn_room=args.learn_room)
 
 
@@ -458,7 +473,7 @@ def _run_file(settings, output: Path | None, learn_room: bool = False, overwrite
             output = headless_output(output, default, overwrite=overwrite, source=src)
     except OutputError as exc:
         return _fail(str(exc))
-    print(f"personseg-live: no display; processing {src.name} to {output}", file=sys.stderr)
+    print(f"personseg-live: headless: processing {src.name} to {output}", file=sys.stderr)
     # Learning by itself needs frames to learn from; asked for explicitly with a photo, it is process's error.
     learn = learn_room or (settings.room.auto_learn and not is_picture(src))
     if learn:

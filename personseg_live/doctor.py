@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,12 @@ from . import v4l2
 
 LOOPBACK_MODULE = "v4l2loopback"
 VIDEO_GROUP_FIX = "sudo usermod -aG video $USER, then log out and in again"
-QT_LIBS_FIX = "install the Qt xcb libraries listed in the README (libxcb-cursor0, libxcb-icccm4, ...)"
+#: What Qt's xcb (X11) plugin needs on Debian / Ubuntu (the README's list; a pip-installed PySide6 brings none of it).
+QT_XCB_PACKAGES = ("libegl1 libgl1 libfontconfig1 libdbus-1-3 libglib2.0-0 libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 "
+                   "libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0 "
+                   "libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1")
+QT_LIBS_FIX = f"sudo apt-get install {QT_XCB_PACKAGES} (Debian/Ubuntu names)"
+QT_DISPLAY_FIX = "check DISPLAY: run it in the desktop session (or ssh -X), or under xvfb-run -a personseg-live"
 MIN_FREE_BYTES = 2 << 30  # below this a long recording can fill the disk mid-way
 
 
@@ -170,15 +176,35 @@ QT_PROBE = "from PySide6.QtGui import QGuiApplication; app = QGuiApplication([])
 
 
 def probe_qt(env: dict[str, str]) -> tuple[bool, str]:
-    """Start a Qt application in a child process (a missing platform plugin aborts the process)."""
+    """Start a Qt application in a child process (a missing platform plugin aborts the process): (True, the
+    platform's name) or (False, what stopped it, in a few words)."""
     try:
-        done = subprocess.run([sys.executable, "-c", QT_PROBE], env=env, capture_output=True, text=True, timeout=30)
+        # QT_DEBUG_PLUGINS: Qt names the missing library only then (it blames libxcb-cursor0 otherwise).
+        done = subprocess.run([sys.executable, "-c", QT_PROBE], env={**env, "QT_DEBUG_PLUGINS": "1"},
+                              capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired:
         return False, "Qt did not start within 30 s"
     if done.returncode == 0:
-        return True, done.stdout.strip()
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    return False, lines[-1] if lines else f"exit status {done.returncode}"
+        return True, done.stdout.strip().splitlines()[-1]
+    return False, qt_failure(done.stderr) or f"exit status {done.returncode}"
+
+
+def qt_failure(stderr: str) -> str:
+    """The line of Qt's start-up output that says why it stopped."""
+    missing = re.search(r"(lib[\w.+-]+\.so[.\d]*): cannot open shared object file", stderr)
+    if missing:
+        return f"the library {missing.group(1)} is missing"
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for key in ("could not connect to display", "Could not load the Qt platform plugin", "no Qt platform plugin"):
+        said = next((line for line in lines if key in line), None)
+        if said:
+            return said.removeprefix("qt.qpa.xcb: ").removeprefix("qt.qpa.plugin: ")
+    return lines[-1] if lines else ""
+
+
+def qt_fix(said: str) -> str:
+    """What to do about a Qt that cannot start, by what stopped it."""
+    return QT_DISPLAY_FIX if "connect to display" in said else QT_LIBS_FIX
 
 
 def check_display(m: Machine, qt: Callable[[dict[str, str]], tuple[bool, str]]) -> Check:
@@ -190,7 +216,7 @@ def check_display(m: Machine, qt: Callable[[dict[str, str]], tuple[bool, str]]) 
     ok, said = qt(m.env)
     where = f"display {display}" if display else f"QT_QPA_PLATFORM={platform}"
     if not ok:
-        return Check("display", False, f"{where}: Qt cannot start ({said})", QT_LIBS_FIX)
+        return Check("display", False, f"{where}: Qt cannot start ({said})", qt_fix(said))
     return Check("display", True, f"{where}, Qt platform {said}")
 
 

@@ -215,6 +215,20 @@ def test_headless_never_replaces_a_file_unasked(tmp_path, clip, capsys, monkeypa
                                                                          "personseg-live-talk.mp4"]
 
 
+def test_a_display_qt_cannot_use_gives_a_reason_and_a_headless_run_not_an_abort(tmp_path, clip):
+    """DISPLAY set, but Qt's xcb plugin cannot start (its libraries missing, as with a pip-installed PySide6 on a
+    fresh desktop, or no X server there): Qt aborted the process with "no Qt platform plugin could be initialized".
+    Now the app says why, with the fix, and runs headless as it does without a display."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(DISPLAY=":77", QT_QPA_PLATFORM="xcb", XDG_CONFIG_HOME=str(tmp_path / "config"), TF_CPP_MIN_LOG_LEVEL="3")
+    out = tmp_path / "out.mp4"
+    proc = subprocess.run([sys.executable, "-m", "personseg_live.cli", "--source", str(clip), "--output", str(out)],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "personseg-live: the window cannot open: Qt cannot start (" in proc.stderr and "— fix: " in proc.stderr
+    assert probe(out)["frames"] == 20
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_headless_file_run_stopped_by_a_signal_says_so_in_its_exit_status(tmp_path, demo_clip, sig):
     """Nothing written, and 130 / 143 as ``process`` answers, so that a script can tell the run was cut short

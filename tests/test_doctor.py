@@ -146,6 +146,20 @@ def test_qt_that_cannot_start(tmp_path):
     assert 'plugin "xcb"' in problem.detail and "libxcb-cursor0" in problem.fix
 
 
+def test_qt_failure_names_the_missing_library_and_the_fix_follows_the_cause():
+    """Qt's own last words blamed libxcb-cursor0 or listed the plugins; with QT_DEBUG_PLUGINS it names the library."""
+    from personseg_live.doctor import QT_DISPLAY_FIX, QT_LIBS_FIX, qt_failure, qt_fix
+
+    missing = ('qt.core.library: "/x/PySide6/Qt/plugins/platforms/libqxcb.so" cannot load: Cannot load library '
+               '/x/libqxcb.so: libxcb-icccm.so.4: cannot open shared object file: No such file or directory\n'
+               "qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin.\n"
+               "Available platform plugins are: minimal, offscreen, xcb.\n")
+    assert qt_failure(missing) == "the library libxcb-icccm.so.4 is missing" and qt_fix(qt_failure(missing)) == QT_LIBS_FIX
+    stale = "qt.qpa.xcb: could not connect to display :77\nqt.qpa.plugin: Could not load the Qt platform plugin \"xcb\"\n"
+    assert qt_failure(stale) == "could not connect to display :77" and qt_fix(qt_failure(stale)) == QT_DISPLAY_FIX
+    assert "libxcb-icccm4" in QT_LIBS_FIX and "libxcb-cursor0" in QT_LIBS_FIX
+
+
 def test_probe_qt_starts_a_real_qt(tmp_path):
     assert probe_qt(dict(os.environ, QT_QPA_PLATFORM="offscreen")) == (True, "offscreen")
     ok, said = probe_qt(dict(os.environ, QT_QPA_PLATFORM="no-such-platform"))
