@@ -364,7 +364,8 @@ def has_display() -> bool:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    if not args.headless and has_display():
+    display = has_display()
+    if not args.headless and display:
         try:
             from personseg_live.gui.app import run_gui
         except ImportError as exc:
@@ -374,7 +375,7 @@ def cmd_app(args: argparse.Namespace) -> int:
             if problem is None:
                 return run_gui(args)
             print(f"personseg-live: the window cannot open: {problem}; running headless", file=sys.stderr)
-    return run_headless(args)
+    return run_headless(args, why="headless" if args.headless or display else "no display")
 
 
 def window_problem() -> str | None:
@@ -408,7 +409,8 @@ def _settings_from_args(args: argparse.Namespace):
     return settings
 
 
-def run_headless(args: argparse.Namespace) -> int:
+def run_headless(args: argparse.Namespace, why: str = "headless") -> int:
+    """``why``: how the run's first line explains that there is no window ("no display", "headless")."""
     from .pipeline import is_camera_spec
     from .video.sinks import OutputError
 
@@ -420,12 +422,12 @@ def run_headless(args: argparse.Namespace) -> int:
         return _run_live(settings, vcam=True, output=None, learn_room=args.learn_room)
     spec = settings.source.spec
     if spec is None or not is_camera_spec(spec):
-        return _run_file(settings, args.output, learn_room=args.learn_room, overwrite=args.overwrite)
+        return _run_file(settings, args.output, learn_room=args.learn_room, overwrite=args.overwrite, why=why)
     try:
         output = headless_output(args.output, Path(f"personseg-live-camera{spec}.mp4"), overwrite=args.overwrite)
     except OutputError as exc:
         return _fail(str(exc))
-    print(f"personseg-live: headless: recording camera {spec} to {output} until Ctrl-C", file=sys.stderr)
+    print(f"personseg-live: {why}; recording camera {spec} to {output} until Ctrl-C", file=sys.stderr)
     return _run_live(settings, vcam=False, output=output, learn_room=args.learn_room)
 
 
@@ -448,7 +450,8 @@ def headless_output(given: Path | None, default: Path, *, overwrite: bool, sourc
     return given
 
 
-def _run_file(settings, output: Path | None, learn_room: bool = False, overwrite: bool = False) -> int:
+def _run_file(settings, output: Path | None, learn_room: bool = False, overwrite: bool = False,
+              why: str = "headless") -> int:
     """No display and no virtual camera: process the file source (default: the demo clip) to a file.
     The room (``--learn-room``, or the learn-by-itself setting) is learned from the whole file first.
     Stopped by a signal: nothing written, the exit status 130 / 143 (as ``process``)."""
@@ -473,7 +476,7 @@ def _run_file(settings, output: Path | None, learn_room: bool = False, overwrite
             output = headless_output(output, default, overwrite=overwrite, source=src)
     except OutputError as exc:
         return _fail(str(exc))
-    print(f"personseg-live: headless: processing {src.name} to {output}", file=sys.stderr)
+    print(f"personseg-live: {why}; processing {src.name} to {output}", file=sys.stderr)
     # Learning by itself needs frames to learn from; asked for explicitly with a photo, it is process's error.
     learn = learn_room or (settings.room.auto_learn and not is_picture(src))
     if learn:
