@@ -192,7 +192,7 @@ def _process_options(args: argparse.Namespace):
     return ProcessOptions(
         background=background, matte=matte, model=args.model, backend=args.backend,
         mask_out=args.mask_out, preset=args.preset, crf=args.crf, overwrite=args.overwrite, quality=args.quality,
-        plate=plate, learn_room=args.plate is not None,
+        plate=plate, learn_room=args.plate is not None, replace_only_ours=True,
     )
 
 

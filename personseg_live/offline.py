@@ -75,8 +75,11 @@ class ProcessOptions:
     # 25 ms for veryfast) at ~3x the file size (about 3 Mbit/s at 720p, crf 20); --preset to trade back.
     preset: str = "ultrafast"
     crf: int = 20
-    # Replace an existing output file or non-empty PNG/mask folder (the CLI asks for -y/--overwrite).
+    # Replace an existing output file or non-empty PNG/mask folder (the CLI asks for -y/--overwrite) ...
     overwrite: bool = True
+    # ... an output file only when it is one of our results (the CLI's -y: see ours.py; a shell pattern can make
+    # the user's own video the output).
+    replace_only_ours: bool = False
     # Issue 13: the empty scene (a room.Plate) as a matte cue, and/or learning it from the video itself.
     plate: object | None = None
     learn_room: bool = False
@@ -245,7 +248,8 @@ def _check_output(dst: Path, options: ProcessOptions) -> None:
     check_writable(dst)
     if not options.overwrite and dst.exists() and not (dst.is_dir() and not any(dst.iterdir())):
         raise OutputError(f"{dst} already exists; add -y/--overwrite to replace it")
-    refuse_replacing(dst)
+    if options.replace_only_ours:
+        refuse_replacing(dst)
 
 
 def _attach_model(processor: FrameProcessor, options: ProcessOptions, segmenter) -> None:

@@ -58,7 +58,8 @@ def process_picture(src: Path, dst: Path, options: ProcessOptions, *, segmenter=
     if dst.exists():
         if not options.overwrite:
             raise OutputError(f"{dst} already exists; add -y/--overwrite to replace it")
-        refuse_replacing(dst)
+        if options.replace_only_ours:
+            refuse_replacing(dst)
     if not src.exists():
         raise InputError(f"input not found: {src}")
     # IMREAD_COLOR applies the EXIF orientation: the person is upright as a viewer shows the photo.
