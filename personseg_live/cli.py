@@ -459,14 +459,14 @@ def _run_file(settings, output: Path | None, learn_room: bool = False, overwrite
     from .offline import InputError, ProcessOptions, process_video
     from .picture import is_picture
     from .video.sinks import OutputError
-    from .video.sources import list_cameras
+    from .video.sources import DEMO, list_cameras
 
     spec = settings.source.spec
     try:
-        if spec is None:
-            if list_cameras(max_index=4):
-                output = headless_output(output, Path("personseg-live-camera.mp4"), overwrite=overwrite)
-                return _run_live(settings, vcam=False, output=output, learn_room=learn_room)
+        if spec is None and list_cameras(max_index=4):
+            output = headless_output(output, Path("personseg-live-camera.mp4"), overwrite=overwrite)
+            return _run_live(settings, vcam=False, output=output, learn_room=learn_room)
+        if spec is None or spec.strip() == DEMO:  # (it was looked for as a file named "demo")
             src = assets.demo_clip()
             output = headless_output(output, Path("personseg-live-demo.mp4"), overwrite=overwrite)
         else:

@@ -190,6 +190,19 @@ def test_headless_without_vcam_writes_a_file(tmp_path, clip, capsys, monkeypatch
     assert "personseg-live: no display; processing one.mp4" in err
 
 
+def test_headless_source_demo_is_the_bundled_clip(tmp_path, clip, capsys, monkeypatch):
+    """``--source demo`` (as --help offers, and as the window saves its "Demo clip") was looked for as a file named
+    demo: "input not found: demo"."""
+    from personseg_live import assets
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr(assets, "demo_clip", lambda: clip)  # a short stand-in for the 20 s clip
+    code, _, err = run(capsys, "--headless", "--source", "demo", "--background", "none")
+    assert code == 0, err
+    assert probe(tmp_path / "personseg-live-demo.mp4")["frames"] == 20
+
+
 def test_headless_never_replaces_a_file_unasked(tmp_path, clip, capsys, monkeypatch):
     """``--output`` the source itself destroyed the input; an existing ``--output`` and the previous run's default
     result were replaced without a word. Now: the source never, an existing file with -y only, and the default

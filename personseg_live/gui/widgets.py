@@ -32,6 +32,7 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from .. import assets
 from ..settings import MatteSettings, SourceSettings, is_camera_spec
+from ..video.sources import DEMO
 
 # A photo plays too (video.sources.StillSource: the picture again and again, like a camera pointed at a print).
 VIDEO_FILTER = ("Videos and photos (" + " ".join(f"*{e}" for e in assets.VIDEO_EXTS + assets.IMAGE_EXTS) + ");;"
@@ -206,7 +207,6 @@ def checkerboard(cell: int = 12) -> QPixmap:
 # ---------------------------------------------------------------------------------------------- source
 
 RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
-DEMO = "demo"  # the source spec open_source() reads as the bundled clip
 CAMERA = "camera"
 FILE = "file"
 OPEN_FILE = "open"

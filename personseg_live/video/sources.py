@@ -113,6 +113,8 @@ class CameraSource:
         self._cap.release()
 
 
+#: The source spec of the bundled demo clip (``--source demo``, the window's "Demo clip").
+DEMO = "demo"
 #: Frames up to this many pixels are decoded on one thread when a file plays live (``open_paced_video``).
 ONE_THREAD_UP_TO = 1920 * 1080
 
@@ -248,7 +250,7 @@ def open_source(settings: SourceSettings, *, paced: bool = True) -> Source:
         return CameraSource(int(spec), settings)
     if spec.startswith("/dev/video"):
         return CameraSource(spec, settings)
-    if spec == "demo":
+    if spec == DEMO:
         return FileSource(assets.demo_clip(), loop=settings.loop, paced=paced)
     path = Path(spec).expanduser()
     if not path.exists():
