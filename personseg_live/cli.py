@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--source", help="camera index (0, 1, ...), demo (the bundled clip) or a video file; default: first camera, else the demo clip")
-    parser.add_argument("--background", help="blur | none | transparent | color:#RRGGBB | an image or video file")
+    parser.add_argument("--background", help="blur | none | transparent | color:#RRGGBB or color:NAME (white, green, ...) | an image or video file")
     parser.add_argument("--headless", action="store_true", help="no window, even when a display is available")
     parser.add_argument("--learn-room", action="store_true",
                         help="live: after a 3 s countdown (step out of the picture) learn the empty room and keep it for this "
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("input", help="a video file, a folder of videos, or a glob pattern (quote it)")
     p.add_argument("output", help="output file (.mp4/.mov/.mkv/.webm; a folder for transparent PNG frames), or a folder for many inputs")
-    p.add_argument("--background", default="blur", help="blur | none | transparent | color:#RRGGBB | an image or video file (default: blur)")
+    p.add_argument("--background", default="blur", help="blur | none | transparent | color:#RRGGBB or color:NAME (white, green, ...) | an image or video file (default: blur)")
     p.add_argument("--blur", type=int, help="blur strength 1..100 (default 25)")
     p.add_argument("--mask-out", type=Path, help="also write the alpha of every frame as 8-bit PNGs (00000.png, ...) into this folder")
     p.add_argument("--model", default="default", help="bundled model name or a .tflite/.keras file")

@@ -101,19 +101,18 @@ class ProcessReport:
 
 
 def parse_background(value: str, *, blur: int | None = None) -> BackgroundSettings:
-    """``--background``: blur | none | transparent | color:#RRGGBB | #RRGGBB | an image or video file."""
+    """``--background``: blur | none | transparent | color:#RRGGBB | color:NAME | #RRGGBB | an image or video file."""
     base = BackgroundSettings()
     if blur is not None:
         if not 1 <= blur <= 100:
             raise ValueError(f"--blur {blur}: must be 1..100")
         base.blur_strength = int(blur)
     value = value.strip()
-    if value in ("blur", "none", "transparent"):
-        base.mode = value
+    if value.lower() in ("blur", "none", "transparent"):  # (Blur, as the window's tile says it)
+        base.mode = value.lower()
         return base
-    if value.lower().startswith("color:") or value.startswith("#"):
+    if value.lower().startswith(("color:", "colour:")) or value.startswith("#"):
         color = value.split(":", 1)[1] if ":" in value else value
-        color = color if color.startswith("#") else f"#{color}"
         b, g, r = parse_color(color)  # raises with a clear message
         base.mode, base.color = "color", f"#{r:02X}{g:02X}{b:02X}"
         return base

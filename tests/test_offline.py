@@ -173,6 +173,13 @@ def test_bad_outputs(tmp_path, clip_25, segmenter):
         ("transparent", "transparent", {}),
         ("color:#ff0000", "color", {"color": "#FF0000"}),
         ("#00B140", "color", {"color": "#00B140"}),
+        # a colour by name, a word as the window writes it, the hex without '#' ("color:red" was "'#red' is not ...")
+        ("color:red", "color", {"color": "#FF0000"}),
+        ("colour:White", "color", {"color": "#FFFFFF"}),
+        ("color:chroma-green", "color", {"color": "#00B140"}),
+        ("color:00b140", "color", {"color": "#00B140"}),
+        ("Blur", "blur", {}),
+        ("Transparent", "transparent", {}),
     ],
 )
 def test_parse_background(value, mode, extra):
@@ -185,8 +192,8 @@ def test_parse_background(value, mode, extra):
 def test_parse_background_errors(tmp_path):
     with pytest.raises(ValueError, match="sparkles"):
         parse_background("sparkles")
-    with pytest.raises(ValueError, match="RRGGBB"):
-        parse_background("color:green")
+    with pytest.raises(ValueError, match="'greenish' is not #RRGGBB, #RGB or a colour name \\(white, black"):
+        parse_background("color:greenish")
     with pytest.raises(ValueError, match="1..100"):
         parse_background("blur", blur=0)
     image = tmp_path / "bg.jpg"

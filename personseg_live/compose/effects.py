@@ -33,11 +33,22 @@ class BackgroundError(PersonsegError, ValueError):
     """A background image/video that cannot be read, or an unknown mode or colour."""
 
 
+#: Colour names ``color:NAME`` takes (CSS's basic ones, and the broadcast chroma key green), as #RRGGBB.
+COLOUR_NAMES = {
+    "white": "#FFFFFF", "black": "#000000", "grey": "#808080", "gray": "#808080", "silver": "#C0C0C0",
+    "red": "#FF0000", "maroon": "#800000", "orange": "#FFA500", "yellow": "#FFFF00", "olive": "#808000",
+    "lime": "#00FF00", "green": "#008000", "chroma-green": "#00B140", "teal": "#008080", "cyan": "#00FFFF",
+    "aqua": "#00FFFF", "blue": "#0000FF", "navy": "#000080", "purple": "#800080", "magenta": "#FF00FF",
+    "fuchsia": "#FF00FF",
+}
+
+
 def parse_color(text: str) -> tuple[int, int, int]:
-    """'#RRGGBB' (or '#RGB') -> a BGR tuple."""
+    """'#RRGGBB', '#RGB' (the '#' optional) or a name of ``COLOUR_NAMES`` -> a BGR tuple."""
+    text = COLOUR_NAMES.get(text.strip().lower(), text)
     m = re.fullmatch(r"#?([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})", text.strip())
     if not m:
-        raise BackgroundError(f"colour {text!r} is not #RRGGBB")
+        raise BackgroundError(f"colour {text!r} is not #RRGGBB, #RGB or a colour name ({', '.join(COLOUR_NAMES)})")
     h = m.group(1)
     if len(h) == 3:
         h = "".join(c * 2 for c in h)
