@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from personseg_live import Segmenter
+from personseg_live import Segmenter, assets
 from personseg_live.model import architectures
 from personseg_live.model.backends import ModelError
 from personseg_live.model.segmenter import downscale, input_size_for
@@ -113,6 +113,10 @@ def test_missing_and_corrupt_models(tmp_path):
         Segmenter(bad_keras, backend="tensorflow")
     with pytest.raises(ModelError, match="available: .*default"):
         Segmenter("no-such-model")
+    # a file that is no model (the .json beside one) was "no bundled model '/path/default.json'"
+    with pytest.raises(ModelError, match="default.json: not a model file \\(give a .tflite or .keras file"):
+        Segmenter(Path(assets.models_dir()) / "default.json")
+    assert Segmenter("default.160x304", backend="litert").info.name  # a bundled name with a dot is still a name
     with pytest.raises(ValueError, match="backend must be one of"):
         Segmenter(backend="cuda")
 

@@ -91,6 +91,8 @@ def resolve_model(model: str | Path, backend: str) -> Path:
             raise ModelError(f"{path}: the {backend} backend needs a {suffix} file and none lies beside it")
         return path
     candidate = assets.models_dir() / f"{model}{suffix}"
+    if not candidate.exists() and (path.suffix or len(path.parts) > 1):  # a file, not a name
+        raise ModelError(f"{path}: not a model file (give a .tflite or .keras file, or a bundled model's name)")
     if not candidate.exists():
         available = ", ".join(assets.model_names()) or "none"
         raise ModelError(f"no bundled model {str(model)!r} for the {backend} backend (available: {available})")
