@@ -142,7 +142,10 @@ def expand_inputs(spec: str) -> list[Path]:
         kinds = assets.VIDEO_EXTS + PICTURE_EXTS
         # HEIC photos are listed so that each fails with its reason (save as JPEG): skipped, they were unsaid.
         listed = kinds + UNREADABLE_PHOTOS
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in listed and p.is_file())
+        # Not hidden files, as a shell's * and glob skip them: macOS's "._photo.jpg" companions on a shared
+        # drive (no picture inside: each was an error) and our own unfinished ".out.mp4.partial-..." files.
+        files = sorted(p for p in path.iterdir()
+                       if p.suffix.lower() in listed and not p.name.startswith(".") and p.is_file())
         if not files:
             raise InputError(f"no videos or pictures ({', '.join(kinds)}) in folder {path}")
         return files

@@ -45,6 +45,8 @@ def test_process_folder_of_videos(tmp_path, capsys):
     src.mkdir()
     for name in ("a", "b"):
         write_video(src / f"{name}.mp4", frames=5)
+    # hidden files are not inputs (as for a shell's *): macOS's "._a.mp4" companions hold no video (each failed)
+    (src / "._a.mp4").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
     code, _, err = run(capsys, "process", src, tmp_path / "out", "--quiet", "--mask-out", tmp_path / "m")
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "b.mp4"]
