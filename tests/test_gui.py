@@ -772,7 +772,7 @@ def test_shutdown_without_a_close_stops_the_pipeline(open_window, clip):
     window.close()
 
 
-def test_the_picture_says_what_it_shows(open_window, clip, qtbot, monkeypatch):
+def test_the_picture_says_what_it_shows(open_window, clip, square_clip, qtbot, monkeypatch):
     """Badges on the picture for before/after, freeze and the virtual camera; the menu ticks the mode."""
     from PySide6.QtWidgets import QFileDialog
 
@@ -796,6 +796,11 @@ def test_the_picture_says_what_it_shows(open_window, clip, qtbot, monkeypatch):
     badge = window.preview.grab().toImage().pixelColor(rect.left() + 13, rect.top() + 13)
     assert badge.red() > 150 and 70 < badge.green() < 140 and badge.blue() < 60  # the amber ORIGINAL badge, painted
     window.before_after_action.trigger()
+    window.freeze_action.trigger()
+    window.source_panel.choose_file(square_clip)  # another source: the old one's frozen picture would stand under its name
+    assert not window.freeze_action.isChecked() and "FROZEN" not in window.preview.badges()
+    qtbot.waitUntil(lambda: window.preview.last_frame is not None and window.preview.last_frame.shape[:2] == (128, 128),
+                    timeout=FIRST_FRAME_MS)
 
     window.vcam_action.trigger()
     assert window.preview.badges() == ["● VIRTUAL CAMERA LIVE"]

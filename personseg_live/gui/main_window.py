@@ -435,6 +435,9 @@ class MainWindow(QMainWindow):
     def _on_source_changed(self, source) -> None:
         old = self.settings.source
         picked_another = source.spec != old.spec
+        if picked_another and self._frozen:
+            # The held picture is the old source's: kept, it stood under the new source's name in the title.
+            self.freeze_action.setChecked(False)
         self.settings = replace(self.settings, source=source)
         if picked_another and is_camera_spec(source.spec):
             self._last_camera = source.spec
