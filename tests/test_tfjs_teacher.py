@@ -165,8 +165,9 @@ def test_video_labels_carry_the_state_from_frame_to_frame(tmp_path):
     writer.release()
     n = label_video(TfjsTeacher(_rvm_like(tmp_path / "rvm"), passes=1), video, tmp_path / "out", every=2)
     assert n == 3
-    masks = sorted((tmp_path / "out" / "masks").iterdir())
+    masks = sorted((tmp_path / "out" / "masks").glob("*.png"))
     assert [m.stem for m in masks] == ["clip_00000", "clip_00002", "clip_00004"]
+    assert (tmp_path / "out" / "SOURCE.md").exists()  # written last: reproduce_default.sh's "finished" mark
     # frame k sees state k: alpha 0.05 + 0.1 k
     assert [int(cv2.imread(str(m), cv2.IMREAD_GRAYSCALE).mean()) for m in masks] == [13, 64, 115]
     # The command line takes a clip for --images and labels it the same way.

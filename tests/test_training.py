@@ -342,6 +342,36 @@ def test_pseudo_label_writes_soft_masks(tmp_path, people_dir):
     assert len(load_splits([DataSpec(out)], val_fraction=0.0).train) == 2
 
 
+def test_pseudo_label_interrupted_continues_where_it_stopped(tmp_path, people_dir, monkeypatch):
+    """Hours of teacher time: an interrupted run (Ctrl-C, a reboot) left a folder with some masks, which the
+    reproduce script's "masks/ exists" check then took for finished. Now SOURCE.md comes last, and a rerun labels
+    only the images still missing."""
+    from personseg_live import Segmenter
+    from training import pseudo_label as pl
+
+    seg, calls = Segmenter("default"), []
+
+    def teacher(stop_at):
+        def label(bgr):
+            calls.append(1)
+            if len(calls) == stop_at:
+                raise KeyboardInterrupt  # as Ctrl-C arrives in the middle of an image
+            return seg(bgr)
+        return label
+
+    out = tmp_path / "pl"
+    monkeypatch.setattr(pl, "load_teacher", lambda _t: teacher(stop_at=3))
+    with pytest.raises(KeyboardInterrupt):
+        pl.pseudo_label("default", people_dir, out, flip=False, limit=5)
+    assert len(list((out / "masks").glob("*.png"))) == 2 and not (out / "SOURCE.md").exists()
+    assert not list((out / "masks").glob(".*"))  # no half-written mask under a real name or left behind
+    calls.clear()
+    monkeypatch.setattr(pl, "load_teacher", lambda _t: teacher(stop_at=0))
+    assert pl.pseudo_label("default", people_dir, out, flip=False, limit=5) == 5
+    assert len(calls) == 3 and (out / "SOURCE.md").exists()
+    assert len(list((out / "masks").glob("*.png"))) == 5
+
+
 def test_evaluate_reports_table_and_json(tmp_path, people_dir):
     report = tmp_path / "r.json"
     result = run_training("evaluate", "--data", str(people_dir), "--split", "all", "--json", str(report),

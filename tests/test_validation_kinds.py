@@ -64,6 +64,7 @@ def test_merge_labels_takes_the_larger_of_human_and_teacher(tmp_path):
     assert merged.shape == (40, 60)
     assert merged[:, :20].min() == 255 and merged[:, 45:].min() == 200 and merged[:, 22:36].max() == 0
     assert (tmp_path / "out" / "images" / "a.jpg").resolve() == (labelled / "images" / "a.jpg").resolve()
+    assert (tmp_path / "out" / "SOURCE.md").exists()  # written last: reproduce_default.sh's "finished" mark
 
 
 def test_validation_kinds_and_evaluate_kinds_end_to_end(tmp_path, people_dir):
@@ -92,6 +93,7 @@ def test_wall_people_writes_training_pairs_with_the_people_masks(tmp_path, peopl
     n = write_wall_people(data, tmp_path / "out")
     images = sorted((tmp_path / "out" / "images").glob("*.jpg"))
     assert n == len(images) == 8  # all eight test pairs are on the training side of the split
+    assert (tmp_path / "out" / "SOURCE.md").exists()  # written last: reproduce_default.sh's "finished" mark
     mask = cv2.imread(str(tmp_path / "out" / "masks" / f"{images[0].stem}.png"), cv2.IMREAD_GRAYSCALE)
     source = cv2.imread(str(people_dir / "masks" / f"{images[0].stem.split('_', 1)[1][:-2]}.png"), cv2.IMREAD_GRAYSCALE)
     assert np.array_equal(mask, source)

@@ -8,10 +8,14 @@ graph model's ``model.json`` (e.g. Robust Video Matting, see ``tfjs_teacher``), 
 
 Output: ``OUT/images/<id>.jpg`` (3-channel, so grayscale sets train like colour ones) and
 ``OUT/masks/<id>.png`` with the averaged probability x 255 — a folder dataset ``train`` reads as soft targets.
+``OUT/SOURCE.md`` is written last: a folder without it is unfinished. Run again, the labelling continues where it
+stopped (each mask is renamed into place only once written whole), so an interrupted teacher run of hours
+loses one image, not all before it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,11 +82,16 @@ def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: boo
         files = files[:limit]
     if not files:
         raise SystemExit(f"no images under {folder}")
-    seg = load_teacher(teacher)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
-    written = 0
-    for path in tqdm(files, desc=f"pseudo-label ({Path(str(teacher)).name})", unit="img"):
+    (out / "SOURCE.md").unlink(missing_ok=True)  # unfinished until the last image is labelled
+    done = {p.stem for p in (out / "masks").glob("*.png")}
+    todo = [p for p in files if p.stem not in done]
+    if len(todo) < len(files):
+        print(f"continuing: {len(files) - len(todo)} of {len(files)} images already labelled in {out}", flush=True)
+    seg = load_teacher(teacher) if todo else None
+    written = len(files) - len(todo)
+    for path in tqdm(todo, desc=f"pseudo-label ({Path(str(teacher)).name})", unit="img"):
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)  # grayscale files come back as 3 equal channels
         if bgr is None:
             tqdm.write(f"skipped unreadable image {path}")
@@ -90,7 +99,7 @@ def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: boo
         prob = teacher_probability(seg, bgr, scales, flip)
         stem = path.stem
         cv2.imwrite(str(out / "images" / f"{stem}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        cv2.imwrite(str(out / "masks" / f"{stem}.png"), np.round(prob * 255).astype(np.uint8))
+        _write_whole(out / "masks" / f"{stem}.png", np.round(prob * 255).astype(np.uint8))
         written += 1
     (out / "SOURCE.md").write_text(
         f"# {out.name}: pseudo-labels\n\nSoft masks (probability x 255) for the photos in `{images}`, written by "
@@ -98,6 +107,14 @@ def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: boo
         f"{'' if flip else ' --no-flip'}`. The photos keep their own licence; see the teacher's licence too.\n"
     )
     return written
+
+
+def _write_whole(path: Path, image: np.ndarray) -> None:
+    """``image`` to ``path`` under a temporary name first: a mask that exists is a whole one."""
+    tmp = path.with_name(f".{path.stem}.partial.png")
+    if not cv2.imwrite(str(tmp), image):
+        raise OSError(f"cannot write {path} (disk full?)")
+    os.replace(tmp, path)
 
 
 def merge_labels(labelled: Path, pseudo: Path, out: Path) -> int:
@@ -123,4 +140,7 @@ def merge_labels(labelled: Path, pseudo: Path, out: Path) -> int:
             link.symlink_to(img.resolve())
         cv2.imwrite(str(out / "masks" / f"{sid}.png"), human)
         n += 1
+    (out / "SOURCE.md").write_text(  # last: a folder without it is unfinished
+        f"# {out.name}: merged labels\n\nmax(human mask of `{labelled}`, teacher mask of `{pseudo}`) per pixel, written "
+        "by `python -m training merge-labels`. Licences: the labelled set's and the teacher's (see their SOURCE.md).\n")
     return n

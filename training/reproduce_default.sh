@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Retrain the shipped default model end to end from ../shared, on the CPU (about 45 min on 2 free cores;
 # the 2026-12-01 run took 65 min beside a second training).
-# Re-running it resumes: finished steps are skipped, an interrupted training continues (--resume).
+# Re-running it resumes: finished steps (their folder's SOURCE.md, written last) are skipped, an interrupted
+# labelling continues with the next image, an interrupted training continues (--resume).
 #   SHARED=../shared RUNS=runs bash training/reproduce_default.sh
 # MODELS=DIR exports somewhere else than assets/models (to compare a rerun with the shipped model).
 # The previous recipe (landscape init, five stages, WiSE 0.7 at 192^2) is in git history before 2026-12-01.
@@ -34,19 +35,19 @@ RVM="$RUNS/teachers/human-models/package/models/rvm.json"
 
 # 3. Soft labels: LSPET (full-body sport, unlabelled), and the labelled sets' own images, whose human masks
 #    miss people (VOC/COCO passers-by, CCP's background people, CelebA's hands): max(human, RVM) per pixel.
-[ -d "$RUNS/pseudo/lspet_rvm/masks" ] || $PY -m training pseudo-label --teacher "$RVM" --no-flip \
+[ -f "$RUNS/pseudo/lspet_rvm/SOURCE.md" ] || $PY -m training pseudo-label --teacher "$RVM" --no-flip \
   --images "$SHARED/unlabeled/lspet" --out "$RUNS/pseudo/lspet_rvm"
 for SET in voc-person coco128-seg-person ccp-person nprportrait-seg celebamask-hq-subset; do
-  [ -d "$RUNS/pseudo/${SET}_rvm/masks" ] || $PY -m training pseudo-label --teacher "$RVM" --no-flip \
+  [ -f "$RUNS/pseudo/${SET}_rvm/SOURCE.md" ] || $PY -m training pseudo-label --teacher "$RVM" --no-flip \
     --images "$D/$SET/images" --out "$RUNS/pseudo/${SET}_rvm"
-  [ -d "$RUNS/merged/$SET/masks" ] || $PY -m training merge-labels --labelled "$D/$SET" \
+  [ -f "$RUNS/merged/$SET/SOURCE.md" ] || $PY -m training merge-labels --labelled "$D/$SET" \
     --pseudo "$RUNS/pseudo/${SET}_rvm" --out "$RUNS/merged/$SET"
 done
 
 # 4. Scenes without people (an empty room stays empty) and, so that this does not teach "plain = background",
 #    the training split's people in front of plain walls of their own clothes' colour, light walls and skies.
-[ -d "$RUNS/negatives/masks" ] || $PY -m training negatives --backgrounds "$SHARED/backgrounds" --out "$RUNS/negatives"
-[ -d "$RUNS/wallpeople/masks" ] || $PY -m training wall-people --data "$D" --out "$RUNS/wallpeople"
+[ -f "$RUNS/negatives/SOURCE.md" ] || $PY -m training negatives --backgrounds "$SHARED/backgrounds" --out "$RUNS/negatives"
+[ -f "$RUNS/wallpeople/SOURCE.md" ] || $PY -m training wall-people --data "$D" --out "$RUNS/wallpeople"
 
 # 5. Fine-tune every weight: 224x224 crops, a fifth of them wide shots (a person at 20-60 % of the height),
 #    and a third of the pictures over- or underexposed and clipped (--exposure 0.35: a webcam that blows a white
@@ -71,7 +72,7 @@ $PY -m training interpolate "$RUNS/default_x/best.keras" "$RUNS/general_init.ker
 #    Through Segmenter(), so with the runtime's closer look at a person small in the frame (add
 #    --first-look-only for the model's one look at the whole frame; the card has both).
 $PY -m training export "$RUNS/default_x_wise.keras" --name default --out "$MODELS" --input-side 224 --portrait-aspect-power 0.5 --force
-[ -d "$RUNS/val_kinds/real_large" ] || $PY -m training validation-kinds --data "$D" --out "$RUNS/val_kinds"
+[ -f "$RUNS/val_kinds/SOURCE.md" ] || $PY -m training validation-kinds --data "$D" --out "$RUNS/val_kinds"
 $PY -m training evaluate --model "$MODELS/default.tflite" --kinds "$RUNS/val_kinds" \
   --data "$D/ccp-person" --data "$D/celebamask-hq-subset" --data "$D/nprportrait-seg" \
   --data "$D/voc-person" --data "$D/coco128-seg-person" --data "$D/davis2016-person,split=sequence" \
@@ -84,7 +85,7 @@ $PY -m training evaluate --model "$MODELS/default.tflite" --kinds "$RUNS/val_kin
 #    table, so its labels are wrong exactly where the clip is hard.)
 for CLIP in video/juggle:video_fullbody_juggle video/thoughtful-outdoors:video_seated_outdoors \
     video/cups:video_hands_cups demo/pixabay-doctor-desk:video_webcam_demo; do
-  [ -d "$RUNS/val_kinds/${CLIP#*:}/masks" ] || $PY -m training pseudo-label --teacher "$RVM" \
+  [ -f "$RUNS/val_kinds/${CLIP#*:}/SOURCE.md" ] || $PY -m training pseudo-label --teacher "$RVM" \
     --images "$SHARED/${CLIP%%:*}.mp4" --out "$RUNS/val_kinds/${CLIP#*:}" --every 3
 done
 $PY -m training evaluate --model "$MODELS/default.tflite" --split all \

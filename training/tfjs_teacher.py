@@ -181,4 +181,7 @@ def label_video(teacher: TfjsTeacher, video: Path, out: Path, every: int = 2, ma
             written += 1
         index += 1
     cap.release()
+    (out / "SOURCE.md").write_text(  # last: a folder without it is unfinished (a rerun labels it again)
+        f"# {out.name}: RVM video labels\n\nSoft masks for every {every}-th frame of `{video}`, RVM in its video mode "
+        "(`python -m training pseudo-label --images CLIP`). Development only; RVM is GPL-3.0.\n")
     return written

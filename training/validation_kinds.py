@@ -206,6 +206,9 @@ def write_wall_people(data: Path, out: Path, per_person: int = 1, seed: int = 1)
             kind, img = choices[int(rng.integers(len(choices)))]
             _save(out, f"{pair.source}_{pair.id}_{k}", img, pair.mask)
             n += 1
+    (out / "SOURCE.md").write_text(  # last: a folder without it is unfinished
+        f"# {out.name}: people on plain walls\n\nThe training split of `{data}` composited in front of plain walls and "
+        "skies (`python -m training wall-people`); the people's own sets' licences.\n")
     return n
 
 
