@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+#: .gif: an animated GIF is a short clip (a background that moves, a file to process); OpenCV and PyAV both play it.
+VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
 DEFAULT_MODEL = "default"
 
 

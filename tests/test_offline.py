@@ -508,3 +508,23 @@ def test_a_file_at_the_live_quality_takes_the_live_looks(tmp_path, demo_clip):
             assert whole <= n // 2, whole
         else:
             assert whole == n
+
+
+def test_an_animated_gif_moves_as_a_background_and_processes_as_a_clip(tmp_path, clip_25, segmenter):
+    """A .gif was neither a picture nor a video here: as a background it stood still on its first frame (cv2.imread),
+    and `process anim.gif` was not listed in a folder run. It is a short clip now."""
+    from PIL import Image
+
+    gif = tmp_path / "party.gif"
+    shades = [40, 120, 200]
+    frames = [Image.new("RGB", (48, 32), (s, s, s)) for s in shades]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    bg = parse_background(str(gif))
+    assert bg.mode == "video"
+    out = tmp_path / "over_gif.mp4"
+    process_video(clip_25, out, ProcessOptions(background=bg), segmenter=segmenter, progress=False)
+    corner = {int(f[2, 2].mean() + 0.5) // 20 for f in decode_bgr(out)}  # the room's corner: the GIF shows there
+    assert len(corner) == 3, corner  # all three of the GIF's frames played (a still one gives one value)
+    report = process_video(gif, tmp_path / "party.mp4", ProcessOptions(), segmenter=segmenter, progress=False)
+    assert report.frames == 3 and probe(tmp_path / "party.mp4")["frames"] == 3
+    assert expand_inputs(str(tmp_path)) == sorted([gif, out, tmp_path / "party.mp4"])
