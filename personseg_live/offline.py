@@ -29,7 +29,7 @@ import numpy as np
 
 from .errors import PersonsegError
 from . import assets
-from .compose.effects import parse_color
+from .compose.effects import media_mode, parse_color
 from .model.closer_look import FIRST_LOOK_EVERY
 from .ours import refuse_replacing
 from .processor import FrameProcessor, i420_guide, is_i420
@@ -123,7 +123,7 @@ def parse_background(value: str, *, blur: int | None = None) -> BackgroundSettin
         raise ValueError(
             f"--background {value!r}: not blur, none, transparent, color:#RRGGBB or an existing image/video file"
         )
-    base.mode = "video" if path.suffix.lower() in assets.VIDEO_EXTS else "image"
+    base.mode = media_mode(path)
     base.path = str(path.resolve())
     return base
 

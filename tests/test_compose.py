@@ -563,3 +563,20 @@ def test_a_steep_model_edge_is_as_soft_as_the_feather_asks():
         row = Matte(MatteSettings(smoothing=0, refine=False, feather=6))(low, frame)[360]
         widths.append(int(np.argmax(row >= 1.0)) - int(np.argmax(row > 0.0)))
     assert np.mean(widths) >= 3.0, widths
+
+
+def test_an_animated_webp_background_is_a_clip_and_a_still_one_a_picture(tmp_path, frame_alpha):
+    """A WebP can be a photo or an animation; the animated one stood still on its first frame."""
+    from PIL import Image
+
+    from personseg_live.compose.effects import media_mode
+
+    frames = [Image.new("RGB", (48, 32), (s, s, s)) for s in (40, 120, 200)]
+    frames[0].save(tmp_path / "moving.webp", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    frames[0].save(tmp_path / "still.webp")
+    assert media_mode(tmp_path / "moving.webp") == "video" and media_mode(tmp_path / "still.webp") == "image"
+    frame, alpha = frame_alpha
+    comp = Compositor(BackgroundSettings(mode="video", path=str(tmp_path / "moving.webp")))
+    values = {int(comp(frame, alpha)[5, -5, 0]) // 20 for _ in range(3)}
+    comp.close()
+    assert len(values) == 3, values  # each of its frames shows in turn

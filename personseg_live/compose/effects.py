@@ -361,11 +361,27 @@ def check_video(path: str | Path) -> None:
         capture.release()
 
 
+def media_mode(path: str | Path) -> str:
+    """"video" for a video file (an animated GIF too) or an animated WebP, else "image". A WebP can be either: one
+    whose second frame OpenCV reads moves (it stood still on its first frame)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in assets.VIDEO_EXTS:
+        return "video"
+    if suffix == ".webp":
+        capture = cv2.VideoCapture(str(path))
+        try:
+            if capture.isOpened() and capture.read()[0] and capture.read()[0]:
+                return "video"
+        finally:
+            capture.release()
+    return "image"
+
+
 def check_media(path: str | Path) -> None:
     """BackgroundError (its message for the user) unless ``path`` can be shown as a background picture or video."""
     if not Path(path).is_file():
         raise BackgroundError(f"background file not found: {path}")
-    if Path(path).suffix.lower() in assets.VIDEO_EXTS:
+    if media_mode(path) == "video":
         check_video(path)
     else:
         load_image_alpha(path)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import assets
-from ..compose.effects import BackgroundError, check_media
+from ..compose.effects import BackgroundError, check_media, media_mode
 from ..settings import BackgroundSettings
 from .widgets import checkerboard, to_qimage
 
@@ -56,11 +56,6 @@ COLUMNS = 3
 
 def choice_of(mode: str) -> str:
     return "picture" if mode in ("image", "video") else mode
-
-
-def media_mode(path: str | Path) -> str:
-    """"video" for a video file, else "image"."""
-    return "video" if Path(path).suffix.lower() in assets.VIDEO_EXTS else "image"
 
 
 # Blur strength on a perceptual scale. The setting is linear in the Gaussian sigma (1..100 ->
