@@ -377,14 +377,17 @@ def media_mode(path: str | Path) -> str:
     return "image"
 
 
-def check_media(path: str | Path) -> None:
-    """BackgroundError (its message for the user) unless ``path`` can be shown as a background picture or video."""
+def check_media(path: str | Path) -> str:
+    """BackgroundError (its message for the user) unless ``path`` can be shown as a background picture or video;
+    its ``media_mode`` (telling an animated WebP opens the file: callers take the answer, not ask again)."""
     if not Path(path).is_file():
         raise BackgroundError(f"background file not found: {path}")
-    if media_mode(path) == "video":
+    mode = media_mode(path)
+    if mode == "video":
         check_video(path)
     else:
         load_image_alpha(path)
+    return mode
 
 
 def open_video(path: str | Path) -> cv2.VideoCapture:

@@ -254,13 +254,13 @@ class BackgroundPanel(QWidget):
         A file that cannot be shown gets no tile and changes nothing: ``problem`` says why."""
         path = str(path)
         try:
-            check_media(path)
+            mode = check_media(path)
         except BackgroundError as exc:
             self._show(self._settings)
             self.problem.emit(str(exc))
             return False
         self._add_picture_tile(path)
-        self._apply(mode=media_mode(path), path=path)
+        self._apply(mode=mode, path=path)
         return True
 
     def choose_color(self, color: str | QColor) -> None:
