@@ -1,7 +1,7 @@
 """The mark our results carry, so that ``-y`` replaces a result of ours and nothing else.
 
     mark_video(container)            # before the header is written (PyAV output container)
-    mark_picture(path)               # a PNG or JPEG just written (under its temporary name)
+    data = marked_picture(data)      # an encoded PNG or JPEG, before it is written
     refuse_replacing(dst)            # OutputError when -y would replace a file that is not one of ours
 
 Why: ``personseg-live process *.mp4 -y`` with two videos in the folder is, after the shell, ``process a.mp4 b.mp4
@@ -28,12 +28,12 @@ def mark_video(container) -> None:
     container.metadata["comment"] = WRITTEN_BY
 
 
-def mark_picture(path: Path) -> None:
-    """Add the mark to a PNG (a tEXt chunk after IHDR) or JPEG (a COM segment after SOI / APP0) in place."""
-    data = Path(path).read_bytes()
-    marked = _marked_png(data) if data.startswith(_PNG_SIGNATURE) else _marked_jpeg(data) if data[:2] == b"\xff\xd8" else None
-    if marked is not None:
-        Path(path).write_bytes(marked)
+def marked_picture(data: bytes) -> bytes:
+    """An encoded PNG with the mark in a tEXt chunk after IHDR, a JPEG with it in a COM segment after SOI / APP0;
+    other formats as they are."""
+    if data.startswith(_PNG_SIGNATURE):
+        return _marked_png(data)
+    return _marked_jpeg(data) if data[:2] == b"\xff\xd8" else data
 
 
 def _marked_png(data: bytes) -> bytes:

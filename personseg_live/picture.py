@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import cv2
 
 from .assets import IMAGE_EXTS
-from .ours import mark_picture, refuse_replacing
+from .ours import marked_picture, refuse_replacing
 
 if TYPE_CHECKING:  # (imported where used: the live source asks is_picture without loading the offline chain)
     from .offline import ProcessOptions, ProcessReport
@@ -95,20 +95,19 @@ def process_picture(src: Path, dst: Path, options: ProcessOptions, *, segmenter=
 def _write_atomically(dst: Path, image) -> None:
     from .video.sinks import OutputError, cannot_write, temporary_name
 
-    tmp = temporary_name(dst)
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if dst.suffix.lower() in (".jpg", ".jpeg") else []
     try:
-        written = cv2.imwrite(str(tmp), image, params)
+        encoded, data = cv2.imencode(dst.suffix.lower(), image, params)
     except cv2.error as exc:  # a format OpenCV was built without
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"{dst}: cannot write this picture format ({exc.err})") from exc
-    if not written:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {dst} (disk full?)")
+    if not encoded:
+        raise OutputError(f"cannot write {dst}: OpenCV could not encode the picture")
+    tmp = temporary_name(dst)
     try:
-        mark_picture(tmp)  # so that a later -y may replace it (ours.py)
+        # Encoded in memory so that our mark (a later -y may replace the file, ours.py) goes in before the one write.
+        tmp.write_bytes(marked_picture(data.tobytes()))
         os.replace(tmp, dst)
-    except OSError as exc:
+    except OSError as exc:  # a full disk among them
         tmp.unlink(missing_ok=True)
         raise cannot_write(dst, exc) from exc
 

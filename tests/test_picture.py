@@ -121,14 +121,14 @@ def test_our_mark_leaves_the_picture_as_it_was_and_readers_see_it(tmp_path, suff
     decodes the same pixels, Pillow (a strict reader) finds the text, and an unmarked picture is not ours."""
     from PIL import Image
 
-    from personseg_live.ours import WRITTEN_BY, is_ours, mark_picture
+    from personseg_live.ours import WRITTEN_BY, is_ours, marked_picture
 
     picture = np.random.default_rng(0).integers(0, 255, (40, 56, 3), np.uint8)
     path = tmp_path / f"p{suffix}"
     cv2.imwrite(str(path), picture)
     before = cv2.imread(str(path))
     assert is_ours(path) is False
-    mark_picture(path)
+    path.write_bytes(marked_picture(path.read_bytes()))
     assert is_ours(path) is True and np.array_equal(cv2.imread(str(path)), before)
     with Image.open(path) as im:
         im.load()
