@@ -15,7 +15,6 @@ loses one image, not all before it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from personseg_live.atomic import write_atomically
 from personseg_live.model.segmenter import Segmenter
 
 from .data import IMAGE_EXTS, list_pairs
@@ -99,7 +99,8 @@ def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: boo
         prob = teacher_probability(seg, bgr, scales, flip)
         stem = path.stem
         cv2.imwrite(str(out / "images" / f"{stem}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        _write_whole(out / "masks" / f"{stem}.png", np.round(prob * 255).astype(np.uint8))
+        png = cv2.imencode(".png", np.round(prob * 255).astype(np.uint8))[1].tobytes()
+        write_atomically(out / "masks" / f"{stem}.png", lambda f, png=png: f.write(png), binary=True)
         written += 1
     (out / "SOURCE.md").write_text(
         f"# {out.name}: pseudo-labels\n\nSoft masks (probability x 255) for the photos in `{images}`, written by "
@@ -107,14 +108,6 @@ def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: boo
         f"{'' if flip else ' --no-flip'}`. The photos keep their own licence; see the teacher's licence too.\n"
     )
     return written
-
-
-def _write_whole(path: Path, image: np.ndarray) -> None:
-    """``image`` to ``path`` under a temporary name first: a mask that exists is a whole one."""
-    tmp = path.with_name(f".{path.stem}.partial.png")
-    if not cv2.imwrite(str(tmp), image):
-        raise OSError(f"cannot write {path} (disk full?)")
-    os.replace(tmp, path)
 
 
 def merge_labels(labelled: Path, pseudo: Path, out: Path) -> int:
