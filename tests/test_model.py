@@ -301,3 +301,11 @@ def test_downscale_of_a_large_frame_shows_no_moire(frame_hw, size):
     assert small.shape == (*size, 3)
     assert small.std() < area.std() + 8
     assert np.abs(small.mean() - area.mean()) < 2
+
+
+def test_a_segmenter_told_nothing_uses_at_most_four_threads_on_a_big_machine():
+    # On 16 cores, 16 XNNPACK threads ran no faster than 4 for twice the CPU (backends.MAX_MODEL_THREADS).
+    from personseg_live.model.backends import LiteRTBackend, model_threads
+
+    assert [model_threads(n) for n in (1, 2, 4, 16, 64)] == [1, 2, 4, 4, 4]
+    assert LiteRTBackend(assets.models_dir() / "default.tflite")._threads == model_threads()
