@@ -817,6 +817,24 @@ def test_the_picture_says_what_it_shows(open_window, clip, square_clip, qtbot, m
     assert menu["color"].isChecked() and not menu["picture"].isChecked() and window.settings.background.mode == "color"
 
 
+def test_a_frozen_picture_shows_the_background_chosen_while_frozen(open_window, clip, qtbot):
+    """Users freeze one moment to try backgrounds on it: the frozen picture kept the old background until Space."""
+    from personseg_live.compose.effects import parse_color
+
+    window = open_window(source_args(clip))
+    assert window.settings.background.mode == "blur"
+    window.freeze_action.trigger()
+    held = window._held
+    qtbot.keyClick(window, Qt.Key.Key_3)  # a flat colour
+    shown = window.preview.last_frame
+    assert window.freeze_action.isChecked() and window._held.original is held.original  # the same moment
+    room = held.alpha == 0
+    assert room.mean() > 0.2
+    colour = np.array(parse_color(window.settings.background.color))  # BGR
+    assert np.abs(shown[room].astype(int) - colour).max() <= 2  # the room is the colour now, not the blur
+    assert not np.array_equal(shown, held.composite)
+
+
 # ----------------------------------------------------------------------------------- setup advice
 
 

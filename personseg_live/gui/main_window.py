@@ -8,6 +8,7 @@ debounced save, so the settings file is written once a drag ends rather than onc
 from __future__ import annotations
 
 import html
+import logging
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 from superqt import QCollapsible
 
 from ..assets import DEFAULT_MODEL
+from ..compose import Compositor
 from ..events import EventKind
 from ..model.backends import gpu_advice
 from ..settings import Settings, VcamSettings, is_camera_spec, remembered, save_settings
@@ -49,6 +51,8 @@ from .widgets import (
     SourcePanel,
     guard_controls,
 )
+
+logger = logging.getLogger(__name__)
 
 NO_CAMERA = "No camera found — showing the demo clip"
 STOP_TIMEOUT_S = 2.0
@@ -108,6 +112,7 @@ class MainWindow(QMainWindow):
         self._no_source = False  # a source failed to open and none has opened since
         self._vcam_notice = ""  # the virtual camera's notice in the status bar, until it stops holding
         self._held = None  # the FrameResult on screen, so before/after can redraw it (frozen or not)
+        self._held_compositor: Compositor | None = None  # puts a frozen picture over a newly chosen background
         self._closed = False
         self._last_stats = 0.0
         self._message_boxes: list[QMessageBox] = []
@@ -461,6 +466,8 @@ class MainWindow(QMainWindow):
             self._drop_vcam_notice()  # what it said (a blur instead of transparency) no longer holds
         self.settings = replace(self.settings, background=background)
         self.pipeline.set_background(background)
+        if self._frozen and self._held is not None:
+            self._recompose_held(background)
         self._show_background_mode()
         self._update_badges()
         self._changed("background")
@@ -542,6 +549,21 @@ class MainWindow(QMainWindow):
 
     def _show_result(self, result) -> None:
         self.preview.show_frame(result.original if self.settings.show_original else result.composite)
+
+    def _recompose_held(self, background) -> None:
+        """Freezing is how users try backgrounds on one moment: the frozen picture kept the old background
+        until Space, whatever was chosen. The held frame and its alpha are composited again here."""
+        try:
+            if self._held_compositor is None:
+                self._held_compositor = Compositor(background)
+            else:
+                self._held_compositor.update(background)
+            composite = self._held_compositor(self._held.original, self._held.alpha)
+        except Exception as exc:  # the pipeline says what is wrong with the background; the picture stays
+            logger.warning("cannot show the frozen picture over the new background: %s", exc)
+            return
+        self._held = replace(self._held, composite=composite)
+        self._show_result(self._held)
 
     def _flip_held(self):
         h = self._held
@@ -823,6 +845,8 @@ class MainWindow(QMainWindow):
             return []
         self._closed = True
         self._save_timer.stop()
+        if self._held_compositor is not None:
+            self._held_compositor.close()  # a video background's file
         try:
             self.save_now()
             self._save_layout()
