@@ -47,9 +47,23 @@ def quiet_video_libraries(verbosity: int) -> None:
         return
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     if "OPENCV_LOG_LEVEL" not in os.environ:
-        import cv2
+        set_opencv_log_level(OPENCV_LOG_ERROR)
 
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+#: OpenCV's own log levels (cv::utils::logging::LogLevel): the same numbers in OpenCV 4 and 5.
+OPENCV_LOG_SILENT, OPENCV_LOG_ERROR = 0, 2
+
+
+def set_opencv_log_level(level: int) -> int:
+    """Sets OpenCV's own log level; returns the level before. OpenCV 5 has the calls in ``cv2.utils.logging``,
+    OpenCV 4 (which pyproject admits) as ``cv2.setLogLevel`` / ``cv2.getLogLevel``: asking 4.10 for the first
+    stopped the app at start with an AttributeError (seen on 2026-12-04 on a machine whose Python had 4.10)."""
+    import cv2
+
+    api = getattr(cv2.utils, "logging", cv2)
+    before = api.getLogLevel()
+    api.setLogLevel(level)
+    return before
 
 
 def log_file_path() -> Path:

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import assets
 from ..errors import PersonsegError
+from ..log import OPENCV_LOG_SILENT, set_opencv_log_level
 from ..settings import SourceSettings
 
 
@@ -64,12 +65,11 @@ def _capture_api() -> int:
 def _open_capture(device: int | str) -> cv2.VideoCapture:
     """OpenCV logs two WARN lines for every camera that fails to open; a run waiting for a camera
     retries for hours, so it stays quiet here and the caller raises one clear SourceError instead."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    level = set_opencv_log_level(OPENCV_LOG_SILENT)
     try:
         return cv2.VideoCapture(device, _capture_api()) if isinstance(device, int) else cv2.VideoCapture(device)
     finally:
-        cv2.utils.logging.setLogLevel(level)
+        set_opencv_log_level(level)
 
 
 class CameraSource:
