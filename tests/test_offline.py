@@ -528,3 +528,17 @@ def test_an_animated_gif_moves_as_a_background_and_processes_as_a_clip(tmp_path,
     report = process_video(gif, tmp_path / "party.mp4", ProcessOptions(), segmenter=segmenter, progress=False)
     assert report.frames == 3 and probe(tmp_path / "party.mp4")["frames"] == 3
     assert expand_inputs(str(tmp_path)) == sorted([gif, out, tmp_path / "party.mp4"])
+
+
+def test_an_animated_webp_to_a_video_says_what_to_do_instead_of_corrupt(tmp_path, segmenter):
+    """FFmpeg reads an animated WebP's container but cannot decode its frames: "no picture size (corrupt?)" blamed
+    the user's file."""
+    from PIL import Image
+
+
+    webp = tmp_path / "wave.webp"
+    frames = [Image.new("RGB", (48, 32), (s, s, s)) for s in (40, 120, 200)]
+    frames[0].save(webp, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    with pytest.raises(InputError, match="animated WebP.*save it as a GIF or an MP4") as err:
+        process_video(webp, tmp_path / "wave.mp4", ProcessOptions(), segmenter=segmenter, progress=False)
+    assert "corrupt" not in str(err.value) and not (tmp_path / "wave.mp4").exists()
