@@ -54,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("process", help="process video files (every frame, audio kept)")
     p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    p.add_argument("input", help="a video file, a folder of videos, or a glob pattern (quote it)")
-    p.add_argument("output", help="output file (.mp4/.mov/.mkv/.webm; a folder for transparent PNG frames), or a folder for many inputs")
+    p.add_argument("input", help="a video or a picture (.jpg/.png/.webp, ...), a folder of them, or a glob pattern (quote it)")
+    p.add_argument("output", help="output file (.mp4/.mov/.mkv/.webm for a video, a folder for its transparent PNG frames; "
+                                  ".jpg/.png/.webp, ... for a picture), or a folder for many inputs")
     p.add_argument("--background", default="blur", help="blur | none | transparent | color:#RRGGBB or color:NAME (white, green, ...) | an image or video file (default: blur)")
     p.add_argument("--blur", type=int, help="blur strength 1..100 (default 25)")
     p.add_argument("--mask-out", type=Path, help="also write the alpha of every frame as 8-bit PNGs (00000.png, ...) into this folder")

@@ -610,6 +610,15 @@ def test_demo_source_is_documented(capsys):
     assert "--source SOURCE camera index (0, 1, ...), demo (the bundled clip)" in help_text
 
 
+def test_process_help_says_it_takes_pictures(capsys):
+    """`process` cuts out photos too; its help named only videos, so users looked elsewhere for photos."""
+    with pytest.raises(SystemExit):
+        cli.main(["process", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "input a video or a picture (.jpg/.png/.webp, ...)" in help_text
+    assert ".jpg/.png/.webp, ... for a picture" in help_text
+
+
 def test_bench_counts_the_model_in_mediapipe_landscapes_cost_on_the_same_frame(capsys):
     """Issue 11's budget (3x MediaPipe landscape on the same 720p frame) in bench's own output: the demo's person
     costs our model two looks; a missing reference model is a one-line error."""
