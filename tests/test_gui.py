@@ -27,6 +27,7 @@ from personseg_live.gui.app import apply_args, close_on_signals, create_window  
 from personseg_live.gui.widgets import PreviewWidget, fit_rect, to_qimage  # noqa: E402
 from personseg_live.gui.worker import PipelineBridge  # noqa: E402
 from personseg_live.settings import MatteSettings, Settings, load_settings  # noqa: E402
+from videos import holds_open  # noqa: E402
 
 FIRST_FRAME_MS = 20_000  # generous: the CI machine may be busy (a training job shares it here)
 
@@ -602,14 +603,6 @@ def test_close_on_signals_closes_the_window(qtbot, open_window, clip):
     assert not window.pipeline.running and received == [signal.SIGTERM]
 
 
-def holds_open(pid: int, path: Path) -> bool:
-    """Whether process ``pid`` has ``path`` open (Linux: its /proc/PID/fd links)."""
-    try:
-        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc to see the app start")
 def test_sigterm_exits_cleanly(clip, tmp_path):
@@ -840,7 +833,9 @@ def test_a_frozen_picture_shows_the_background_chosen_while_frozen(open_window, 
 
 def test_help_menu_shows_the_doctor_report(open_window, clip, qtbot):
     window = open_window(source_args(clip))
-    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    # The action first, then its menu: a menu taken inside the generator was already deleted before PySide6 6.11.2.
+    help_action = next(a for a in window.menuBar().actions() if a.text() == "&Help")
+    help_menu = help_action.menu()
     next(a for a in help_menu.actions() if a.text() == "Check my setup…").trigger()
     qtbot.waitUntil(lambda: getattr(window, "setup_box", None) is not None, timeout=FIRST_FRAME_MS)
     shown = QTextDocument()
