@@ -643,33 +643,3 @@ def test_bench_model_prices_a_frame_with_a_person_and_its_closer_look():
     assert m["available"] and m["closer_look"] is True
     assert m["ms_with_person_p50"] > m["ms_per_frame_p50"] > 0
 
-
-#: The oldest OpenCV pyproject admits; the suite otherwise runs on the newest.
-OLDEST_OPENCV = "opencv-contrib-python-headless==4.10.0.84"
-
-OPENCV_SCRIPT = r"""
-import sys, cv2
-assert cv2.__version__.startswith("4."), cv2.__version__
-from personseg_live.cli import main
-from personseg_live.video.sources import _open_capture
-code = main(["process", sys.argv[1], sys.argv[2], "--background", "color:white", "--quiet"])
-_open_capture(sys.argv[1]).release()  # the camera path's quiet opening
-sys.exit(code)
-"""
-
-
-def test_the_oldest_opencv_admitted_runs_the_app(tmp_path_factory, clip):
-    """OpenCV 4 has its log level as cv2.setLogLevel, not cv2.utils.logging: the app stopped at start with an
-    AttributeError (found on a machine whose Python had 4.10). A real OpenCV 4 from the package index."""
-    target = tmp_path_factory.mktemp("opencv4")
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), OLDEST_OPENCV],
-                         capture_output=True, text=True, timeout=600)
-    if pip.returncode != 0:
-        pytest.skip(f"cannot install {OLDEST_OPENCV}: {pip.stderr.strip()[-300:]}")
-    out = target.parent / "white.mp4"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-c", OPENCV_SCRIPT, str(clip), str(out)], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert probe(out)["frames"] == probe(clip)["frames"]
