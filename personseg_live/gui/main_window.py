@@ -587,6 +587,9 @@ class MainWindow(QMainWindow):
             self.source_label.setText("Preview frozen (Space to resume)")
         else:
             self._update_source_label()
+            if self._held_compositor is not None:  # live again: the pipeline composites; a video background's file closes
+                self._held_compositor.close()
+                self._held_compositor = None
 
     def _on_mirror_action(self, checked: bool) -> None:
         self.source_panel.mirror_check.setChecked(checked)  # the panel emits changed -> _on_source_changed

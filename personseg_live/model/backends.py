@@ -39,7 +39,7 @@ def cpu_threads() -> int:
 
 #: XNNPACK threads for a Segmenter that was not told how many. Past 4 the model gets no faster and burns more
 #: CPU on hand-overs: on 16 cores (2026-12-04, a 720p frame, the default model) 4 threads took 10.1 ms a frame
-#: for 24 ms of CPU, 16 threads 9.9 ms for 49 ms: two more cores busy for nothing beside a call app.
+#: for 24 ms of CPU, 16 threads 9.9 ms for 49 ms: 2.5 more cores busy for nothing beside a call app.
 MAX_MODEL_THREADS = 4
 
 
