@@ -328,10 +328,12 @@ class _Run:
         astreams = list(container.streams.audio)  # every track: a second language, commentary
         vstream.thread_type = "AUTO"
         if not vstream.codec_context.width or not vstream.codec_context.height:
-            if src.suffix.lower() == ".webp":  # FFmpeg demuxes an animated WebP but has no decoder for its frames
-                raise InputError(f"{src}: an animated WebP cannot be processed as a video (FFmpeg cannot decode its "
-                                 "frames); save it as a GIF or an MP4 first, or give a picture output (.webp, .png) "
-                                 "for its first frame")
+            if src.suffix.lower() == ".webp":  # FFmpeg before 8 demuxes an animated WebP but cannot decode its frames
+                import av
+
+                raise InputError(f"{src}: an animated WebP cannot be processed as a video with PyAV {av.__version__} "
+                                 "(its FFmpeg cannot decode the frames; PyAV 19, on Python 3.12 or later, can); save it as "
+                                 "a GIF or an MP4 first, or give a picture output (.webp, .png) for its first frame")
             raise InputError(f"{src}: the video stream has no picture size (corrupt?)")
         fmt = input_format(src)
         width, height = fmt.orientation.size(vstream.codec_context.width, vstream.codec_context.height)
