@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 #: requires-python's lower end: the Python every floor must install on.
 OLDEST_PYTHON = tuple(int(p) for p in re.fullmatch(r">=\s*(\d+)\.(\d+)", PROJECT["requires-python"]).groups())
+
+
 def floors() -> dict[str, str]:
     """name -> the version after ``>=`` in pyproject's dependencies (each must have one)."""
     found = {}
@@ -82,7 +84,7 @@ sys.exit(code)
 """
 
 
-def test_a_file_with_sound_processes_on_the_oldest_opencv_and_av(oldest, tmp_path):
+def test_a_file_with_sound_processes_on_the_oldest_releases(oldest, tmp_path):
     target, pinned = oldest
     clip = write_video(tmp_path / "talk.mp4", frames=8, audio=True)
     out = tmp_path / "talk-white.mp4"
@@ -99,7 +101,7 @@ def test_a_file_with_sound_processes_on_the_oldest_opencv_and_av(oldest, tmp_pat
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux's /proc to see the app start")
-def test_the_window_closes_on_sigterm_on_the_oldest_pyside6(oldest, tmp_path):
+def test_the_window_closes_on_sigterm_on_the_oldest_releases(oldest, tmp_path):
     """Below PySide6 6.8.2 the window closed by SIGTERM (a logout) died of SIGSEGV while Python collected it."""
     target, pinned = oldest
     clip = write_video(tmp_path / "talk.mp4", frames=60)
