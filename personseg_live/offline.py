@@ -328,7 +328,7 @@ class _Run:
         astreams = list(container.streams.audio)  # every track: a second language, commentary
         vstream.thread_type = "AUTO"
         if not vstream.codec_context.width or not vstream.codec_context.height:
-            if src.suffix.lower() == ".webp":  # FFmpeg before 8 demuxes an animated WebP but cannot decode its frames
+            if src.suffix.lower() == ".webp":  # FFmpeg before 9 demuxes an animated WebP but cannot decode its frames
                 import av
 
                 raise InputError(f"{src}: an animated WebP cannot be processed as a video with PyAV {av.__version__} "

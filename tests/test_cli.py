@@ -642,4 +642,3 @@ def test_bench_model_prices_a_frame_with_a_person_and_its_closer_look():
     m = bench_model("litert", frames=3)
     assert m["available"] and m["closer_look"] is True
     assert m["ms_with_person_p50"] > m["ms_per_frame_p50"] > 0
-

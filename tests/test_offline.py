@@ -533,7 +533,7 @@ def test_an_animated_gif_moves_as_a_background_and_processes_as_a_clip(tmp_path,
 
 
 def test_an_animated_webp_to_a_video_is_a_clip_or_says_what_to_do_instead_of_corrupt(tmp_path, segmenter):
-    """Before FFmpeg 8 (PyAV < 19) FFmpeg reads an animated WebP's container but cannot decode its frames: "no picture
+    """Before FFmpeg 9 (PyAV < 19) FFmpeg reads an animated WebP's container but cannot decode its frames: "no picture
     size (corrupt?)" blamed the user's file. With a decoder (PyAV 19) it is a short clip like a GIF."""
     import av
     from PIL import Image
