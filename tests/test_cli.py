@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -479,25 +481,38 @@ def test_headless_live_recording(tmp_path, clip, capsys):
 
 
 def test_headless_recording_without_camera_says_so_once_and_fails(tmp_path):
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # stderr is read on a thread, so that a child gone quiet fails the test at the deadline with its threads' stacks
+    # (faulthandler, on SIGABRT) instead of blocking readline() until pytest's timeout: it did once in a full CI run,
+    # with nothing to say why (2026-12-04; it passed 20 times alone and under load).
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONFAULTHANDLER": "1"}
     out = tmp_path / "rec.mp4"
     proc = subprocess.Popen(
         [sys.executable, "-m", "personseg_live.cli", "--headless", "--source", "97", "--output", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parent.parent,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parent.parent,
     )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)
+    reader.start()
+    said: list[str] = []
     try:
-        lines = []
         deadline = time.monotonic() + 60
-        while not any("no camera" in line for line in lines):
-            assert time.monotonic() < deadline and proc.poll() is None, lines
-            lines.append(proc.stderr.readline())
+        while not any("no camera" in line for line in said):
+            try:
+                said.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                proc.send_signal(signal.SIGABRT)  # faulthandler prints where every thread stands
+                proc.wait(timeout=20)
+                reader.join(timeout=5)
+                said.extend(lines.queue)
+                pytest.fail("no 'no camera' within 60 s; the app said:\n" + "".join(said))
         time.sleep(2.5)  # three more attempts (0.5 + 1 + 2 s back-off)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
+        reader.join(timeout=5)
     finally:
         if proc.poll() is None:
             proc.kill()
-    err = "".join(lines) + err
+    err = "".join(said) + "".join(lines.queue)
     assert proc.returncode == 1, err  # nothing was recorded: not a success
     assert err.count("no camera") == 1 and "retrying in" not in err and "WARN" not in err, err
     assert "nothing recorded" in err and not out.exists()
