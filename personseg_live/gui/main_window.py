@@ -565,6 +565,11 @@ class MainWindow(QMainWindow):
         self._held = replace(self._held, composite=composite)
         self._show_result(self._held)
 
+    def _drop_held_compositor(self) -> None:
+        if self._held_compositor is not None:
+            self._held_compositor.close()  # a video background's file
+            self._held_compositor = None
+
     def _flip_held(self):
         h = self._held
         self._held = replace(h, **{name: np.ascontiguousarray(getattr(h, name)[:, ::-1])
@@ -587,9 +592,7 @@ class MainWindow(QMainWindow):
             self.source_label.setText("Preview frozen (Space to resume)")
         else:
             self._update_source_label()
-            if self._held_compositor is not None:  # live again: the pipeline composites; a video background's file closes
-                self._held_compositor.close()
-                self._held_compositor = None
+            self._drop_held_compositor()  # live again: the pipeline composites
 
     def _on_mirror_action(self, checked: bool) -> None:
         self.source_panel.mirror_check.setChecked(checked)  # the panel emits changed -> _on_source_changed
@@ -848,8 +851,7 @@ class MainWindow(QMainWindow):
             return []
         self._closed = True
         self._save_timer.stop()
-        if self._held_compositor is not None:
-            self._held_compositor.close()  # a video background's file
+        self._drop_held_compositor()
         try:
             self.save_now()
             self._save_layout()
