@@ -6,6 +6,7 @@ import argparse
 import json
 import cv2
 import numpy as np
+import pytest
 
 from training.pseudo_label import merge_labels
 from training.evaluate import evaluate_command
@@ -67,6 +68,30 @@ def test_merge_labels_takes_the_larger_of_human_and_teacher(tmp_path):
     assert (tmp_path / "out" / "SOURCE.md").exists()  # written last: reproduce_default.sh's "finished" mark
 
 
+def test_merge_labels_apart_keeps_a_missed_passer_by_and_drops_the_pet_on_a_lap(tmp_path):
+    labelled, pseudo = tmp_path / "set", tmp_path / "pseudo"
+    for d in (labelled / "images", labelled / "masks", pseudo / "masks"):
+        d.mkdir(parents=True)
+    cv2.imwrite(str(labelled / "images" / "a.jpg"), np.full((60, 100, 3), 128, np.uint8))
+    human = np.zeros((60, 100), np.uint8)
+    human[10:60, 10:30] = 255  # the labelled person
+    teacher = human.copy()
+    teacher[30:45, 30:45] = 230  # the dog on her lap: it touches her
+    teacher[20:60, 70:85] = 220  # a passer-by the labels missed, apart
+    cv2.imwrite(str(labelled / "masks" / "a.png"), human)
+    cv2.imwrite(str(pseudo / "masks" / "a.png"), teacher)
+    assert merge_labels(labelled, pseudo, tmp_path / "apart", adds="apart") == 1
+    apart = cv2.imread(str(tmp_path / "apart" / "masks" / "a.png"), cv2.IMREAD_GRAYSCALE)
+    assert apart[10:60, 10:30].min() == 255  # the human label stays
+    assert apart[30:45, 31:45].max() == 0  # no dog
+    assert apart[20:60, 70:85].min() == 220  # the passer-by joins
+    assert "--adds apart" in (tmp_path / "apart" / "SOURCE.md").read_text()
+    merge_labels(labelled, pseudo, tmp_path / "all")  # the default: every teacher pixel, the dog too
+    assert cv2.imread(str(tmp_path / "all" / "masks" / "a.png"), cv2.IMREAD_GRAYSCALE)[30:45, 31:45].min() == 230
+    with pytest.raises(ValueError, match="adds"):
+        merge_labels(labelled, pseudo, tmp_path / "x", adds="some")
+
+
 def test_validation_kinds_and_evaluate_kinds_end_to_end(tmp_path, people_dir):
     data = tmp_path / "data"
     data.mkdir()
@@ -97,3 +122,33 @@ def test_wall_people_writes_training_pairs_with_the_people_masks(tmp_path, peopl
     mask = cv2.imread(str(tmp_path / "out" / "masks" / f"{images[0].stem}.png"), cv2.IMREAD_GRAYSCALE)
     source = cv2.imread(str(people_dir / "masks" / f"{images[0].stem.split('_', 1)[1][:-2]}.png"), cv2.IMREAD_GRAYSCALE)
     assert np.array_equal(mask, source)
+
+
+def test_webcam_whole_kind_adds_the_teacher_to_the_portraits_except_where_it_was_found_wrong(tmp_path, people_dir, monkeypatch):
+    import training.validation_kinds as vk
+
+    data, merged = tmp_path / "data", tmp_path / "merged"
+    data.mkdir()
+    (data / "celebamask-hq-subset").symlink_to(people_dir)  # portraits' set name: their pictures are webcam-like
+    (merged / "celebamask-hq-subset" / "masks").mkdir(parents=True)
+    ids = sorted(p.stem for p in (people_dir / "masks").glob("*.png"))
+    for sid in ids:
+        m = cv2.imread(str(people_dir / "masks" / f"{sid}.png"), cv2.IMREAD_GRAYSCALE)
+        m[:12, :12] = 255  # a hand the human mask left out
+        cv2.imwrite(str(merged / "celebamask-hq-subset" / "masks" / f"{sid}.png"), m)
+    monkeypatch.setitem(vk.TEACHER_WRONG, f"celebamask-hq-subset/{ids[0]}", "looked at: background")
+    counts = write_validation_kinds(data, tmp_path / "kinds", val_fraction=1.0, merged=merged)
+    assert counts["real_webcam_whole"] == counts["real_webcam"] == len(ids)
+    for sid in ids:
+        stem = f"celebamask-hq-subset_{sid}"
+        human = cv2.imread(str(tmp_path / "kinds" / "real_webcam" / "masks" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
+        whole = cv2.imread(str(tmp_path / "kinds" / "real_webcam_whole" / "masks" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
+        assert (whole >= human).all()
+        if sid == ids[0]:
+            assert np.array_equal(whole, human)  # the teacher was wrong there: the human mask alone
+        else:
+            assert whole[:12, :12].min() == 255 and np.array_equal(whole[12:, 12:], human[12:, 12:])
+    assert "real_webcam_whole" not in write_validation_kinds(data, tmp_path / "plain", val_fraction=1.0)
+    (merged / "celebamask-hq-subset" / "masks" / f"{ids[1]}.png").unlink()
+    with pytest.raises(FileNotFoundError, match="merge-labels"):
+        write_validation_kinds(data, tmp_path / "gap", val_fraction=1.0, merged=merged)

@@ -218,10 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     vk.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the labelled sets")
     vk.add_argument("--out", required=True, type=Path)
     vk.add_argument("--val-fraction", type=float, default=0.1, help="the split training uses (its validation side only)")
+    vk.add_argument("--merged", type=Path, help="merge-labels' folders (<set>/masks/): also real_webcam_whole, the "
+                                                "portraits with the hands and arms their human masks leave out")
     ml = sub.add_parser("merge-labels", help="max(human mask, teacher mask) per pixel: labels that miss people, completed")
     ml.add_argument("--labelled", required=True, type=Path, help="a folder dataset (images/ + masks/)")
     ml.add_argument("--pseudo", required=True, type=Path, help="the teacher's labels of the same images (pseudo-label --out)")
     ml.add_argument("--out", required=True, type=Path)
+    ml.add_argument("--adds", choices=("all", "apart"), default="all",
+                    help="all: every teacher pixel the human mask lacks (portraits: hands, arms); apart: only the teacher's "
+                         "regions apart from the labelled people (scenes: a missed passer-by, not the pet on a lap)")
     wp = sub.add_parser("wall-people", help="training pairs: people (training split) on plain walls of their clothes' colour")
     wp.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the labelled sets")
     wp.add_argument("--out", required=True, type=Path)
@@ -312,12 +317,12 @@ def _run(args) -> int:
     elif args.command == "validation-kinds":
         from .validation_kinds import write_validation_kinds
 
-        for kind, n in sorted(write_validation_kinds(args.data, args.out, val_fraction=args.val_fraction).items()):
+        for kind, n in sorted(write_validation_kinds(args.data, args.out, val_fraction=args.val_fraction, merged=args.merged).items()):
             print(f"{kind:<24} {n:>5} pairs")
     elif args.command == "merge-labels":
         from .pseudo_label import merge_labels
 
-        print(f"wrote {merge_labels(args.labelled, args.pseudo, args.out)} merged masks to {args.out}")
+        print(f"wrote {merge_labels(args.labelled, args.pseudo, args.out, adds=args.adds)} merged masks to {args.out}")
     elif args.command == "wall-people":
         from .validation_kinds import write_wall_people
 
