@@ -49,17 +49,23 @@ def test_composites_put_light_clothes_on_light_walls_and_keep_the_mask():
     assert "comp_dark_dim" in dark and "comp_light_wall" not in dark
 
 
-def test_merge_labels_takes_the_larger_of_human_and_teacher(tmp_path):
+def _labelled_and_teacher(tmp_path, human: np.ndarray, teacher: np.ndarray):
+    """A one-picture folder dataset with ``human`` as its mask, and the teacher's labels of it."""
     labelled, pseudo = tmp_path / "set", tmp_path / "pseudo"
     for d in (labelled / "images", labelled / "masks", pseudo / "masks"):
         d.mkdir(parents=True)
-    cv2.imwrite(str(labelled / "images" / "a.jpg"), np.full((40, 60, 3), 128, np.uint8))
+    cv2.imwrite(str(labelled / "images" / "a.jpg"), np.full((*human.shape, 3), 128, np.uint8))
+    cv2.imwrite(str(labelled / "masks" / "a.png"), human)
+    cv2.imwrite(str(pseudo / "masks" / "a.png"), teacher)
+    return labelled, pseudo
+
+
+def test_merge_labels_takes_the_larger_of_human_and_teacher(tmp_path):
     human = np.zeros((40, 60), np.uint8)
     human[:, :20] = 255  # the labelled person
     teacher = np.zeros((20, 30), np.uint8)  # a teacher label at another size
     teacher[:, 20:] = 200  # a person the human label missed
-    cv2.imwrite(str(labelled / "masks" / "a.png"), human)
-    cv2.imwrite(str(pseudo / "masks" / "a.png"), teacher)
+    labelled, pseudo = _labelled_and_teacher(tmp_path, human, teacher)
     assert merge_labels(labelled, pseudo, tmp_path / "out") == 1
     merged = cv2.imread(str(tmp_path / "out" / "masks" / "a.png"), cv2.IMREAD_GRAYSCALE)
     assert merged.shape == (40, 60)
@@ -69,17 +75,12 @@ def test_merge_labels_takes_the_larger_of_human_and_teacher(tmp_path):
 
 
 def test_merge_labels_apart_keeps_a_missed_passer_by_and_drops_the_pet_on_a_lap(tmp_path):
-    labelled, pseudo = tmp_path / "set", tmp_path / "pseudo"
-    for d in (labelled / "images", labelled / "masks", pseudo / "masks"):
-        d.mkdir(parents=True)
-    cv2.imwrite(str(labelled / "images" / "a.jpg"), np.full((60, 100, 3), 128, np.uint8))
     human = np.zeros((60, 100), np.uint8)
     human[10:60, 10:30] = 255  # the labelled person
     teacher = human.copy()
     teacher[30:45, 30:45] = 230  # the dog on her lap: it touches her
     teacher[20:60, 70:85] = 220  # a passer-by the labels missed, apart
-    cv2.imwrite(str(labelled / "masks" / "a.png"), human)
-    cv2.imwrite(str(pseudo / "masks" / "a.png"), teacher)
+    labelled, pseudo = _labelled_and_teacher(tmp_path, human, teacher)
     assert merge_labels(labelled, pseudo, tmp_path / "apart", adds="apart") == 1
     apart = cv2.imread(str(tmp_path / "apart" / "masks" / "a.png"), cv2.IMREAD_GRAYSCALE)
     assert apart[10:60, 10:30].min() == 255  # the human label stays
