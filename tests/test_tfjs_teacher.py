@@ -189,3 +189,67 @@ def test_pseudo_label_command_takes_a_tfjs_teacher(tmp_path, fused_model, people
     assert len(masks) == 2
     image = cv2.imread(str(out / "images" / f"{masks[0].stem}.jpg"))
     assert cv2.imread(str(masks[0]), cv2.IMREAD_GRAYSCALE).shape == image.shape[:2]
+
+
+def _pose_like(folder: Path, side: int = 16) -> Path:
+    """A BlazePose-shaped graph: one [-1, side, side, 3] input; its person mask (``activation_segmentation``) is the
+    crop's mean channel, and a landmark-like output beside it."""
+    k3 = _node("k3", "Const", dtype=_type(tf.int32), value=tf.compat.v1.AttrValue(tensor=tf.make_tensor_proto(np.array([3], np.int32))))
+    nodes = [_node("input_1", "Placeholder", dtype=_type(), shape=tf.compat.v1.AttrValue(shape=tf.TensorShape([None, side, side, 3]).as_proto())),
+             _const("gain", [1]), k3,
+             _node("mean", "Mean", ["input_1", "k3"], T=_type(), Tidx=_type(tf.int32), keep_dims=tf.compat.v1.AttrValue(b=True)),
+             _node("Identity_1", "Mul", ["mean", "gain"], T=_type()),
+             _node("Identity_3", "Sum", ["input_1", "k3"], T=_type(), Tidx=_type(tf.int32), keep_dims=tf.compat.v1.AttrValue(b=False))]
+    dims = {"dim": [{"size": "-1"}, {"size": str(side)}, {"size": str(side)}, {"size": "3"}]}
+    _write_model(folder, nodes, {"gain": np.array([1.0], np.float32)}, {"input_1": {"name": "input_1:0", "tensorShape": dims}},
+                 {"output_poseflag": {"name": "Identity_3:0"}, "activation_segmentation": {"name": "Identity_1:0"}})
+    return folder / "model.json"
+
+
+def _person_picture(h=40, w=60, box=(36, 10, 45, 29)) -> np.ndarray:
+    bgr = np.zeros((h, w, 3), np.uint8)
+    x0, y0, x1, y1 = box
+    bgr[y0:y1 + 1, x0:x1 + 1] = 255
+    return bgr
+
+
+def test_a_pose_teacher_sees_a_square_crop_round_the_person_and_answers_in_the_pictures_frame(tmp_path):
+    teacher = TfjsTeacher(_pose_like(tmp_path / "pose"))
+    assert teacher.pose and teacher.crop_side == 16
+    bgr, box = _person_picture(), (36, 10, 45, 29)
+    prob = teacher(bgr, box)
+    assert prob.shape == (40, 60) and prob.dtype == np.float32
+    assert prob[14:26, 39:43].min() > 0.95  # the person, through the crop and back
+    assert prob[:, :25].max() == 0  # outside the crop (20 x 1.25 = 25 px square round the box): nothing
+    assert prob[14:26, 28:33].max() < 0.3  # inside the crop, beside the person: the model's answer, dark there
+    whole = teacher(bgr)  # no box: the whole picture, its longer side
+    assert whole[14:26, 39:43].min() > 0.9 and whole[:, :30].max() < 0.05
+    assert not TfjsTeacher(_rvm_like(tmp_path / "rvm")).pose
+
+
+def test_pseudo_label_crops_a_pose_teacher_round_the_boxes_given(tmp_path, fused_model, capsys):
+    images, boxes = tmp_path / "photos", tmp_path / "boxes" / "masks"
+    images.mkdir()
+    boxes.mkdir(parents=True)
+    for name, box in (("a", (36, 10, 45, 29)), ("b", (5, 5, 14, 34))):
+        cv2.imwrite(str(images / f"{name}.png"), _person_picture(box=box))
+        label = np.zeros((20, 30), np.uint8)  # another teacher's label, at another size
+        x0, y0, x1, y1 = box
+        label[y0 // 2:(y1 + 1) // 2, x0 // 2:(x1 + 1) // 2] = 255
+        cv2.imwrite(str(boxes / f"{name}.png"), label)
+    out = tmp_path / "out"
+    from training.__main__ import main
+
+    assert main(["pseudo-label", "--teacher", str(_pose_like(tmp_path / "pose")), "--images", str(images),
+                 "--boxes", str(tmp_path / "boxes"), "--out", str(out)]) == 0
+    a, b = (cv2.imread(str(out / "masks" / f"{n}.png"), cv2.IMREAD_GRAYSCALE) for n in "ab")
+    assert a[14:26, 39:43].min() > 240 and a[:, :25].max() == 0
+    assert b[10:30, 7:12].min() > 240 and b[:, 25:].max() == 0  # b's crop is on the left
+    assert "--boxes" in (out / "SOURCE.md").read_text()
+    capsys.readouterr()
+    assert main(["pseudo-label", "--teacher", str(fused_model[0]), "--images", str(images), "--boxes", str(tmp_path / "boxes"),
+                 "--out", str(tmp_path / "not_pose")]) != 0
+    assert "--boxes is for a pose teacher" in capsys.readouterr().err
+    assert main(["pseudo-label", "--teacher", str(_pose_like(tmp_path / "pose")), "--images", str(images),
+                 "--boxes", str(tmp_path / "boxes"), "--scales", "0.75,1.0", "--out", str(tmp_path / "scaled")]) != 0
+    assert "--scales 1.0 only" in capsys.readouterr().err

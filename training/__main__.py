@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--scales", default="1.0", help="comma-separated TTA scales, e.g. 0.75,1.0,1.25")
     pl.add_argument("--no-flip", action="store_true", help="disable horizontal-flip TTA")
     pl.add_argument("--limit", type=int, default=None, help="label at most N images")
+    pl.add_argument("--boxes", type=Path, default=None,
+                    help="a pose teacher (BlazePose's model.json) crops round the person these labels of the same pictures "
+                         "show (DIR/masks/<id>.png, e.g. RVM's); without: the whole picture")
     pl.add_argument("--every", type=int, default=3,
                     help="--images VIDEO with RVM: its video mode labels every frame, this writes every N-th")
 
@@ -294,7 +297,7 @@ def _run(args) -> int:
         from .pseudo_label import pseudo_label
 
         scales = tuple(float(s) for s in args.scales.split(","))
-        n = pseudo_label(args.teacher, args.images, args.out, scales, not args.no_flip, args.limit)
+        n = pseudo_label(args.teacher, args.images, args.out, scales, not args.no_flip, args.limit, boxes=args.boxes)
         print(f"wrote {n} soft masks to {args.out / 'masks'}")
     elif args.command == "import-tflite":
         from .import_tflite import import_tflite

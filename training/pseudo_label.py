@@ -26,6 +26,7 @@ from personseg_live.atomic import write_atomically
 from personseg_live.model.segmenter import Segmenter
 
 from .data import IMAGE_EXTS, list_pairs
+from .tfjs_teacher import POSE_MASK
 
 #: A teacher: BGR uint8 frame -> HxW float32 person probability (a Segmenter or a TfjsTeacher).
 Teacher = Callable[[np.ndarray], np.ndarray]
@@ -65,7 +66,16 @@ def load_teacher(teacher: str) -> Teacher:
     return Segmenter(teacher, backend="tensorflow" if str(teacher).endswith(".keras") else "litert")
 
 
-def teacher_probability(seg: Teacher, bgr: np.ndarray, scales=(1.0,), flip: bool = True) -> np.ndarray:
+def teacher_probability(seg: Teacher, bgr: np.ndarray, scales=(1.0,), flip: bool = True,
+                        box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """``box``: a pose teacher's person box (``TfjsTeacher.pose``): it crops round it, so ``scales`` must be (1.0,)."""
+    if box is not None:
+        x0, y0, x1, y1 = box
+        w = bgr.shape[1]
+        probs = [seg(bgr, box)]
+        if flip:
+            probs.append(seg(np.ascontiguousarray(bgr[:, ::-1]), (w - 1 - x1, y0, w - 1 - x0, y1))[:, ::-1])
+        return np.mean(probs, axis=0).astype(np.float32)
     probs = []
     for s in scales:
         probs.append(_at_scale(seg, bgr, s))
@@ -74,8 +84,28 @@ def teacher_probability(seg: Teacher, bgr: np.ndarray, scales=(1.0,), flip: bool
     return np.mean(probs, axis=0).astype(np.float32)
 
 
+def person_box(label: Path, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the person (>= half) in the mask ``label``, at the picture's size ``shape`` (h, w); None when the
+    mask is missing, unreadable or empty."""
+    m = cv2.imread(str(label), cv2.IMREAD_GRAYSCALE)
+    if m is None:
+        return None
+    if m.shape != shape:
+        m = cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    points = cv2.findNonZero((m >= 128).astype(np.uint8))
+    if points is None:
+        return None
+    x, y, bw, bh = cv2.boundingRect(points)
+    return x, y, x + bw - 1, y + bh - 1
+
+
 def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: bool = True,
-                 limit: int | None = None) -> int:
+                 limit: int | None = None, boxes: Path | None = None) -> int:
+    """``boxes``: for a pose teacher (``TfjsTeacher.pose``), a folder whose ``masks/<id>.png`` show where the person is
+    in each picture (another teacher's labels of the same pictures); the teacher crops round that box, or takes the
+    whole picture where there is none."""
+    if boxes is not None and tuple(scales) != (1.0,):
+        raise ValueError("a pose teacher crops round the person's box: --scales 1.0 only with --boxes")
     folder = images / "images" if (images / "images").is_dir() else images
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
     if limit:
@@ -90,13 +120,17 @@ def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: boo
     if len(todo) < len(files):
         print(f"continuing: {len(files) - len(todo)} of {len(files)} images already labelled in {out}", flush=True)
     seg = load_teacher(teacher) if todo else None
+    pose = bool(getattr(seg, "pose", False))
+    if boxes is not None and seg is not None and not pose:
+        raise ValueError(f"--boxes is for a pose teacher (a TF.js model with an {POSE_MASK!r} output); {teacher} is not one")
     written = len(files) - len(todo)
     for path in tqdm(todo, desc=f"pseudo-label ({Path(str(teacher)).name})", unit="img"):
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)  # grayscale files come back as 3 equal channels
         if bgr is None:
             tqdm.write(f"skipped unreadable image {path}")
             continue
-        prob = teacher_probability(seg, bgr, scales, flip)
+        box = person_box(boxes / "masks" / f"{path.stem}.png", bgr.shape[:2]) if boxes is not None else None
+        prob = teacher_probability(seg, bgr, scales, flip, box=box)
         stem = path.stem
         cv2.imwrite(str(out / "images" / f"{stem}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
         png = cv2.imencode(".png", np.round(prob * 255).astype(np.uint8))[1].tobytes()
@@ -105,7 +139,8 @@ def pseudo_label(teacher: str, images: Path, out: Path, scales=(1.0,), flip: boo
     (out / "SOURCE.md").write_text(
         f"# {out.name}: pseudo-labels\n\nSoft masks (probability x 255) for the photos in `{images}`, written by "
         f"`python -m training pseudo-label --teacher {teacher} --scales {','.join(map(str, scales))}"
-        f"{'' if flip else ' --no-flip'}`. The photos keep their own licence; see the teacher's licence too.\n"
+        f"{'' if flip else ' --no-flip'}{'' if boxes is None else f' --boxes {boxes}'}`. The photos keep their own licence; "
+        "see the teacher's licence too.\n"
     )
     return written
 

@@ -11,6 +11,10 @@ Two signatures are understood:
 - Robust Video Matting's: ``src`` plus recurrent states ``r1i..r4i`` and ``downsample_ratio``, giving
   ``pha``. A still photo is fed ``passes`` times, the states carried over, because RVM's first frame from
   zero states is its weakest (measured on our validation: 0.568 -> 0.579 IoU on DAVIS frames with 3 passes).
+- a pose model's person mask (``activation_segmentation``; BlazePose GHUM heavy, ``models/blazepose-heavy.json`` of
+  the same npm package, Apache-2.0): one fixed-size square input that holds one person, as BlazePose's own
+  pipeline crops round its detector's box. The teacher crops round a box it is given (``teacher(bgr, box)``; for
+  ``pseudo-label --boxes``, another teacher's label of the same picture), or takes the whole picture.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ _QUANT = {"uint8": np.uint8, "uint16": np.uint16, "float16": np.float16}
 _ACTIVATIONS = ("Relu", "Relu6", "Elu", "Sigmoid", "Tanh")
 # Recurrent state channels of RVM's MobileNetV3 variant; a [1,1,1,C] zero state broadcasts to any size.
 _RVM_STATES = {"r1": 16, "r2": 20, "r3": 40, "r4": 64}
+#: A pose model's person-mask output (see the module's docstring).
+POSE_MASK = "activation_segmentation"
+#: The square crop's side over the person box's longer side: BlazePose's pipeline enlarges its detector's box so.
+POSE_CROP_MARGIN = 1.25
 
 
 def read_weights(model_json: Path, manifest: list[dict]) -> dict[str, np.ndarray]:
@@ -119,7 +127,14 @@ class TfjsTeacher:
         outputs = {k.split(":")[0]: v["name"] for k, v in signature.get("outputs", {}).items()}
         self.recurrent = "src" in inputs and all(f"{k}i" in inputs for k in _RVM_STATES)
         self.passes = passes if self.recurrent else 1
-        if self.recurrent:
+        self.crop_side = 0  # a pose model's square input side (0: not a pose model)
+        if len(inputs) == 1 and POSE_MASK in outputs:
+            # Only the mask is fetched: TensorFlow 2.21's oneDNN kernels crash (SIGSEGV) in BlazePose heavy's
+            # landmark branch on this CPU, and the mask needs none of it.
+            self.image_input, self.fetch = next(iter(inputs.values())), [outputs[POSE_MASK]]
+            shape = next(iter(signature["inputs"].values())).get("tensorShape", {}).get("dim", [])
+            self.crop_side = int(shape[1]["size"]) if len(shape) == 4 else 256
+        elif self.recurrent:
             self.inputs, self.outputs = inputs, outputs
             self.fetch = [outputs["pha"]] + [outputs[f"{k}o"] for k in _RVM_STATES]
         elif len(inputs) == 1 and len(outputs) >= 1:
@@ -129,7 +144,15 @@ class TfjsTeacher:
             raise ValueError(f"{model_json}: expected one image input or RVM's src/r1i..r4i inputs, "
                              f"found {sorted(inputs)}")
 
-    def __call__(self, bgr: np.ndarray) -> np.ndarray:
+    @property
+    def pose(self) -> bool:
+        """A pose model's mask head: it sees one person on a square crop (``__call__``'s ``box``)."""
+        return self.crop_side > 0
+
+    def __call__(self, bgr: np.ndarray, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """``box`` (x0, y0, x1, y1, inclusive), a pose model only: the person to crop round (None: the whole picture)."""
+        if self.pose:
+            return self._on_crop(bgr, box)
         h, w = bgr.shape[:2]
         x = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[None].astype(np.float32) / 255.0
         if not self.recurrent:
@@ -145,6 +168,21 @@ class TfjsTeacher:
         if prob.shape != (h, w):
             prob = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
         return prob
+
+    def _on_crop(self, bgr: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+        """The pose model's mask for the square round ``box`` (the whole picture: its longer side), in the picture's
+        frame; 0 outside the square."""
+        h, w = bgr.shape[:2]
+        x0, y0, x1, y1 = box if box is not None else (0, 0, w - 1, h - 1)
+        side = max(x1 - x0 + 1, y1 - y0 + 1) * (POSE_CROP_MARGIN if box is not None else 1.0)
+        k, c = self.crop_side / side, self.crop_side / 2
+        to_crop = np.float32([[k, 0, c - k * (x0 + x1) / 2], [0, k, c - k * (y0 + y1) / 2]])
+        crop = cv2.warpAffine(bgr, to_crop, (self.crop_side, self.crop_side),
+                              flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)  # outside the picture: black
+        x = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)[None].astype(np.float32) / 255.0
+        prob = np.asarray(self.session.run(self.fetch[0], {self.image_input: x}), np.float32)[0, ..., 0]
+        back = cv2.warpAffine(prob, to_crop, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        return np.clip(back, 0.0, 1.0)
 
 
 def label_video(teacher: TfjsTeacher, video: Path, out: Path, every: int = 2, max_side: int = 640) -> int:
