@@ -37,6 +37,13 @@ def model_names() -> list[str]:
     return sorted(names, key=lambda n: (n != DEFAULT_MODEL, n))
 
 
+def pose_model() -> Path | None:
+    """The pose model whose person mask ``--quality high`` takes for a whole body (``model/pose_look.py``); None when
+    this install lacks it."""
+    path = assets_dir() / "pose" / "pose_landmark_full.tflite"
+    return path if path.is_file() else None
+
+
 def backgrounds() -> list[Path]:
     folder = assets_dir() / "backgrounds"
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS) if folder.is_dir() else []

@@ -206,6 +206,7 @@ def test_quality_high_is_mirror_consistent_at_the_live_input_size():
     frame = cv2.resize(frame, (320, 180))
     live, high = Segmenter(), Segmenter(quality="high")
     assert high.input_size(180, 320) == live.input_size(180, 320)
+    high.pose = None  # the whole-body look (test_pose_look.py) is the pose model's answer, not mirror-symmetric
     # Flip TTA: the mirrored picture gets exactly the mirrored answer (a single pass does not).
     np.testing.assert_allclose(high(frame[:, ::-1].copy()), high(frame)[:, ::-1], atol=1e-5)
     assert np.abs(live(frame[:, ::-1].copy()) - live(frame)[:, ::-1]).max() > 1e-3

@@ -100,7 +100,8 @@ for G in 1.25 1.5; do
   $PY -m training evaluate --model "$MODELS/default.tflite" --kinds "$RUNS/val_kinds" --brightness $G
 done
 
-# 10. What `personseg-live process --quality high` runs (flip test-time augmentation), scored the same way as step 7
+# 10. What `personseg-live process --quality high` runs (flip test-time augmentation, and for a person standing whole in
+#     the picture the person mask of the bundled pose model, assets/pose/), scored the same way as step 7
 #     (the card's --quality high table; rows named default@high).
 $PY -m training evaluate --model "$MODELS/default.tflite" --quality high --kinds "$RUNS/val_kinds" \
   --data "$D/ccp-person" --data "$D/celebamask-hq-subset" --data "$D/nprportrait-seg" \

@@ -25,6 +25,7 @@ import numpy as np
 from .. import assets
 from ..settings import BACKENDS
 from . import closer_look
+from .pose_look import PoseLook
 from .backends import Backend, LiteRTBackend, ModelError, TensorFlowBackend, gpu_available, require_tensorflow
 
 #: Pixels the fast family sees per frame, whatever the aspect (192^2 = 256x144 at 16:9).
@@ -115,7 +116,8 @@ def check_frame(frame: np.ndarray) -> None:
 #: time). More pixels as well (1.4x, high until 2026-12-03) gained on full-body video the model was trained on
 #: (DAVIS, all five clips, 0.817 -> 0.827) but not on the unseen clip (rollerblade 0.674 -> 0.671), and lost on
 #: photos (0.849 -> 0.843; dark on dark 0.772 -> 0.716, groups 0.523 -> 0.512): the network sees the person
-#: larger than it was trained on, and the photos are no sharper for it (runs/s18, the model card).
+#: larger than it was trained on, and the photos are no sharper for it (runs/s18, the model card). Since 2026-12-04 "high"
+#: also gives a person standing whole in the picture a pose model's mask (``pose_look``; DAVIS rollerblade 0.674 -> 0.766).
 QUALITY = {"live": False, "high": True}
 
 
@@ -141,6 +143,9 @@ class Segmenter:
         self.quality = quality
         self._flip = QUALITY[quality]
         self.closer = self.info.stride != 0 if closer is None else closer
+        # --quality high, our models: a whole body gets the pose model's person mask too (``pose_look``).
+        pose = assets.pose_model() if quality == "high" and self.info.stride != 0 else None
+        self.pose = PoseLook(pose, threads) if pose is not None else None
 
     @property
     def backend(self) -> str:
@@ -170,7 +175,10 @@ class Segmenter:
 
     def lowres(self, frame: np.ndarray) -> np.ndarray:
         """Person probability at the model's input resolution (float32, 0..1)."""
-        return self.look_closer(frame, self.first_look(frame))
+        return self._whole_body(frame, self.look_closer(frame, self.first_look(frame)))
+
+    def _whole_body(self, frame: np.ndarray, prob: np.ndarray) -> np.ndarray:
+        return self.pose.look(frame, prob) if self.pose is not None else prob
 
     def first_look(self, frame: np.ndarray) -> np.ndarray:
         """The model's answer for the whole frame, without the closer look (the model's grid)."""
@@ -184,7 +192,7 @@ class Segmenter:
             first = list(self._predict(np.stack(prepared)))
         else:
             first = [self._predict(p[None])[0] for p in prepared]
-        return [self.look_closer(f, p) for f, p in zip(frames, first)]
+        return [self._whole_body(f, self.look_closer(f, p)) for f, p in zip(frames, first)]
 
     def plan(self, frame: np.ndarray, prob: np.ndarray) -> closer_look.Plan | None:
         """Where to look again, for the first look ``prob`` at ``frame``; None: nowhere (or ``closer`` is off)."""
