@@ -41,6 +41,14 @@ def _photo(stem: str) -> tuple[np.ndarray, np.ndarray]:
     return cv2.imread(str(PEOPLE / "images" / f"{stem}.jpg")), cv2.imread(str(PEOPLE / "masks" / f"{stem}.png"), 0) > 127
 
 
+def _without_pose(seg: Segmenter, frame: np.ndarray, full: bool = False) -> np.ndarray:
+    pose, seg.pose = seg.pose, None
+    try:
+        return seg(frame) if full else seg.lowres(frame)
+    finally:
+        seg.pose = pose
+
+
 @pytest.fixture(scope="module")
 def high() -> Segmenter:
     return Segmenter(quality="high")
@@ -52,11 +60,7 @@ def test_a_whole_body_gets_the_pose_models_mask_in_its_place(high):
     used = high.pose.used
     with_pose = high(frame)
     assert high.pose.used == used + 1
-    pose, high.pose = high.pose, None
-    try:
-        without = high(frame)
-    finally:
-        high.pose = pose
+    without = _without_pose(high, frame, full=True)
     assert np.abs(with_pose - without).max() > 0.5  # the answer changed where the pose model saw the body
     # ... and lies on the person: a crop placed or scaled wrong puts the body beside her (measured 0.921; 0.875 without)
     assert _iou(with_pose, mask) > 0.9
@@ -68,11 +72,7 @@ def test_a_portrait_and_the_live_setting_keep_the_models_answer(high):
     used = high.pose.used
     answer = high(portrait)
     assert high.pose.used == used
-    pose, high.pose = high.pose, None
-    try:
-        np.testing.assert_array_equal(answer, high(portrait))
-    finally:
-        high.pose = pose
+    np.testing.assert_array_equal(answer, _without_pose(high, portrait, full=True))
     assert Segmenter().pose is None  # live: real time, the model alone
 
 
@@ -82,3 +82,22 @@ def test_without_the_pose_model_installed_high_quality_still_runs(monkeypatch):
     assert seg.pose is None
     frame, mask = _photo("ccp_0001")
     assert _iou(seg(frame), mask) > 0.8
+
+
+def test_people_standing_close_together_keep_the_models_answer(high):
+    """Three people side by side, touching: one region for the gate, but the pose model keeps one of them."""
+    canvas = np.full((360, 600, 3), 128, np.uint8)
+    x = 60
+    for stem in ("ccp_0001", "ccp_0300", "ccp_1000"):
+        frame, mask = _photo(stem)
+        cols = np.flatnonzero(mask.any(axis=0))
+        person, on = frame[:, cols[0]:cols[-1] + 1], mask[:, cols[0]:cols[-1] + 1]
+        h, w = on.shape
+        canvas[20:20 + h, x:x + w][on] = person[on]
+        x += int(w * 0.8)  # overlapping the one before
+    assert whole_person(_without_pose(high, canvas)) is not None  # one region: the gate lets it through
+    used = high.pose.used
+    answer = high(canvas)
+    assert high.pose.used == used  # the pose model's one person would have cut the other two out
+    np.testing.assert_array_equal(answer, _without_pose(high, canvas, full=True))
+
