@@ -40,7 +40,7 @@ def model_names() -> list[str]:
 def pose_model() -> Path | None:
     """The pose model whose person mask ``--quality high`` takes for a whole body (``model/pose_look.py``); None when
     this install lacks it."""
-    path = assets_dir() / "pose" / "pose_landmark_full.tflite"
+    path = assets_dir() / "pose" / "pose_landmark_heavy.tflite"
     return path if path.is_file() else None
 
 

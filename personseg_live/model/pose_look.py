@@ -1,15 +1,16 @@
 """``--quality high``'s look at a whole body: a pose model's person mask, where one person stands whole in the picture.
 
 Our network draws a full-body person's limbs poorly at its size (DAVIS rollerblade 0.64 IoU); a pose model sees the
-body as a body. MediaPipe's BlazePose GHUM *full* (``pose_landmark_full.tflite`` of ``@mediapipe/pose``, Apache-2.0)
+body as a body. MediaPipe's BlazePose GHUM *heavy* (``pose_landmark_heavy.tflite`` of ``@mediapipe/pose``, Apache-2.0)
 segments the person on a square 256² crop round them, as BlazePose's own pipeline crops round its detector's box. It
 sees one whole body, so it is asked only where the model's answer is one person standing inside the picture (not cut
 by its top or bottom edge: a portrait, a webcam picture, a group apart keep the model's answer), and its answer is taken
 only where it says a pose is there and keeps most of the person the model saw. Files only (``Segmenter(quality="high")``):
-~14 ms more a frame where a whole body is.
+~50 ms more CPU a frame where a whole body is (on every core: 720p whole-body video at ~23 FPS).
 
-Measured (2026-12-04, through ``Segmenter(quality="high")``; the card's ``--quality high`` section): DAVIS rollerblade
-(unseen) 0.674 -> 0.766, portrait-shaped photos +1.2, CCP +1.0, the juggler +0.9, groups +0.7; portraits unchanged.
+Measured (through ``Segmenter(quality="high")``; the card's ``--quality high`` section): DAVIS rollerblade (unseen) 0.674
+-> 0.802 (0.766 with the same package's *full* model, shipped 2026-12-04), all five DAVIS clips 0.817 -> 0.851,
+portrait-shaped photos +1.1, CCP +1.1, groups +0.6; portraits unchanged.
 """
 
 from __future__ import annotations

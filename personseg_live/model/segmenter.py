@@ -117,7 +117,7 @@ def check_frame(frame: np.ndarray) -> None:
 #: (DAVIS, all five clips, 0.817 -> 0.827) but not on the unseen clip (rollerblade 0.674 -> 0.671), and lost on
 #: photos (0.849 -> 0.843; dark on dark 0.772 -> 0.716, groups 0.523 -> 0.512): the network sees the person
 #: larger than it was trained on, and the photos are no sharper for it (runs/s18, the model card). Since 2026-12-04 "high"
-#: also gives a person standing whole in the picture a pose model's mask (``pose_look``; DAVIS rollerblade 0.674 -> 0.766).
+#: also gives a person standing whole in the picture a pose model's mask (``pose_look``; DAVIS rollerblade 0.674 -> 0.802).
 QUALITY = {"live": False, "high": True}
 
 
@@ -145,7 +145,9 @@ class Segmenter:
         self.closer = self.info.stride != 0 if closer is None else closer
         # --quality high, our models: a whole body gets the pose model's person mask too (``pose_look``).
         pose = assets.pose_model() if quality == "high" and self.info.stride != 0 else None
-        self.pose = PoseLook(pose, threads) if pose is not None else None
+        # On every core the machine lends, not ``threads``: offline gives our model one thread because its stages
+        # overlap, but the pose model is most of a whole-body frame's time there (juggle.mp4, 720p: 16.1 s -> 12.0 s).
+        self.pose = PoseLook(pose) if pose is not None else None
 
     @property
     def backend(self) -> str:
