@@ -9,7 +9,7 @@ only where it says a pose is there and keeps most of the person the model saw. F
 ~50 ms more CPU a frame where a whole body is (on every core: 720p whole-body video at ~23 FPS).
 
 Measured (through ``Segmenter(quality="high")``; the card's ``--quality high`` section): DAVIS rollerblade (unseen) 0.674
--> 0.802 (0.766 with the same package's *full* model, shipped 2026-12-04), all five DAVIS clips 0.817 -> 0.851,
+-> 0.802 (0.766 with the same package's *full* model, shipped 2026-12-04), all five DAVIS clips 0.817 -> 0.857,
 portrait-shaped photos +1.1, CCP +1.1, groups +0.6; portraits unchanged.
 """
 
