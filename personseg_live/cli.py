@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto", choices=BACKENDS)
     p.add_argument("--quality", default="live", choices=list(QUALITY),
                    help="high: for files, where time does not count: the mirrored picture's answer averaged in, and "
-                        "a person standing whole in the picture gets a pose model's person mask (720p at ~65 FPS here, "
+                        "a person standing whole in the picture gets a pose model's person mask (720p at ~60 FPS here, "
                         "~23 FPS where a whole body is; see the model card)")
     p.add_argument("--threshold", type=float, help="person probability threshold 0..1 (default 0.5)")
     p.add_argument("--softness", type=float, help="width of the soft edge ramp 0..0.5 (default 0.15)")
