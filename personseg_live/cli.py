@@ -62,10 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-out", type=Path, help="also write the alpha of every frame as 8-bit PNGs (00000.png, ...) into this folder")
     p.add_argument("--model", default="default", help="bundled model name or a .tflite/.keras file")
     p.add_argument("--backend", default="auto", choices=BACKENDS)
-    p.add_argument("--quality", default="live", choices=list(QUALITY),
-                   help="high: for files, where time does not count: the mirrored picture's answer averaged in, and "
-                        "a person standing whole in the picture gets a pose model's person mask (720p at ~60 FPS here, "
-                        "~23 FPS where a whole body is; see the model card)")
+    p.add_argument("--quality", choices=list(QUALITY),
+                   help="live (a video's default): the app's own looks; high (a picture's default, where time does not "
+                        "count): the mirrored picture's answer averaged in, and a person standing whole in the picture "
+                        "gets a pose model's person mask (a 720p video at ~60 FPS here, ~23 FPS where a whole body is; "
+                        "see the model card)")
     p.add_argument("--threshold", type=float, help="person probability threshold 0..1 (default 0.5)")
     p.add_argument("--softness", type=float, help="width of the soft edge ramp 0..0.5 (default 0.15)")
     p.add_argument("--smoothing", type=float, help="temporal smoothing 0..1 (default 0.6; 0 = off)")
@@ -193,9 +194,18 @@ def _process_options(args: argparse.Namespace):
         plate = read_plate_file(args.plate)  # RoomError (a ValueError): "plate file not found: ..."
     return ProcessOptions(
         background=background, matte=matte, model=args.model, backend=args.backend,
-        mask_out=args.mask_out, preset=args.preset, crf=args.crf, overwrite=args.overwrite, quality=args.quality,
+        mask_out=args.mask_out, preset=args.preset, crf=args.crf, overwrite=args.overwrite, quality=args.quality or "live",
         plate=plate, learn_room=args.plate is not None, replace_only_ours=True,
     )
+
+
+def _default_quality(src: Path, options):
+    """``options`` at the quality a file gets when ``--quality`` is not given: ``high`` for a picture (one frame:
+    time does not count, and photos score +0.7 IoU points with it, portrait-shaped photos +1.4; the model card's
+    ``--quality high`` section), ``live`` for a video (its speed)."""
+    from .picture import is_picture
+
+    return replace(options, quality="high") if is_picture(src) else options
 
 
 def _process_jobs(args: argparse.Namespace, options) -> list[tuple[Path, Path, object]]:
@@ -266,11 +276,13 @@ def cmd_process(args: argparse.Namespace) -> int:
         jobs = _process_jobs(args, options)
     except (ValueError, InputError, OutputError) as exc:
         return _fail(str(exc))
+    if args.quality is None:
+        jobs = [(src, dst, _default_quality(src, job_options)) for src, dst, job_options in jobs]
     try:
         from .model.segmenter import Segmenter
 
-        segmenter = Segmenter(options.model, backend=options.backend, threads=1,  # see offline.process_video
-                              quality=options.quality)
+        segmenters = {q: Segmenter(options.model, backend=options.backend, threads=1,  # see offline.process_video
+                                   quality=q) for q in sorted({job_options.quality for _, _, job_options in jobs})}
     except (ModelError, ValueError) as exc:
         return _fail(str(exc))
     # SIGINT and SIGTERM (a service manager, `kill`) cancel the run: the partial output is removed and
@@ -286,7 +298,7 @@ def cmd_process(args: argparse.Namespace) -> int:
             if stop.requested.is_set():
                 break
             writing[:] = [dst] + ([job_options.mask_out] if job_options.mask_out is not None else [])
-            failures += _process_one(src, dst, job_options, segmenter, args.quiet, stop.requested)
+            failures += _process_one(src, dst, job_options, segmenters[job_options.quality], args.quiet, stop.requested)
             writing.clear()
     if len(jobs) > 1 and not stop.requested.is_set() and (failures or not args.quiet):
         print(f"personseg-live: {len(jobs) - failures} of {len(jobs)} files written"
