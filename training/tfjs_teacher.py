@@ -25,6 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from personseg_live.model.pose_look import CROP_MARGIN, square_crop
+
 _DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 _QUANT = {"uint8": np.uint8, "uint16": np.uint16, "float16": np.float16}
 _ACTIVATIONS = ("Relu", "Relu6", "Elu", "Sigmoid", "Tanh")
@@ -32,8 +34,6 @@ _ACTIVATIONS = ("Relu", "Relu6", "Elu", "Sigmoid", "Tanh")
 _RVM_STATES = {"r1": 16, "r2": 20, "r3": 40, "r4": 64}
 #: A pose model's person-mask output (see the module's docstring).
 POSE_MASK = "activation_segmentation"
-#: The square crop's side over the person box's longer side: BlazePose's pipeline enlarges its detector's box so.
-POSE_CROP_MARGIN = 1.25
 
 
 def read_weights(model_json: Path, manifest: list[dict]) -> dict[str, np.ndarray]:
@@ -174,11 +174,8 @@ class TfjsTeacher:
         frame; 0 outside the square."""
         h, w = bgr.shape[:2]
         x0, y0, x1, y1 = box if box is not None else (0, 0, w - 1, h - 1)
-        side = max(x1 - x0 + 1, y1 - y0 + 1) * (POSE_CROP_MARGIN if box is not None else 1.0)
-        k, c = self.crop_side / side, self.crop_side / 2
-        to_crop = np.float32([[k, 0, c - k * (x0 + x1) / 2], [0, k, c - k * (y0 + y1) / 2]])
-        crop = cv2.warpAffine(bgr, to_crop, (self.crop_side, self.crop_side),
-                              flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)  # outside the picture: black
+        side = max(x1 - x0 + 1, y1 - y0 + 1) * (CROP_MARGIN if box is not None else 1.0)
+        crop, to_crop = square_crop(bgr, (x0 + x1) / 2, (y0 + y1) / 2, side, self.crop_side)
         x = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)[None].astype(np.float32) / 255.0
         prob = np.asarray(self.session.run(self.fetch[0], {self.image_input: x}), np.float32)[0, ..., 0]
         back = cv2.warpAffine(prob, to_crop, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)

@@ -45,6 +45,16 @@ class Box:
     y1: int
 
 
+def square_crop(image: np.ndarray, cx: float, cy: float, side: float, out_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The square of ``side`` px centred on (``cx``, ``cy``) in ``image``, scaled to ``out_side``² (outside the picture:
+    black), and the 2x3 affine from ``image`` to it. How BlazePose's models are fed one person (``PoseLook``, and the
+    pose teacher of ``training.tfjs_teacher``)."""
+    k = out_side / side
+    to_crop = np.float32([[k, 0, out_side / 2 - k * cx], [0, k, out_side / 2 - k * cy]])
+    crop = cv2.warpAffine(image, to_crop, (out_side, out_side), flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    return crop, to_crop
+
+
 def whole_person(prob: np.ndarray) -> Box | None:
     """The box of the one person standing whole in the picture that ``prob`` (the model's answer on its grid) shows, or
     None: nobody, several people, or a person cut by the picture's top or bottom edge."""
@@ -94,9 +104,7 @@ class PoseLook:
         sx, sy = fw / gw, fh / gh  # grid px -> frame px
         cx, cy = (box.x0 + box.x1 + 1) / 2 * sx, (box.y0 + box.y1 + 1) / 2 * sy
         side = max((box.x1 - box.x0 + 1) * sx, (box.y1 - box.y0 + 1) * sy) * CROP_MARGIN
-        k = self.side / side
-        to_crop = np.float32([[k, 0, self.side / 2 - k * cx], [0, k, self.side / 2 - k * cy]])
-        crop = cv2.warpAffine(frame, to_crop, (self.side, self.side), flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+        crop, to_crop = square_crop(frame, cx, cy, side, self.side)
         x = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)[None] * np.float32(1 / 255)
         self.interpreter.set_tensor(self._input, x)
         self.interpreter.invoke()
@@ -117,4 +125,4 @@ class PoseLook:
         return out
 
 
-__all__ = ["PoseLook", "whole_person"]
+__all__ = ["CROP_MARGIN", "PoseLook", "square_crop", "whole_person"]
