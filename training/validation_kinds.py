@@ -197,7 +197,7 @@ def write_validation_kinds(data: Path, out: Path, seed: int = 0, val_fraction: f
             _save(out / kind, stem, pair.bgr, pair.mask)
             counts[kind] = counts.get(kind, 0) + 1
         if merged is not None and "real_webcam" in kinds:
-            _save(out / "real_webcam_whole", stem, pair.bgr, whole_person(pair, merged))
+            _save(out / "real_webcam_whole", stem, pair.bgr, mask_with_hands(pair, merged))
             counts["real_webcam_whole"] = counts.get("real_webcam_whole", 0) + 1
         if pair.source in PASTEABLE:
             for kind, img in comp_kinds(pair, rng):
@@ -210,7 +210,7 @@ def write_validation_kinds(data: Path, out: Path, seed: int = 0, val_fraction: f
     return counts
 
 
-def whole_person(pair: Pair, merged: Path) -> np.ndarray:
+def mask_with_hands(pair: Pair, merged: Path) -> np.ndarray:
     """``pair``'s mask completed by its merged label (``TEACHER_WRONG``: not), float32 0..1."""
     if f"{pair.source}/{pair.id}" in TEACHER_WRONG:
         return pair.mask
