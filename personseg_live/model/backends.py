@@ -113,10 +113,7 @@ class LiteRTBackend:
         # Least recently used first: a lookup moves its shape to the end, eviction takes the front.
         self._interpreters: OrderedDict[tuple[int, ...], object] = OrderedDict()
         self._Interpreter = Interpreter
-        try:
-            probe = Interpreter(model_path=str(self._path), num_threads=self._threads)
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{self._path}: not a valid TFLite model ({exc})") from exc
+        probe = open_tflite(self._path, self._threads)
         inputs, outputs = probe.get_input_details(), probe.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0]["shape"]) != 4 or inputs[0]["shape"][3] != 3:
             raise ModelError(f"{self._path}: expected one [1,H,W,3] input and one output, got {inputs} -> {outputs}")
@@ -152,6 +149,16 @@ class LiteRTBackend:
             y = it.get_tensor(it.get_output_details()[0]["index"])
             out.append(y.reshape(y.shape[1], y.shape[2]))
         return np.stack(out)
+
+
+def open_tflite(path: Path, threads: int):
+    """LiteRT's interpreter for the .tflite file ``path`` (not yet allocated); ModelError when it is not one."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        return Interpreter(model_path=str(path), num_threads=threads)
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path}: not a valid TFLite model ({exc})") from exc
 
 
 @contextmanager

@@ -77,14 +77,9 @@ class PoseLook:
     """``look(frame, prob) -> prob``: the model's answer with the pose model's mask where it applies."""
 
     def __init__(self, path: Path, threads: int | None = None):
-        from ai_edge_litert.interpreter import Interpreter
+        from .backends import model_threads, native_stderr_silenced, open_tflite
 
-        from .backends import ModelError, model_threads, native_stderr_silenced
-
-        try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=threads or model_threads())
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{path}: not a valid TFLite model ({exc})") from exc
+        self.interpreter = open_tflite(path, threads or model_threads())
         with native_stderr_silenced():
             self.interpreter.allocate_tensors()
         inp = self.interpreter.get_input_details()[0]
