@@ -75,7 +75,8 @@ def _size(text: str) -> tuple[int, int]:
     return int(h), int(w or h)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The command line and its ``train`` subcommand (which checks its own combinations after parsing)."""
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -256,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
 
     for parser in sub.choices.values():
         parser.formatter_class = _DefaultsHelp
+    return p, t
+
+
+def main(argv: list[str] | None = None) -> int:
+    p, t = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
     try:

@@ -1,0 +1,90 @@
+"""training/reproduce_default.sh is the recipe of the shipped model: every command it runs must parse, and its
+foreign-source step (12) must train the *same* recipe with only the named sources left out — otherwise its
+figures say nothing about photos from a source the model never saw.
+
+The script runs for real with a stand-in interpreter that records each ``$PY -m training ...`` call instead of
+running it (hours of training); each recorded call is then parsed by the training module's own parser."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from training.__main__ import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "training" / "reproduce_default.sh"
+
+RECORDER = """import json, sys
+with open(sys.argv[1], "a") as f:
+    f.write(json.dumps(sys.argv[2:]) + "\\n")
+"""
+
+
+def _recorded_calls(tmp_path: Path, foreign: bool) -> list[list[str]]:
+    runs, shared = tmp_path / "runs", tmp_path / "shared"
+    # What the script would otherwise fetch from npm (steps 1 and 2).
+    for f in (runs / "teachers/package/selfie_segmentation.tflite", runs / "teachers/human-models/package/models/rvm.json"):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"")
+    (shared / "data" / "ccp-person").mkdir(parents=True)
+    log, recorder = tmp_path / "calls.jsonl", tmp_path / "recorder.py"
+    recorder.write_text(RECORDER)
+    env = dict(os.environ, SHARED=str(shared), RUNS=str(runs), MODELS=str(tmp_path / "models"),
+               PY=f"{sys.executable} {recorder} {log}", FOREIGN="1" if foreign else "0")
+    subprocess.run(["bash", str(SCRIPT)], env=env, check=True, capture_output=True, text=True, timeout=60)
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert calls and all(c[:2] == ["-m", "training"] for c in calls)
+    return [c[2:] for c in calls]
+
+
+def _train_calls(calls: list[list[str]]) -> dict[str, list[str]]:
+    parser, _ = build_parser()
+    return {Path(parser.parse_args(c).out).name: c for c in calls if c[0] == "train"}
+
+
+def _data(call: list[str]) -> list[str]:
+    return [call[i + 1] for i, a in enumerate(call) if a == "--data"]
+
+
+def _without_data(call: list[str]) -> list[str]:
+    drop = {i for i, a in enumerate(call) if a == "--data"}
+    return [a for i, a in enumerate(call) if i not in drop and i - 1 not in drop and a != "--resume"]
+
+
+@pytest.mark.parametrize("foreign", [False, True])
+def test_every_command_of_the_recipe_parses(tmp_path, foreign):
+    parser, _ = build_parser()
+    calls = _recorded_calls(tmp_path, foreign)
+    for call in calls:
+        parser.parse_args(call)  # exits (SystemExit) on an unknown flag or a bad value
+    trains = _train_calls(calls)
+    assert sorted(trains) == (["default_x", "noeveryday", "noportrait"] if foreign else ["default_x"])
+
+
+def test_the_foreign_step_leaves_out_exactly_the_named_sources(tmp_path):
+    trains = _train_calls(_recorded_calls(tmp_path, foreign=True))
+    default, noportrait, noeveryday = trains["default_x"], trains["noportrait"], trains["noeveryday"]
+    # The same recipe: every flag but the data and the run folder alike.
+    strip = lambda c: [a for a in _without_data(c) if not a.endswith(("default_x", "noportrait", "noeveryday"))]
+    assert strip(noportrait) == strip(default) == strip(noeveryday)
+
+    def names(call):
+        return [Path(spec.split(",")[0]).name for spec in _data(call)]
+
+    assert names(default) == ["ccp-person", "celebamask-hq-subset", "davis2016-person", "nprportrait-seg",
+                              "voc-person", "coco128-seg-person", "lspet_rvm", "negatives", "wallpeople"]
+    # Without the portraits, the people on plain walls come from CCP alone (the pasteable portraits are CelebA's
+    # and NPR's people too).
+    assert names(noportrait) == ["ccp-person", "davis2016-person", "voc-person", "coco128-seg-person", "lspet_rvm",
+                                 "negatives", "wallpeople_ccp"]
+    assert names(noeveryday) == ["ccp-person", "celebamask-hq-subset", "davis2016-person", "nprportrait-seg",
+                                 "lspet_rvm", "negatives", "wallpeople"]
+    # Each source that stays keeps its weight and paste share.
+    same = set(_data(default))
+    assert set(_data(noportrait)[:-1]) <= same and set(_data(noeveryday)) <= same
