@@ -32,7 +32,8 @@ def _recorded_calls(tmp_path: Path, foreign: bool) -> list[list[str]]:
     for f in (runs / "teachers/package/selfie_segmentation.tflite", runs / "teachers/human-models/package/models/rvm.json"):
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(b"")
-    (shared / "data" / "ccp-person").mkdir(parents=True)
+    for name in ("ccp-person", "celebamask-hq-subset", "nprportrait-seg"):  # step 12 links them for wall-people
+        (shared / "data" / name).mkdir(parents=True)
     log, recorder = tmp_path / "calls.jsonl", tmp_path / "recorder.py"
     recorder.write_text(RECORDER)
     env = dict(os.environ, SHARED=str(shared), RUNS=str(runs), MODELS=str(tmp_path / "models"),
@@ -64,15 +65,15 @@ def test_every_command_of_the_recipe_parses(tmp_path, foreign):
     for call in calls:
         parser.parse_args(call)  # exits (SystemExit) on an unknown flag or a bad value
     trains = _train_calls(calls)
-    assert sorted(trains) == (["default_x", "noeveryday", "noportrait"] if foreign else ["default_x"])
+    assert sorted(trains) == (["default_x", "noccp", "noeveryday", "noportrait"] if foreign else ["default_x"])
 
 
 def test_the_foreign_step_leaves_out_exactly_the_named_sources(tmp_path):
     trains = _train_calls(_recorded_calls(tmp_path, foreign=True))
-    default, noportrait, noeveryday = trains["default_x"], trains["noportrait"], trains["noeveryday"]
+    default, noportrait, noeveryday, noccp = (trains[k] for k in ("default_x", "noportrait", "noeveryday", "noccp"))
     # The same recipe: every flag but the data and the run folder alike.
-    strip = lambda c: [a for a in _without_data(c) if not a.endswith(("default_x", "noportrait", "noeveryday"))]
-    assert strip(noportrait) == strip(default) == strip(noeveryday)
+    strip = lambda c: [a for a in _without_data(c) if not a.endswith(("default_x", "noportrait", "noeveryday", "noccp"))]
+    assert strip(noportrait) == strip(default) == strip(noeveryday) == strip(noccp)
 
     def names(call):
         return [Path(spec.split(",")[0]).name for spec in _data(call)]
@@ -85,6 +86,9 @@ def test_the_foreign_step_leaves_out_exactly_the_named_sources(tmp_path):
                                  "negatives", "wallpeople_ccp"]
     assert names(noeveryday) == ["ccp-person", "celebamask-hq-subset", "davis2016-person", "nprportrait-seg",
                                  "lspet_rvm", "negatives", "wallpeople"]
+    # Without CCP, the people on plain walls are CelebA's and NPR's alone.
+    assert names(noccp) == ["celebamask-hq-subset", "davis2016-person", "nprportrait-seg", "voc-person",
+                            "coco128-seg-person", "lspet_rvm", "negatives", "wallpeople_portraits"]
     # Each source that stays keeps its weight and paste share.
     same = set(_data(default))
-    assert set(_data(noportrait)[:-1]) <= same and set(_data(noeveryday)) <= same
+    assert set(_data(noportrait)[:-1]) <= same and set(_data(noeveryday)) <= same and set(_data(noccp)[:-1]) <= same
