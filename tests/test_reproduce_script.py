@@ -32,8 +32,6 @@ def _recorded_calls(tmp_path: Path, foreign: bool) -> list[list[str]]:
     for f in (runs / "teachers/package/selfie_segmentation.tflite", runs / "teachers/human-models/package/models/rvm.json"):
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(b"")
-    for name in ("ccp-person", "celebamask-hq-subset", "nprportrait-seg"):  # step 12 links them for wall-people
-        (shared / "data" / name).mkdir(parents=True)
     log, recorder = tmp_path / "calls.jsonl", tmp_path / "recorder.py"
     recorder.write_text(RECORDER)
     env = dict(os.environ, SHARED=str(shared), RUNS=str(runs), MODELS=str(tmp_path / "models"),
@@ -69,7 +67,8 @@ def test_every_command_of_the_recipe_parses(tmp_path, foreign):
 
 
 def test_the_foreign_step_leaves_out_exactly_the_named_sources(tmp_path):
-    trains = _train_calls(_recorded_calls(tmp_path, foreign=True))
+    calls = _recorded_calls(tmp_path, foreign=True)
+    trains = _train_calls(calls)
     default, noportrait, noeveryday, noccp = (trains[k] for k in ("default_x", "noportrait", "noeveryday", "noccp"))
     # The same recipe: every flag but the data and the run folder alike.
     strip = lambda c: [a for a in _without_data(c) if not a.endswith(("default_x", "noportrait", "noeveryday", "noccp"))]
@@ -89,6 +88,11 @@ def test_the_foreign_step_leaves_out_exactly_the_named_sources(tmp_path):
     # Without CCP, the people on plain walls are CelebA's and NPR's alone.
     assert names(noccp) == ["celebamask-hq-subset", "davis2016-person", "nprportrait-seg", "voc-person",
                             "coco128-seg-person", "lspet_rvm", "negatives", "wallpeople_portraits"]
+    # ... and the people-on-walls folders those runs train on hold only the sources that stay.
+    parser, _ = build_parser()
+    walls = {Path(a.out).name: a.sets for a in map(parser.parse_args, calls) if a.command == "wall-people"}
+    assert walls == {"wallpeople": None, "wallpeople_ccp": ["ccp-person"],
+                     "wallpeople_portraits": ["celebamask-hq-subset", "nprportrait-seg"]}
     # Each source that stays keeps its weight and paste share.
     same = set(_data(default))
     assert set(_data(noportrait)[:-1]) <= same and set(_data(noeveryday)) <= same and set(_data(noccp)[:-1]) <= same

@@ -125,6 +125,20 @@ def test_wall_people_writes_training_pairs_with_the_people_masks(tmp_path, peopl
     assert np.array_equal(mask, source)
 
 
+def test_wall_people_of_named_sets_only(tmp_path, people_dir):
+    """A recipe that leaves a source out (reproduce_default.sh step 12) must leave its people off the walls too."""
+    from training.validation_kinds import write_wall_people
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ccp-person").symlink_to(people_dir)
+    with pytest.raises(ValueError, match="no people of celebamask-hq-subset, nprportrait-seg"):
+        write_wall_people(data, tmp_path / "portraits", sets=("celebamask-hq-subset", "nprportrait-seg"))
+    assert write_wall_people(data, tmp_path / "ccp", sets=("ccp-person",)) == 8
+    with pytest.raises(ValueError, match="voc-person"):
+        write_wall_people(data, tmp_path / "voc", sets=("voc-person",))
+
+
 def test_webcam_whole_kind_adds_the_teacher_to_the_portraits_except_where_it_was_found_wrong(tmp_path, people_dir, monkeypatch):
     import training.validation_kinds as vk
 

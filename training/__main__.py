@@ -235,6 +235,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     wp.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="the labelled sets")
     wp.add_argument("--out", required=True, type=Path)
     wp.add_argument("--per-person", type=int, default=1)
+    wp.add_argument("--set", dest="sets", action="append", default=None, metavar="NAME",
+                    help="only this set's people (repeat; default: every pasteable set, "
+                         "ccp-person, celebamask-hq-subset and nprportrait-seg)")
 
     bi = sub.add_parser("bench-input", help="augmented training images per second of the input pipeline")
     bi.add_argument("--data", action="append", required=True, help="PATH[,weight=W,...]; repeat")
@@ -333,9 +336,10 @@ def _run(args) -> int:
 
         print(f"wrote {merge_labels(args.labelled, args.pseudo, args.out, adds=args.adds)} merged masks to {args.out}")
     elif args.command == "wall-people":
-        from .validation_kinds import write_wall_people
+        from .validation_kinds import PASTEABLE, write_wall_people
 
-        print(f"wrote {write_wall_people(args.data, args.out, args.per_person)} pairs to {args.out}")
+        sets = tuple(args.sets) if args.sets else PASTEABLE
+        print(f"wrote {write_wall_people(args.data, args.out, args.per_person, sets=sets)} pairs to {args.out}")
     elif args.command == "bench-input":
         from .bench_input import bench_input_command
 

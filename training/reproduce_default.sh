@@ -129,13 +129,10 @@ $PY -m training evaluate --model "$MODELS/default.tflite" --kinds "$RUNS/val_kin
 #     beside the default, which saw them. The card's "Sources never trained on".
 if [ "${FOREIGN:-0}" = 1 ]; then
   F="$RUNS/foreign"
-  # People on plain walls from the pasteable sets that stay (wall-people skips a set its --data folder lacks).
-  mkdir -p "$F/ccp_only" "$F/portraits_only"
-  ln -sfn "$(cd "$D/ccp-person" && pwd)" "$F/ccp_only/ccp-person"
-  for SET in celebamask-hq-subset nprportrait-seg; do ln -sfn "$(cd "$D/$SET" && pwd)" "$F/portraits_only/$SET"; done
-  [ -f "$F/wallpeople_ccp/SOURCE.md" ] || $PY -m training wall-people --data "$F/ccp_only" --out "$F/wallpeople_ccp"
-  [ -f "$F/wallpeople_portraits/SOURCE.md" ] || $PY -m training wall-people --data "$F/portraits_only" \
-    --out "$F/wallpeople_portraits"
+  # People on plain walls from the pasteable sets that stay.
+  [ -f "$F/wallpeople_ccp/SOURCE.md" ] || $PY -m training wall-people --data "$D" --set ccp-person --out "$F/wallpeople_ccp"
+  [ -f "$F/wallpeople_portraits/SOURCE.md" ] || $PY -m training wall-people --data "$D" --set celebamask-hq-subset \
+    --set nprportrait-seg --out "$F/wallpeople_portraits"
   for LEFT in noportrait noeveryday noccp; do
     case $LEFT in
       noportrait) SETS=("${CCP[@]}" "${DAVIS[@]}" "${EVERYDAY[@]}" "${REST[@]}" --data "$F/wallpeople_ccp,weight=0.5,paste=0") ;;

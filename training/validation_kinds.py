@@ -220,12 +220,17 @@ def mask_with_hands(pair: Pair, merged: Path) -> np.ndarray:
     return np.maximum(pair.mask, read_mask(path, pair.mask.shape))
 
 
-def write_wall_people(data: Path, out: Path, per_person: int = 1, seed: int = 1) -> int:
+def write_wall_people(data: Path, out: Path, per_person: int = 1, seed: int = 1,
+                      sets: tuple[str, ...] = PASTEABLE) -> int:
     """A *training* set from the training split: people in front of plain walls of their own clothes'
-    colour, light walls and skies — so the model cannot learn "plain, bright area = background"."""
+    colour, light walls and skies — so the model cannot learn "plain, bright area = background". ``sets``: the
+    pasteable sets whose people are used (a recipe that leaves a source out leaves its people out too)."""
+    unknown = set(sets) - set(PASTEABLE)
+    if unknown:
+        raise ValueError(f"not pasteable sets: {sorted(unknown)} (choose from {', '.join(PASTEABLE)})")
     rng = np.random.default_rng(seed)
     n = 0
-    for pair in split_pairs(data, PASTEABLE, validation=False):
+    for pair in split_pairs(data, tuple(s for s in PASTEABLE if s in sets), validation=False):
         for k in range(per_person):
             choices = comp_kinds(pair, rng)
             if not choices:
@@ -233,6 +238,8 @@ def write_wall_people(data: Path, out: Path, per_person: int = 1, seed: int = 1)
             kind, img = choices[int(rng.integers(len(choices)))]
             _save(out, f"{pair.source}_{pair.id}_{k}", img, pair.mask)
             n += 1
+    if n == 0:
+        raise ValueError(f"no people of {', '.join(sets)} in the training split under {data}")
     (out / "SOURCE.md").write_text(  # last: a folder without it is unfinished
         f"# {out.name}: people on plain walls\n\nThe training split of `{data}` composited in front of plain walls and "
         "skies (`python -m training wall-people`); the people's own sets' licences.\n")
