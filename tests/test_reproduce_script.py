@@ -26,8 +26,10 @@ with open(sys.argv[1], "a") as f:
 """
 
 
-def _recorded_calls(tmp_path: Path, foreign: bool) -> list[list[str]]:
+def _recorded_calls(tmp_path: Path, foreign: bool, prepare=None) -> list[list[str]]:
     runs, shared = tmp_path / "runs", tmp_path / "shared"
+    if prepare:
+        prepare(runs)
     # What the script would otherwise fetch from npm (steps 1 and 2).
     for f in (runs / "teachers/package/selfie_segmentation.tflite", runs / "teachers/human-models/package/models/rvm.json"):
         f.parent.mkdir(parents=True, exist_ok=True)
@@ -96,3 +98,26 @@ def test_the_foreign_step_leaves_out_exactly_the_named_sources(tmp_path):
     # Each source that stays keeps its weight and paste share.
     same = set(_data(default))
     assert set(_data(noportrait)[:-1]) <= same and set(_data(noeveryday)) <= same and set(_data(noccp)[:-1]) <= same
+
+
+def test_a_labelling_folder_that_looks_finished_is_still_completed(tmp_path):
+    """A folder of RVM's labels of only part of LSPET (its 186 validation pictures, made for an evaluation) carried
+    a SOURCE.md, so the script skipped step 3 and every recipe run trained without LSPET's 1,814 training pictures.
+    The script now always hands the whole picture folder to pseudo-label, which labels only what is missing."""
+    def partial_labels(runs: Path) -> None:
+        for name in ("lspet_rvm", "voc-person_rvm"):
+            (runs / "pseudo" / name / "masks").mkdir(parents=True)
+            (runs / "pseudo" / name / "SOURCE.md").write_text("labels of /tmp/lspet_val/images\n")
+        (runs / "merged" / "voc-person").mkdir(parents=True)
+        (runs / "merged" / "voc-person" / "SOURCE.md").write_text("merged before the labels were complete\n")
+
+    calls = _recorded_calls(tmp_path, foreign=False, prepare=partial_labels)
+    parser, _ = build_parser()
+    labelled = {Path(a.out).name: Path(a.images).parts[-2:] for a in map(parser.parse_args, calls)
+                if a.command == "pseudo-label" and "teachers" in a.teacher}
+    assert labelled["lspet_rvm"] == ("unlabeled", "lspet")
+    assert labelled["voc-person_rvm"] == ("voc-person", "images")
+    # ... and the merged labels are made again from the completed ones.
+    merged = [a for a in map(parser.parse_args, calls) if a.command == "merge-labels"]
+    assert [Path(a.out).name for a in merged] == ["voc-person", "coco128-seg-person", "ccp-person", "nprportrait-seg",
+                                                   "celebamask-hq-subset"]
