@@ -92,12 +92,26 @@ def test_the_foreign_step_leaves_out_exactly_the_named_sources(tmp_path):
                             "coco128-seg-person", "lspet_rvm", "negatives", "wallpeople_portraits"]
     # ... and the people-on-walls folders those runs train on hold only the sources that stay.
     parser, _ = build_parser()
-    walls = {Path(a.out).name: a.sets for a in map(parser.parse_args, calls) if a.command == "wall-people"}
+    parsed = list(map(parser.parse_args, calls))
+    walls = {Path(a.out).name: a.sets for a in parsed if a.command == "wall-people"}
     assert walls == {"wallpeople": None, "wallpeople_ccp": ["ccp-person"],
                      "wallpeople_portraits": ["celebamask-hq-subset", "nprportrait-seg"]}
     # Each source that stays keeps its weight and paste share.
     same = set(_data(default))
     assert set(_data(noportrait)[:-1]) <= same and set(_data(noeveryday)) <= same and set(_data(noccp)[:-1]) <= same
+    # ... the people on walls are drawn alike whichever folder they come from ...
+    assert {spec.split(",", 1)[1] for call in trains.values() for spec in _data(call) if "wallpeople" in spec} == {
+        _data(default)[-1].split(",", 1)[1]}
+    # ... and each run is mixed and exported as the default is (step 6's share and init, step 7's input rule).
+    def settings(command, run):
+        """The run's WiSE mix (the file it writes) or its export (the file it reads), without the file names."""
+        args = next(a for a in parsed if a.command == command
+                    and Path(a.out if command == "interpolate" else a.checkpoint).stem == f"{run}_wise")
+        return {k: v for k, v in vars(args).items() if k not in ("fine_tuned", "checkpoint", "out", "name")}
+
+    for left in ("noportrait", "noeveryday", "noccp"):
+        assert settings("interpolate", left) == settings("interpolate", "default_x")
+        assert settings("export", left) == settings("export", "default_x")
 
 
 def test_a_labelling_folder_that_looks_finished_is_still_completed(tmp_path):

@@ -66,15 +66,20 @@ EVERYDAY=(--data "$M/voc-person,paste=0" --data "$M/coco128-seg-person,paste=0")
 REST=(--data "$RUNS/pseudo/lspet_rvm,weight=0.6,paste=0.3" --data "$RUNS/negatives,weight=1.0,paste=0")
 RECIPE=(--arch mobile --init "$RUNS/general_init.keras" --lr 3e-4 --epochs 8 --patience 8 --steps-per-epoch 300
   --size 224x224 --small-person 0.2 --exposure 0.35)
+# How the people on plain walls are drawn, whichever sets they come from (step 12 builds its own folders).
+WALLS=",weight=0.5,paste=0"
+# The WiSE share (step 6) and the input rule (step 7), which step 12 applies to its runs too.
+WISE=(--alpha 0.35)
+RULE=(--input-side 224 --portrait-aspect-power 0.5)
 RESUME=""
 [ -f "$RUNS/default_x/config.json" ] && RESUME="--resume"
 $PY -m training train "${RECIPE[@]}" --out "$RUNS/default_x" $RESUME \
   "${CCP[@]}" "${CELEBA[@]}" "${DAVIS[@]}" "${NPR[@]}" "${EVERYDAY[@]}" "${REST[@]}" \
-  --data "$RUNS/wallpeople,weight=0.5,paste=0"
+  --data "$RUNS/wallpeople$WALLS"
 
 # 6. WiSE-FT: 0.35 x fine-tuned + 0.65 x the MediaPipe general initialisation (0.5 and 0.7 held overexposed
 #    pictures less well, at the same photos; see the card), at no run-time cost.
-$PY -m training interpolate "$RUNS/default_x/best.keras" "$RUNS/general_init.keras" --alpha 0.35 --out "$RUNS/default_x_wise.keras"
+$PY -m training interpolate "$RUNS/default_x/best.keras" "$RUNS/general_init.keras" "${WISE[@]}" --out "$RUNS/default_x_wise.keras"
 
 # 7. Export with its input rule (about 224^2 pixels per frame, aspect kept: 720p -> 304x160), and report:
 #    the labelled sets, the per-kind validation (built from the validation split) and RVM's LSPET labels.
@@ -82,7 +87,7 @@ $PY -m training interpolate "$RUNS/default_x/best.keras" "$RUNS/general_init.ker
 #    labelled (step 3's merged labels; three pictures where RVM took in background keep the human mask).
 #    Through Segmenter(), so with the runtime's closer look at a person small in the frame (add
 #    --first-look-only for the model's one look at the whole frame; the card has both).
-$PY -m training export "$RUNS/default_x_wise.keras" --name default --out "$MODELS" --input-side 224 --portrait-aspect-power 0.5 --force
+$PY -m training export "$RUNS/default_x_wise.keras" --name default --out "$MODELS" "${RULE[@]}" --force
 [ -f "$RUNS/val_kinds/SOURCE.md" ] || $PY -m training validation-kinds --data "$D" --out "$RUNS/val_kinds" --merged "$RUNS/merged"
 $PY -m training evaluate --model "$MODELS/default.tflite" --kinds "$RUNS/val_kinds" \
   --data "$D/ccp-person" --data "$D/celebamask-hq-subset" --data "$D/nprportrait-seg" \
@@ -137,17 +142,16 @@ if [ "${FOREIGN:-0}" = 1 ]; then
     --set nprportrait-seg --out "$F/wallpeople_portraits"
   for LEFT in noportrait noeveryday noccp; do
     case $LEFT in
-      noportrait) SETS=("${CCP[@]}" "${DAVIS[@]}" "${EVERYDAY[@]}" "${REST[@]}" --data "$F/wallpeople_ccp,weight=0.5,paste=0") ;;
-      noeveryday) SETS=("${CCP[@]}" "${CELEBA[@]}" "${DAVIS[@]}" "${NPR[@]}" "${REST[@]}" --data "$RUNS/wallpeople,weight=0.5,paste=0") ;;
+      noportrait) SETS=("${CCP[@]}" "${DAVIS[@]}" "${EVERYDAY[@]}" "${REST[@]}" --data "$F/wallpeople_ccp$WALLS") ;;
+      noeveryday) SETS=("${CCP[@]}" "${CELEBA[@]}" "${DAVIS[@]}" "${NPR[@]}" "${REST[@]}" --data "$RUNS/wallpeople$WALLS") ;;
       noccp) SETS=("${CELEBA[@]}" "${DAVIS[@]}" "${NPR[@]}" "${EVERYDAY[@]}" "${REST[@]}"
-                   --data "$F/wallpeople_portraits,weight=0.5,paste=0") ;;
+                   --data "$F/wallpeople_portraits$WALLS") ;;
     esac
     RESUME=""
     [ -f "$F/$LEFT/config.json" ] && RESUME="--resume"
     $PY -m training train "${RECIPE[@]}" --out "$F/$LEFT" $RESUME "${SETS[@]}"
-    $PY -m training interpolate "$F/$LEFT/best.keras" "$RUNS/general_init.keras" --alpha 0.35 --out "$F/${LEFT}_wise.keras"
-    $PY -m training export "$F/${LEFT}_wise.keras" --name "$LEFT" --out "$F/models" --input-side 224 \
-      --portrait-aspect-power 0.5 --force
+    $PY -m training interpolate "$F/$LEFT/best.keras" "$RUNS/general_init.keras" "${WISE[@]}" --out "$F/${LEFT}_wise.keras"
+    $PY -m training export "$F/${LEFT}_wise.keras" --name "$LEFT" --out "$F/models" "${RULE[@]}" --force
   done
   $PY -m training evaluate --model "$MODELS/default.tflite" --model "$F/models/noportrait.tflite" \
     --model "$F/models/noeveryday.tflite" --model "$F/models/noccp.tflite" \
