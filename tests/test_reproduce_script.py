@@ -112,6 +112,9 @@ def test_the_foreign_step_leaves_out_exactly_the_named_sources(tmp_path):
     for left in ("noportrait", "noeveryday", "noccp"):
         assert settings("interpolate", left) == settings("interpolate", "default_x")
         assert settings("export", left) == settings("export", "default_x")
+    # WiSE goes back toward the weights the fine-tune started from, not some other file.
+    started = Path(parser.parse_args(default).init)
+    assert started.name == "general_init.keras" and settings("interpolate", "default_x")["init"] == started
 
 
 def test_a_labelling_folder_that_looks_finished_is_still_completed(tmp_path):

