@@ -247,13 +247,16 @@ def check_models(model: str) -> list[Check]:
     """The bundled default and the model the settings name load on the CPU backend."""
     from .assets import DEFAULT_MODEL
     from .model.backends import LiteRTBackend, ModelError
-    from .model.segmenter import resolve_model
+    from .model.segmenter import ModelInfo, closer_look_weights, resolve_model
 
     checks = []
     for name in dict.fromkeys((DEFAULT_MODEL, model)):
         try:
             path = resolve_model(name, "litert")
             LiteRTBackend(path, threads=1)
+            closer = closer_look_weights(path, ModelInfo.read(path))
+            if closer is not None:
+                LiteRTBackend(closer, threads=1)
         except (ModelError, OSError) as exc:
             fix = "reinstall personseg-live" if name == DEFAULT_MODEL else "pick another model in the Model panel"
             checks.append(Check("model", False, f"{name}: {exc}", fix))

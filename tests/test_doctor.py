@@ -213,3 +213,22 @@ def test_command_exit_status_matches_the_report(tmp_path, capsys):
 def test_v4l2_modes_of_a_non_camera():
     assert modes("/dev/null") == [] and modes("/nonexistent/video0") == []
     assert summary(WEBCAM_MODES) == "MJPG 1280x720@30 640x480@30; YUYV 1280x720@10"
+
+
+def test_a_model_whose_closer_look_twin_is_missing(tmp_path):
+    """A model whose metadata names closer-look weights that are not beside it fails its check, with the file named."""
+    import json
+    import shutil
+
+    from personseg_live import assets
+    from personseg_live.doctor import check_models
+
+    shutil.copy(assets.models_dir() / "default.tflite", tmp_path / "mine.tflite")
+    meta = json.loads((assets.models_dir() / "default.json").read_text())
+    (tmp_path / "mine.json").write_text(json.dumps({**meta, "name": "mine", "closer_look": "mine.closer"}))
+    shipped, mine = check_models(str(tmp_path / "mine.tflite"))
+    assert shipped.ok and not mine.ok
+    assert "mine.closer.tflite are missing" in mine.detail and "Model panel" in mine.fix
+    shutil.copy(assets.models_dir() / "default.tflite", tmp_path / "mine.closer.tflite")
+    (tmp_path / "mine.closer.json").write_text(json.dumps({**meta, "name": "mine.closer"}))
+    assert all(c.ok for c in check_models(str(tmp_path / "mine.tflite")))

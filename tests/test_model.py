@@ -251,6 +251,25 @@ def test_a_small_person_in_a_wide_frame_gets_a_closer_look(segmenter, people_dir
     assert np.mean(gains) > 0.1 and min(gains) > -0.02, gains
 
 
+def test_the_shipped_default_looks_closer_with_its_own_weights(segmenter, people_dir):
+    """The default is two sets of weights: the first look's, trained for people who fill the frame, and the closer
+    look's, which every person small enough in the frame to be boxed gets (the model card's "Two sets of weights")."""
+    from personseg_live.model import closer_look
+    from personseg_live.model.backends import LiteRTBackend
+
+    assert segmenter.info.closer_look == "default.closer"
+    twin = LiteRTBackend(assets.models_dir() / "default.closer.tflite")
+    _, img, mask = list_pairs(people_dir)[0]
+    frame, truth = _small_in_a_wide_frame(img, mask)
+    first = segmenter.first_look(frame)
+    plan = segmenter.plan(frame, first)
+    assert plan is not None and plan.weight == 1.0
+    crop = segmenter._prepare(frame[plan.crop])[None]
+    got = segmenter.look_closer(frame, first, plan)
+    assert np.abs(got - closer_look.merge(first, twin.predict(crop)[0], plan)).max() < 1e-5
+    assert np.abs(got - closer_look.merge(first, segmenter._backend.predict(crop)[0], plan)).max() > 1e-3
+
+
 def test_a_person_who_fills_the_frame_is_looked_at_once():
     from personseg_live.model import closer_look
 

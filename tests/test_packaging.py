@@ -139,7 +139,8 @@ def test_wheel_installs_and_runs_in_a_clean_venv(tmp_path, clip):
     shipped = set(zipfile.ZipFile(wheel).namelist())
     sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "personseg_live").rglob("*.py") if "__pycache__" not in p.parts}
     assert sources <= shipped, f"not in the wheel (add the package to pyproject.toml): {sorted(sources - shipped)}"
-    assert {"personseg_live/assets/models/default.tflite", "personseg_live/assets/models/default.json"} <= shipped
+    assert {f"personseg_live/assets/models/{f}" for f in ("default.tflite", "default.json", "default.closer.tflite",
+                                                           "default.closer.json")} <= shipped
     sh(sys.executable, "-m", "venv", tmp_path / "venv")
     bin_ = tmp_path / "venv" / "bin"
     sh(bin_ / "pip", "install", "-q", wheel)

@@ -65,7 +65,25 @@ def test_every_command_of_the_recipe_parses(tmp_path, foreign):
     for call in calls:
         parser.parse_args(call)  # exits (SystemExit) on an unknown flag or a bad value
     trains = _train_calls(calls)
-    assert sorted(trains) == (["default_x", "noccp", "noeveryday", "noportrait"] if foreign else ["default_x"])
+    assert sorted(trains) == ["default_first", "default_x"] + (["noccp", "noeveryday", "noportrait"] if foreign else [])
+
+
+def test_the_first_look_is_the_same_recipe_trained_longer_and_the_closer_look_the_recipe(tmp_path):
+    """The default is two sets of weights (export --closer-look): the first look's are step 5's recipe trained 20
+    epochs instead of 8, on the same data, both mixed back toward the same initialisation."""
+    parser, _ = build_parser()
+    calls = _recorded_calls(tmp_path, foreign=False)
+    trains = _train_calls(calls)
+    first, recipe = parser.parse_args(trains["default_first"]), parser.parse_args(trains["default_x"])
+    differ = {k for k in vars(recipe) if vars(first)[k] != vars(recipe)[k]}
+    assert differ == {"epochs", "patience", "out"} and (first.epochs, recipe.epochs) == (20, 8)
+    parsed = list(map(parser.parse_args, calls))
+    [export] = [a for a in parsed if a.command == "export" and a.name == "default"]
+    mixes = {Path(a.out).name: a for a in parsed if a.command == "interpolate"}
+    assert export.checkpoint.name == "default_first_wise.keras" and export.closer_look.name == "default_x_wise.keras"
+    assert mixes["default_first_wise.keras"].fine_tuned == Path(first.out) / "best.keras"
+    assert mixes["default_x_wise.keras"].fine_tuned == Path(recipe.out) / "best.keras"
+    assert mixes["default_first_wise.keras"].init == mixes["default_x_wise.keras"].init == Path(recipe.init)
 
 
 def test_the_foreign_step_leaves_out_exactly_the_named_sources(tmp_path):
@@ -102,7 +120,8 @@ def test_the_foreign_step_leaves_out_exactly_the_named_sources(tmp_path):
     # ... the people on walls are drawn alike whichever folder they come from ...
     assert {spec.split(",", 1)[1] for call in trains.values() for spec in _data(call) if "wallpeople" in spec} == {
         _data(default)[-1].split(",", 1)[1]}
-    # ... and each run is mixed and exported as the default is (step 6's share and init, step 7's input rule).
+    # ... and each run is mixed and exported as step 5's model is (step 6's share and init, step 7's input rule:
+    # the default's closer-look weights, exported alone for the comparison as "recipe").
     def settings(command, run):
         """The run's WiSE mix (the file it writes) or its export (the file it reads), without the file names."""
         args = next(a for a in parsed if a.command == command

@@ -297,6 +297,59 @@ def test_export_round_trip_keras_and_litert_agree(tmp_path):
     assert seg.input_size(720, 1280) == (192, 336) and seg.input_size(1200, 800) == (288, 224)
 
 
+def test_export_with_a_closer_look_twin_and_the_runtime_runs_it_on_the_box(tmp_path):
+    """``export --closer-look``: a second checkpoint beside the model as NAME.closer.*, named in NAME.json, which the
+    Segmenter's closer look runs (LiteRT and TensorFlow alike) while the first look stays the model's own."""
+    from personseg_live import Segmenter
+    from personseg_live.model import closer_look
+    from personseg_live.model.backends import ModelError, TensorFlowBackend
+    from training.export import export
+
+    for seed, name in ((1, "first"), (2, "twin")):
+        keras.utils.set_random_seed(seed)
+        architectures.build("fast").save(tmp_path / f"{name}.keras")
+    out = tmp_path / "models"
+    export(tmp_path / "first.keras", "m", out, input_area=224 * 224, aspect_power=0.5, closer_look=tmp_path / "twin.keras")
+    meta = json.loads((out / "m.json").read_text())
+    assert meta["closer_look"] == "m.closer" and meta["closer_look_checkpoint"] == "twin.keras"
+    assert json.loads((out / "m.closer.json").read_text())["aspect_power"] == 0.5
+    assert (out / "m.160x304.tflite").exists() and not list(out.glob("m.closer.*x*.tflite"))
+
+    frame = np.random.default_rng(3).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    first = np.zeros((160, 304), np.float32)
+    first[60:120, 120:170] = 1.0  # somebody small in the middle: looked at closer
+    plan = closer_look.plan(first, (720, 1280))
+    assert plan is not None
+    for backend, suffix, load in (("litert", ".tflite", LiteRTBackend), ("tensorflow", ".keras", TensorFlowBackend)):
+        seg = Segmenter(out / f"m{suffix}", backend=backend)
+        crop = seg._prepare(frame[plan.crop])[None]
+        want = closer_look.merge(first, load(out / f"m.closer{suffix}").predict(crop)[0], plan)
+        own = closer_look.merge(first, load(out / f"m{suffix}").predict(crop)[0], plan)
+        got = seg.look_closer(frame, first, plan)
+        assert np.abs(got - want).max() < 1e-5 and np.abs(got - own).max() > 1e-3, backend
+        # the first look is the model's own
+        assert np.abs(seg.first_look(frame) - load(out / f"m{suffix}").predict(seg._prepare(frame)[None])[0]).max() < 1e-5
+
+    # the twin missing, or fed by another rule: a clear error, not the model quietly looking closer itself
+    (out / "m.closer.json").write_text(json.dumps({**meta, "name": "m.closer", "aspect_power": 1.0}))
+    with pytest.raises(ModelError, match="takes its input unlike m.tflite"):
+        Segmenter(out / "m.tflite", backend="litert")
+    (out / "m.closer.tflite").unlink()
+    with pytest.raises(ModelError, match="closer-look weights m.closer.tflite are missing"):
+        Segmenter(out / "m.tflite", backend="litert")
+    # another architecture is refused before anything is written
+    architectures.build("tiny").save(tmp_path / "tiny.keras")
+    with pytest.raises(ValueError, match="not the architecture"):
+        export(tmp_path / "first.keras", "other", out, closer_look=tmp_path / "tiny.keras")
+    assert not (out / "other.json").exists()
+    # exported again without a twin: the old twin's files go, and the model looks closer itself
+    export(tmp_path / "first.keras", "m", out, force=True, input_area=224 * 224, aspect_power=0.5)
+    assert "closer_look" not in json.loads((out / "m.json").read_text()) and not list(out.glob("m.closer.*"))
+    seg = Segmenter(out / "m.tflite", backend="litert")
+    own = closer_look.merge(first, LiteRTBackend(out / "m.tflite").predict(seg._prepare(frame[plan.crop])[None])[0], plan)
+    assert np.abs(seg.look_closer(frame, first, plan) - own).max() < 1e-5
+
+
 def test_prepare_coco_unions_people_and_skips_tiny(tmp_path):
     images = tmp_path / "img"
     images.mkdir()

@@ -186,6 +186,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     e.add_argument("--portrait-aspect-power", type=float, default=1.0,
                    help="a portrait picture's aspect A is fed as A^POWER (1: kept; 0.5: halfway to square, "
                         "the picture stretched sideways; landscape frames always keep theirs)")
+    e.add_argument("--closer-look", type=Path, default=None, metavar="CHECKPOINT",
+                   help="a second .keras of the same architecture for the runtime's closer look at a person small in "
+                        "the frame (exported beside it as NAME.closer.*); default: the model looks closer itself")
 
     v = sub.add_parser("evaluate", help="IoU, boundary F and flicker of models on folder datasets")
     v.add_argument("--model", action="append", default=None, help="bundled name or path (repeat); default: default")
@@ -320,7 +323,8 @@ def _run(args) -> int:
         from .export import export
 
         for path in export(args.checkpoint, args.name, args.out, float16=not args.float32, force=args.force,
-                           input_area=args.input_side ** 2, aspect_power=args.portrait_aspect_power):
+                           input_area=args.input_side ** 2, aspect_power=args.portrait_aspect_power,
+                           closer_look=args.closer_look):
             print(f"wrote {path}")
     elif args.command == "evaluate":
         from .evaluate import evaluate_command

@@ -3,6 +3,8 @@
 The fast family is exported with a dynamic input ([1, H, W, 3], sides multiples of its stride) so the
 runtime can keep each frame's aspect; fixed-size architectures (seed) at their training size.
 The JSON records what the app needs to feed the model: architecture, input rule, normalisation.
+``closer_look``: a second checkpoint (same architecture) exported beside it as ``<name>.closer.*``, which the
+runtime's closer look at a person small in the frame runs instead of the model itself (the JSON names it).
 """
 
 from __future__ import annotations
@@ -33,21 +35,25 @@ def _write_tflite(model, hw: tuple[int | None, int | None], out: Path, float16: 
 
 def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True,
            static_sizes: tuple[tuple[int, int], ...] | None = None, force: bool = False,
-           input_area: int = RUNTIME_AREA, aspect_power: float = 1.0) -> list[Path]:
+           input_area: int = RUNTIME_AREA, aspect_power: float = 1.0, closer_look: Path | None = None) -> list[Path]:
     """``force``: replace an existing model of that name (the shipped ``default`` among them).
     ``input_area``: the pixels the runtime feeds this model per frame (recorded in its metadata); the
-    fixed-shape copy is made for a 16:9 frame at that area unless ``static_sizes`` says otherwise.
-    ``aspect_power``: how far the runtime pulls a portrait picture toward square (``input_size_for``)."""
+    fixed-shape copy is made for a 16:9 frame at that area unless ``static_sizes`` says otherwise (``()``: none).
+    ``aspect_power``: how far the runtime pulls a portrait picture toward square (``input_size_for``).
+    ``closer_look``: the checkpoint the closer look runs (see the module's docstring); without it a closer-look
+    twin left by an earlier export of this name is removed, so the metadata and the files agree."""
     if not 0.0 <= aspect_power <= 1.0:
         raise ValueError(f"--portrait-aspect-power must lie in 0..1, got {aspect_power}")
-    static_sizes = static_sizes or (input_size_for(720, 1280, input_area),)
+    video_size = input_size_for(720, 1280, input_area)
+    static_sizes = (video_size,) if static_sizes is None else static_sizes
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     from personseg_live.model.architectures import ARCHITECTURES
 
-    if not checkpoint.exists():
-        raise ValueError(f"checkpoint not found: {checkpoint}")
+    for ckpt in (checkpoint, closer_look):
+        if ckpt is not None and not ckpt.exists():
+            raise ValueError(f"checkpoint not found: {ckpt}")
     # The checkpoint itself may be the .keras of that name (exporting in place adds the .tflite beside it).
     existing = [p.name for p in (out_dir / f"{name}.keras", out_dir / f"{name}.tflite")
                 if p.exists() and p.resolve() != checkpoint.resolve()]
@@ -63,6 +69,11 @@ def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True,
     dynamic = h is None or w is None
     if not dynamic:
         stride = 0
+    if closer_look is not None:
+        if not dynamic:
+            raise ValueError("a closer-look twin needs a model that takes any input size (the fast family)")
+        if keras.models.load_model(closer_look, compile=False).name != model.name:
+            raise ValueError(f"{closer_look}: not the architecture of {checkpoint} ({model.name})")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
 
@@ -87,13 +98,23 @@ def export(checkpoint: Path, name: str, out_dir: Path, float16: bool = True,
         "params": int(model.count_params()),
         "input_area": int(input_area),
         "stride": stride,
-        "input_size": list(static_sizes[0]) if dynamic else [int(h), int(w)],
+        "input_size": list(static_sizes[0] if static_sizes else video_size) if dynamic else [int(h), int(w)],
         "aspect_power": float(aspect_power),
         "normalization": "rgb_0_1",
         "output": "sigmoid person probability, 1 channel, input resolution",
         "weights": "float16" if float16 else "float32",
         "checkpoint": checkpoint.name,
     }
+    twin = f"{name}.closer"
+    if closer_look is not None:
+        # No fixed-shape copy: the boxes the closer look sees take every shape.
+        written += export(closer_look, twin, out_dir, float16, static_sizes=(), force=True, input_area=input_area,
+                          aspect_power=aspect_power)
+        meta["closer_look"] = twin
+        meta["closer_look_checkpoint"] = closer_look.name
+    else:
+        for stale in (out_dir / f"{twin}{suffix}" for suffix in (".keras", ".tflite", ".json")):
+            stale.unlink(missing_ok=True)
     meta_out = out_dir / f"{name}.json"
     meta_out.write_text(json.dumps(meta, indent=2) + "\n")
     written.append(meta_out)

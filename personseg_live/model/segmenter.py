@@ -9,7 +9,9 @@
 Fully convolutional models run at an input that keeps the frame's aspect with about the pixels their
 ``<name>.json`` names (the default: ~224^2, a 1280x720 frame -> 304x160), so portraits, landscapes and
 squares all look like the training data. A person small in the frame gets a second, closer look
-(``closer_look``): the model run again on their box alone.
+(``closer_look``): the model run again on their box alone — or, where ``<name>.json`` names its own closer-look
+weights (``"closer_look": "<name>.closer"``, files beside it), those weights run on the box: the first look can
+then be trained for people who fill the frame and the closer one for whole bodies (the default since 2026-12-05).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class ModelInfo:
     input_size: tuple[int, int] = (144, 256)
     normalization: str = "rgb_0_1"
     aspect_power: float = 1.0  # see input_size_for
+    closer_look: str | None = None  # the stem of the closer look's own weights beside these; None: these
 
     @classmethod
     def read(cls, path: Path) -> "ModelInfo":
@@ -75,7 +78,25 @@ class ModelInfo:
             stride=int(d.get("stride", 16)),
             input_size=tuple(d.get("input_size", (144, 256))),
             aspect_power=float(d.get("aspect_power", 1.0)),
+            closer_look=d.get("closer_look") or None,
         )
+
+
+def closer_look_weights(path: Path, info: ModelInfo) -> Path | None:
+    """The file the closer look runs for the model at ``path`` (beside it, in its format), or None: the model itself.
+    ModelError when the metadata names one that is missing or takes its input differently."""
+    if not info.closer_look:
+        return None
+    closer = path.with_name(info.closer_look + path.suffix)
+    if not closer.exists():
+        raise ModelError(f"{path}: its closer-look weights {closer.name} are missing (named in "
+                         f"{path.with_suffix('.json').name}); reinstall or re-export the model")
+    rule = ModelInfo.read(closer)
+    if (rule.input_area, rule.stride, rule.aspect_power) != (info.input_area, info.stride, info.aspect_power):
+        raise ModelError(f"{closer}: takes its input unlike {path.name} (area, stride, aspect power "
+                         f"{rule.input_area}, {rule.stride}, {rule.aspect_power} against {info.input_area}, "
+                         f"{info.stride}, {info.aspect_power}); export both with the same input rule")
+    return closer
 
 
 def resolve_model(model: str | Path, backend: str) -> Path:
@@ -138,6 +159,9 @@ class Segmenter:
         self.path = path
         self.info = ModelInfo.read(path)
         self._backend: Backend = LiteRTBackend(path, threads) if backend == "litert" else TensorFlowBackend(path)
+        closer_path = closer_look_weights(path, self.info)
+        self._closer_backend: Backend = self._backend if closer_path is None else (
+            LiteRTBackend(closer_path, threads) if backend == "litert" else TensorFlowBackend(closer_path))
         if not self._backend.dynamic:
             self.info = ModelInfo(self.info.name, self.info.arch, stride=0, input_size=self._backend.native_shape)
         self.quality = quality
@@ -169,11 +193,12 @@ class Segmenter:
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         return rgb.astype(np.float32) * np.float32(1 / 255)
 
-    def _predict(self, batch: np.ndarray) -> np.ndarray:
+    def _predict(self, batch: np.ndarray, backend: Backend | None = None) -> np.ndarray:
+        backend = backend or self._backend
         if not self._flip:
-            return self._backend.predict(batch)
+            return backend.predict(batch)
         # Flip test-time augmentation: the mirrored picture's answer, mirrored back, averaged in.
-        return 0.5 * (self._backend.predict(batch) + self._backend.predict(batch[:, :, ::-1].copy())[:, :, ::-1])
+        return 0.5 * (backend.predict(batch) + backend.predict(batch[:, :, ::-1].copy())[:, :, ::-1])
 
     def lowres(self, frame: np.ndarray) -> np.ndarray:
         """Person probability at the model's input resolution (float32, 0..1)."""
@@ -207,7 +232,8 @@ class Segmenter:
         plan = plan or self.plan(frame, prob)
         if plan is None:
             return prob
-        return closer_look.merge(prob, self._predict(self._prepare(frame[plan.crop])[None])[0], plan)
+        closer = self._predict(self._prepare(frame[plan.crop])[None], self._closer_backend)[0]
+        return closer_look.merge(prob, closer, plan)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         return upsample(self.lowres(frame), frame.shape[:2])
