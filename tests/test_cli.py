@@ -646,10 +646,11 @@ def test_bench_counts_the_model_in_mediapipe_landscapes_cost_on_the_same_frame(c
     monkeypatch.setattr(LiteRTBackend, "predict", lambda self, batch: runs.append(self) or predict(self, batch))
     b = against_reference(CHECKOUT_REFERENCE, runs=3)
     assert min(b["model_person_ms"], b["model_empty_ms"], b["reference_person_ms"]) > 0
-    # 3 warm-up and 3 timed rounds; each: our model on nobody (one look) and on the person (two), the reference once each
-    ours = runs[0]
-    reference = next(r for r in runs if r is not ours)
-    assert len(runs) == 6 * 5 and runs.count(ours) == 6 * 3 and runs.count(reference) == 6 * 2
+    # 3 warm-up and 3 timed rounds; each: our model on nobody (one look) and on the person (two: the second with the
+    # closer look's own weights), the reference once each
+    files = [r._path.name for r in runs]
+    assert len(runs) == 6 * 5 and files.count(CHECKOUT_REFERENCE.name) == 6 * 2
+    assert files.count("default.tflite") == 6 * 2 and files.count("default.closer.tflite") == 6
     assert b["ratio_with_person"] == pytest.approx(b["model_person_ms"] / b["reference_person_ms"], abs=0.01)
     text = format_text({"model_name": "default", "cpu_threads": 2, "quick": True, "load_before": 0, "load_after": 0,
                         "model": [], "budget": b, "offline": [], "live": {"error": "-"}})

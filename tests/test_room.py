@@ -855,7 +855,8 @@ def test_headless_file_run_learns_the_room_when_asked(kitchen_person_clip, tmp_p
     # Within 30 px of her, a pixel shown as the source (no channel off by 6 levels or more: the H.264 of both is
     # ~2.5) should be hers, a changed one the blurred kitchen's: the share of pixels on the right side, 15 frames.
     # (The 2026-12-01 model alone left part of her blurred here, and the room gave it back; the model of 2026-12-03
-    # keeps her whole by itself, and the room's gain is the kitchen beside her that no longer stays sharp.)
+    # keeps her whole by itself, and the room's gain is the kitchen beside her that no longer stays sharp; the default
+    # of 2026-12-05, whose first look finds her edge better by itself, leaves the room less to give: 0.802 -> 0.806.)
     def right_side(out, src, i):
         person = _kitchen_person(i)[1] >= 0.5
         near = cv2.dilate(person.astype(np.uint8), np.ones((61, 61), np.uint8)) > 0
@@ -863,7 +864,7 @@ def test_headless_file_run_learns_the_room_when_asked(kitchen_person_clip, tmp_p
 
     right = {name: np.mean([right_side(out, src, i) for i, (out, src) in enumerate(zip(outs, source))])
              for name, outs in (("plain", plain), ("room", room))}
-    assert right["room"] > right["plain"] + 0.004, right  # measured 0.806 vs 0.797
+    assert right["room"] > right["plain"] + 0.002, right  # measured 0.806 vs 0.802 (0.806 vs 0.797 before 2026-12-05)
 
 
 def test_headless_room_of_a_camera_that_cannot_be_kept_is_used_all_the_same(tmp_path, monkeypatch, capsys):
