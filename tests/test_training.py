@@ -297,7 +297,7 @@ def test_export_round_trip_keras_and_litert_agree(tmp_path):
     assert seg.input_size(720, 1280) == (192, 336) and seg.input_size(1200, 800) == (288, 224)
 
 
-def test_export_with_a_closer_look_twin_and_the_runtime_runs_it_on_the_box(tmp_path):
+def test_export_with_a_closer_look_twin_and_the_runtime_runs_it_on_the_box(tmp_path, monkeypatch):
     """``export --closer-look``: a second checkpoint beside the model as NAME.closer.*, named in NAME.json, which the
     Segmenter's closer look runs (LiteRT and TensorFlow alike) while the first look stays the model's own."""
     from personseg_live import Segmenter
@@ -305,6 +305,7 @@ def test_export_with_a_closer_look_twin_and_the_runtime_runs_it_on_the_box(tmp_p
     from personseg_live.model.backends import ModelError, TensorFlowBackend
     from training.export import export
 
+    init = LiteRTBackend.__init__
     for seed, name in ((1, "first"), (2, "twin")):
         keras.utils.set_random_seed(seed)
         architectures.build("fast").save(tmp_path / f"{name}.keras")
@@ -329,6 +330,15 @@ def test_export_with_a_closer_look_twin_and_the_runtime_runs_it_on_the_box(tmp_p
         assert np.abs(got - want).max() < 1e-5 and np.abs(got - own).max() > 1e-3, backend
         # the first look is the model's own
         assert np.abs(seg.first_look(frame) - load(out / f"m{suffix}").predict(seg._prepare(frame)[None])[0]).max() < 1e-5
+
+    # without a closer look (--first-look-only) the twin's interpreter is not opened at all
+    opened = []
+    monkeypatch.setattr(LiteRTBackend, "__init__",
+                        lambda self, path, *a, **k: opened.append(path.name) or init(self, path, *a, **k))
+    Segmenter(out / "m.tflite", backend="litert", closer=False)
+    Segmenter(out / "m.tflite", backend="litert")
+    assert opened == ["m.tflite", "m.tflite", "m.closer.tflite"]
+    monkeypatch.undo()
 
     # the twin missing, or fed by another rule: a clear error, not the model quietly looking closer itself
     (out / "m.closer.json").write_text(json.dumps({**meta, "name": "m.closer", "aspect_power": 1.0}))

@@ -158,15 +158,16 @@ class Segmenter:
         path = resolve_model(model, backend)
         self.path = path
         self.info = ModelInfo.read(path)
-        self._backend: Backend = LiteRTBackend(path, threads) if backend == "litert" else TensorFlowBackend(path)
+        open_backend = (lambda p: LiteRTBackend(p, threads)) if backend == "litert" else TensorFlowBackend
+        self._backend: Backend = open_backend(path)
         closer_path = closer_look_weights(path, self.info)
-        self._closer_backend: Backend = self._backend if closer_path is None else (
-            LiteRTBackend(closer_path, threads) if backend == "litert" else TensorFlowBackend(closer_path))
         if not self._backend.dynamic:
             self.info = ModelInfo(self.info.name, self.info.arch, stride=0, input_size=self._backend.native_shape)
         self.quality = quality
         self._flip = QUALITY[quality]
         self.closer = self.info.stride != 0 if closer is None else closer
+        # The closer look's own weights are opened only where a closer look runs (not for --first-look-only).
+        self._closer_backend: Backend = open_backend(closer_path) if closer_path and self.closer else self._backend
         # --quality high, our models: a whole body gets the pose model's person mask too (``pose_look``).
         pose = assets.pose_model() if quality == "high" and self.info.stride != 0 else None
         # On every core the machine lends, not ``threads``: offline gives our model one thread because its stages
